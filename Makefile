@@ -1,0 +1,38 @@
+# SpecOps developer entry points.  The README's quick start uses `demo` and `test`.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+SPECOPS := $(VENV)/bin/specops
+
+.PHONY: demo install test lint show schema bench clean
+
+demo: install  ## set up, then lint and show the example system
+	$(SPECOPS) lint specs/
+	$(SPECOPS) show specs/
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+test: install  ## the whole test suite
+	$(PY) -m pytest -q
+
+lint: install
+	$(SPECOPS) lint specs/
+
+show: install
+	$(SPECOPS) show specs/
+
+schema: install  ## regenerate the JSON Schema for editors
+	$(SPECOPS) schema --out docs/reference/specops.schema.json
+
+bench: install  ## benchmarks; figures go to bench/results/
+	$(PY) bench/lint/bench_lint.py
+	$(PY) bench/cel/bench_cel.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache bench/results/*.tmp

@@ -1,0 +1,107 @@
+"""Risk policies: every rule compiles against its target's variables; spec
+rules are evaluated over the resolved spec; admission and prediction rules
+are type-checked against a typical object, so a broken rule fails in CI."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from compiler.diagnostics import Diagnostic, Severity
+from compiler.policy.context import SpecContextBuilder, declared_variables, exemplar_context
+from compiler.policy.select import selects
+from compiler.resolve import ResolvedSpec
+from compiler.spec import Model, RiskPolicy
+from compiler.validate import SpecNode
+from runtime.contracts import CelError, CelProgram, compile_cel
+
+__all__ = ["check"]
+
+_SEVERITY = {"error": Severity.ERROR, "warning": Severity.WARNING, "info": Severity.INFO}
+
+
+def check(spec: ResolvedSpec) -> Iterator[Diagnostic]:
+    models = list(spec.of_kind(Model))
+    builder = SpecContextBuilder(spec)
+    for pnode, policy in spec.of_kind(RiskPolicy):
+        selected = [(n, m) for n, m in models if selects(policy, m)]
+        if not selected:
+            yield Diagnostic("SO504", Severity.WARNING, f"risk policy '{policy.name}' selects no model",
+                             pnode.location("spec", "selector"), hint="check the selector, or delete the policy",
+                             resource=pnode.id)
+        for i, rule in enumerate(policy.spec.rules):
+            programs: dict[str, CelProgram] = {}
+            broken = False
+            for field in ("expression", "when"):
+                source = getattr(rule, field)
+                if source is None:
+                    continue
+                try:
+                    programs[field] = compile_cel(source, declared_variables(rule.target))
+                except CelError as exc:
+                    broken = True
+                    code = "SO502" if exc.kind == "syntax" else "SO503"
+                    yield Diagnostic(code, Severity.ERROR, f"rule {rule.id}: {field} does not compile: {exc.message}",
+                                     pnode.location("spec", "rules", i, field, value=True),
+                                     hint=_hint(rule.target), resource=pnode.id)
+            if broken:
+                continue
+            if rule.target == "spec":
+                yield from _evaluate_spec_rule(pnode, policy, i, programs, selected, builder)
+            else:
+                kinds = rule.kinds or (None,)
+                for kind in kinds:
+                    problem = _typecheck(programs, exemplar_context(rule.target, kind))
+                    if problem:
+                        yield Diagnostic("SO503", Severity.ERROR,
+                                         f"rule {rule.id}: {problem}" + (f" (on a typical {kind})" if kind else ""),
+                                         pnode.location("spec", "rules", i, "expression", value=True),
+                                         hint=_hint(rule.target), resource=pnode.id)
+                        break
+
+
+def _hint(target: str) -> str:
+    names = ", ".join(sorted(declared_variables(target)))
+    return f"'{target}' rules may use: {names}; see `specops explain SO503`"
+
+
+def _typecheck(programs: dict[str, CelProgram], context: dict) -> str | None:
+    for field, program in programs.items():
+        try:
+            program.evaluate_bool(context)
+        except CelError as exc:
+            return f"{field}: {exc.message}"
+    return None
+
+
+def _evaluate_spec_rule(pnode: SpecNode, policy: RiskPolicy, index: int, programs: dict[str, CelProgram],
+                        selected: list[tuple[SpecNode, Model]], builder: SpecContextBuilder) -> Iterator[Diagnostic]:
+    rule = policy.spec.rules[index]
+    reported_error = False
+    seen_subjects: set[str] = set()
+    for mnode, model in selected:
+        for subject in builder.subjects(rule.subject, model):
+            # A System-level rule is evaluated once, not once per model.
+            key = subject.id if rule.subject != "Model" else model.id
+            if key in seen_subjects:
+                continue
+            seen_subjects.add(key)
+            context = builder.for_model(policy, model, subject)
+            try:
+                if "when" in programs and not programs["when"].evaluate_bool(context):
+                    continue
+                ok = programs["expression"].evaluate_bool(context)
+            except CelError as exc:
+                if not reported_error:
+                    reported_error = True
+                    yield Diagnostic("SO503", Severity.ERROR, f"rule {rule.id} failed on {subject.id}: {exc.message}",
+                                     pnode.location("spec", "rules", index, "expression", value=True),
+                                     hint="guard optional fields with has(...) and compare like types", resource=pnode.id)
+                continue
+            if not ok:
+                subject_node = builder.spec.nodes[subject.id]
+                yield Diagnostic("SO501", _SEVERITY[rule.severity], f"[{rule.id}] {rule.message}",
+                                 subject_node.location("metadata", "name", value=True),
+                                 hint=f"required by risk policy '{policy.name}' ({pnode.document.file}); "
+                                      f"rule: {rule.expression}",
+                                 resource=subject.id,
+                                 related=((pnode.location("spec", "rules", index, "id", value=True), "rule defined here"),))

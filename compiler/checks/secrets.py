@@ -1,0 +1,59 @@
+"""Plaintext secrets: passwords in URLs, secret-looking keys with literal
+values and well-known token formats are rejected; specs hold secretRefs."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from compiler.checks.base import error
+from compiler.diagnostics import Diagnostic
+from compiler.resolve import ResolvedSpec
+from compiler.validate import SpecNode
+
+__all__ = ["check", "find_secrets"]
+
+_URL_PASSWORD = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@]+:([^/\s@]+)@")
+_SECRET_KEY = re.compile(r"(?i)(password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|credentials?)$")
+_TOKENS = (
+    (re.compile(r"\bgh[pousr]_[A-Za-z0-9]{36,}\b"), "a GitHub token"),
+    (re.compile(r"\bAKIA[0-9A-Z]{16}\b"), "an AWS access key id"),
+    (re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}"), "a Slack token"),
+    (re.compile(r"\bsk-[A-Za-z0-9_-]{20,}"), "an API secret key"),
+    (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"), "a private key"),
+    (re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]+"), "a JSON Web Token"),
+    (re.compile(r"hooks\.slack\.com/services/[A-Za-z0-9/]+"), "a Slack webhook URL"),
+)
+_HINT = "store it in a Kubernetes Secret and reference it: {secretRef: {name: ..., key: ...}}"
+
+
+def find_secrets(data: Any, path: tuple = ()) -> Iterator[tuple[tuple, str]]:
+    """(path, what) for every plaintext secret in a document's data."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if key == "secretRef":
+                continue
+            sub = path + (key,)
+            if isinstance(value, str) and value and _SECRET_KEY.search(str(key)):
+                yield sub, f"field '{key}' holds a literal value"
+                continue
+            yield from find_secrets(value, sub)
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            yield from find_secrets(value, path + (i,))
+    elif isinstance(data, str):
+        if _URL_PASSWORD.search(data):
+            yield path, "a URL contains a password"
+            return
+        for pattern, what in _TOKENS:
+            if pattern.search(data):
+                yield path, f"the value looks like {what}"
+                return
+
+
+def check(spec: ResolvedSpec) -> Iterator[Diagnostic]:
+    for node_id in sorted(spec.nodes):
+        node: SpecNode = spec.nodes[node_id]
+        for path, what in find_secrets(node.document.data):
+            yield error("SO430", node, path, f"plaintext secret: {what}", _HINT)

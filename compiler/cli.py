@@ -1,0 +1,186 @@
+"""The `specops` command line.
+
+Exit status: 0 clean (warnings allowed), 1 the specs have errors, 2 usage
+or internal error.  Only this module (and a writer) touches the disk.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from compiler.codes import CODES
+from compiler.diagnostics import did_you_mean
+from compiler.lint import LintResult, lint_paths
+from compiler.render import RENDERERS
+from compiler.schema import render_schema
+from compiler.version import __version__
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="specops",
+    help="SpecOps: lint and compile declarative ML system specs into GitOps artifacts.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
+DEFAULT_SCHEMA_PATH = "docs/reference/specops.schema.json"
+
+
+class Format(str, Enum):
+    text = "text"
+    json = "json"
+    sarif = "sarif"
+    github = "github"
+
+
+def find_policies(paths: list[Path]) -> Path | None:
+    """The `policies/` folder beside the spec tree: searched upwards from the first path."""
+    if not paths:
+        return None
+    start = paths[0].resolve()
+    here = start if start.is_dir() else start.parent
+    for folder in (here, *here.parents):
+        candidate = folder / "policies"
+        if candidate.is_dir():
+            return candidate
+        if (folder / ".git").exists() or (folder / "pyproject.toml").exists():
+            break
+    return None
+
+
+def _inputs(paths: list[Path], policies: Optional[str]) -> list[Path]:
+    if policies == "none":
+        return list(paths)
+    folder = Path(policies) if policies else find_policies(paths)
+    if folder is None:
+        return list(paths)
+    if policies and not folder.exists():
+        raise typer.BadParameter(f"policies folder '{policies}' does not exist", param_hint="--policies")
+    resolved = {p.resolve() for p in paths}
+    inside = any(folder.resolve() == p or folder.resolve().is_relative_to(p) for p in resolved if p.is_dir())
+    return list(paths) if inside else [*paths, folder]
+
+
+def _run_lint(paths: list[Path], policies: Optional[str]) -> LintResult:
+    return lint_paths(_inputs(paths, policies))
+
+
+PathsArg = Annotated[list[Path], typer.Argument(help="Spec files or folders (*.yaml, *.yml).", show_default=False)]
+PoliciesOpt = Annotated[
+    Optional[str],
+    typer.Option("--policies", help="Risk policy folder; default: the nearest policies/ above the specs; 'none' to skip."),
+]
+
+
+@app.command()
+def lint(
+    paths: PathsArg,
+    policies: PoliciesOpt = None,
+    format: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.text,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the report to a file.")] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="Treat warnings as errors.")] = False,
+    color: Annotated[Optional[bool], typer.Option("--color/--no-color", help="Colour text output.")] = None,
+) -> None:
+    """Check specs and risk policies; report every problem with its location."""
+    result = _run_lint(paths, policies)
+    use_color = color if color is not None else (format is Format.text and output is None and sys.stdout.isatty()
+                                                  and "NO_COLOR" not in os.environ)
+    options = {"color": use_color, "files": len(result.loaded.files), "resources": len(result.spec.nodes)}
+    report = RENDERERS[format.value](result.diagnostics, result.loaded.source_lines(), options)
+    if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(report, encoding="utf-8")
+    else:
+        sys.stdout.write(report)
+    failed = not result.ok or (strict and any(d.severity.value == "warning" for d in result.diagnostics))
+    raise typer.Exit(EXIT_ERRORS if failed else EXIT_OK)
+
+
+@app.command()
+def show(paths: PathsArg, policies: PoliciesOpt = None) -> None:
+    """Lint, then summarise the system: environments, data, features, models, governance."""
+    result = _run_lint(paths, policies)
+    console = Console(highlight=False, soft_wrap=True)
+    if not result.ok:
+        report = RENDERERS["text"](result.diagnostics, result.loaded.source_lines(),
+                                   {"files": len(result.loaded.files), "resources": len(result.spec.nodes)})
+        sys.stdout.write(report)
+        raise typer.Exit(EXIT_ERRORS)
+    from compiler.summary import summary_tables
+
+    for table in summary_tables(result.spec):
+        console.print(table)
+    counts = result.counts()
+    console.print(f"lint: {counts['error']} error(s), {counts['warning']} warning(s); "
+                  f"{len(result.spec.nodes)} resources in {len(result.loaded.files)} files")
+
+
+@app.command()
+def schema(
+    out: Annotated[Path, typer.Option("--out", help="Where to write the JSON Schema.")] = Path(DEFAULT_SCHEMA_PATH),
+    check: Annotated[bool, typer.Option("--check", help="Write nothing; exit 1 if the file is stale.")] = False,
+) -> None:
+    """Write the JSON Schema of every spec kind (for yaml-language-server)."""
+    text = render_schema()
+    if check:
+        current = out.read_text(encoding="utf-8") if out.exists() else None
+        if current != text:
+            typer.echo(f"{out}: stale or missing; run `specops schema --out {out}`", err=True)
+            raise typer.Exit(EXIT_ERRORS)
+        typer.echo(f"{out}: up to date")
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    typer.echo(f"wrote {out}")
+
+
+@app.command()
+def explain(code: Annotated[str, typer.Argument(help="A diagnostic code such as SO403.")]) -> None:
+    """Describe a diagnostic code and how to fix it."""
+    info = CODES.get(code.upper())
+    if info is None:
+        hint = did_you_mean(code.upper(), CODES) or "run `specops explain --list` for all codes"
+        typer.echo(f"unknown code '{code}'; {hint}", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    typer.echo(f"{info.code}: {info.title}  (stage: {info.stage})\n\n{info.explanation}\n\nFix: {info.fix}")
+
+
+@app.command("codes")
+def list_codes() -> None:
+    """List every diagnostic code."""
+    for info in CODES.values():
+        typer.echo(f"{info.code}  {info.stage:<9} {info.title}")
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    typer.echo(__version__)
+
+
+def main() -> None:
+    """Console entry point: usage errors exit 2, never a traceback unless SPECOPS_DEBUG is set."""
+    try:
+        app(standalone_mode=True)
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - last line of defence: report, exit 2
+        if os.environ.get("SPECOPS_DEBUG"):
+            raise
+        sys.stderr.write(f"specops: internal error: {type(exc).__name__}: {exc}\n"
+                         "This is a bug in specops; rerun with SPECOPS_DEBUG=1 for a traceback and report it.\n")
+        sys.exit(EXIT_USAGE)

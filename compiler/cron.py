@@ -1,0 +1,30 @@
+"""Approximate the interval of a cron schedule (for coherence checks only)."""
+
+from __future__ import annotations
+
+__all__ = ["approximate_interval"]
+
+_MACROS = {"@hourly": 3_600_000, "@daily": 86_400_000, "@weekly": 604_800_000, "@monthly": 2_592_000_000}
+
+
+def approximate_interval(schedule: str) -> int | None:
+    """Milliseconds between runs of a 5-field cron (or macro); None if irregular."""
+    if schedule in _MACROS:
+        return _MACROS[schedule]
+    parts = schedule.split()
+    if len(parts) != 5:
+        return None
+    minute, hour, dom, month, dow = parts
+    if minute.startswith("*/") and minute[2:].isdigit():
+        return int(minute[2:]) * 60_000
+    if minute == "*":
+        return 60_000
+    if hour.startswith("*/") and hour[2:].isdigit():
+        return int(hour[2:]) * 3_600_000
+    if hour == "*":
+        return 3_600_000
+    if dom == "*" and dow == "*":
+        return 86_400_000 // max(1, len(hour.split(",")))
+    if dom == "*" and month == "*":
+        return 604_800_000 // max(1, len(dow.split(",")))
+    return 2_592_000_000

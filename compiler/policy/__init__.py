@@ -1,0 +1,1 @@
+"""Risk policies: selection, required approvals, CEL compilation and evaluation contexts."""

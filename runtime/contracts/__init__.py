@@ -1,0 +1,25 @@
+"""The contract between compiler and runtime: step names, step configs and
+the policy bundle.  This is the only part of ``runtime`` the compiler imports."""
+
+from runtime.contracts.cel import CelError, CelProgram, compile_cel
+from runtime.contracts.policy import (
+    PREDICTION_VARIABLES,
+    Decision,
+    PolicyBundle,
+    PredictionContext,
+    PredictionRule,
+)
+from runtime.contracts.steps import STEPS, StepName
+
+__all__ = [
+    "PREDICTION_VARIABLES",
+    "STEPS",
+    "CelError",
+    "CelProgram",
+    "Decision",
+    "PolicyBundle",
+    "PredictionContext",
+    "PredictionRule",
+    "StepName",
+    "compile_cel",
+]
