@@ -111,7 +111,7 @@ def lint(
 def show(paths: PathsArg, policies: PoliciesOpt = None) -> None:
     """Lint, then summarise the system: environments, data, features, models, governance."""
     result = _run_lint(paths, policies)
-    console = Console(highlight=False, soft_wrap=True)
+    console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
     if not result.ok:
         report = RENDERERS["text"](result.diagnostics, result.loaded.source_lines(),
                                    {"files": len(result.loaded.files), "resources": len(result.spec.nodes)})

@@ -425,8 +425,11 @@ class _Builder:
                 Diagnostic("SO101", Severity.ERROR, f"unsupported YAML tag '{node.tag}'", self._loc(node),
                            hint="remove the tag: specs use plain YAML only")
             )
-        if node.style or node.tag == _STR:
+        if node.style:
             return value
+        if node.tag == _STR:
+            # PyYAML (YAML 1.1) reads 0o17 as a string; YAML 1.2 core says int.
+            return int(value[2:], 8) if _INT8.match(value) else value
         return _resolve_plain(value)
 
 

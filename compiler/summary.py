@@ -37,15 +37,22 @@ def summary_tables(spec: ResolvedSpec) -> list[Table]:
         t.add_row(fs.name, "/".join(fs.spec.source.ref), str(len(fs.spec.feature_names())), str(fs.spec.max_window or "-"))
     tables.append(t)
     t = Table(title="Models")
-    for col in ("name", "algorithm", "risk", "horizon", "gates", "environments", "releases", "policies", "SLOs"):
+    for col in ("name", "algorithm", "risk", "horizon", "environments", "policies", "objectives"):
         t.add_column(col)
     for _, m in spec.of_kind(Model):
-        rels = [f"{r.spec.version} ({', '.join(f'{d.environment}:{d.role}' for d in r.spec.deployments) or 'undeployed'})"
-                for _, r in spec.releases_for(m.name)]
-        slos = sum(len(sl.spec.objectives) for _, sl in spec.service_levels_for(m.name))
+        objectives = sum(len(sl.spec.objectives) for _, sl in spec.service_levels_for(m.name))
         t.add_row(m.name, m.spec.algorithm.type, m.spec.risk.tier, str(m.spec.label.horizon),
-                  ", ".join(g.metric for g in m.spec.gates), ", ".join(spec.deployed_environments(m.name)),
-                  "; ".join(rels) or "-", ", ".join(p.name for p in policies_for(spec, m)) or "-", str(slos))
+                  ", ".join(spec.deployed_environments(m.name)) or "-",
+                  ", ".join(p.name for p in policies_for(spec, m)) or "-", str(objectives))
+    tables.append(t)
+    t = Table(title="Releases")
+    for col in ("release", "model", "version", "deployments", "approvals"):
+        t.add_column(col)
+    for _, r in spec.of_kind(ModelRelease):
+        deployments = ", ".join(
+            f"{d.environment}:{d.role}" + (f"@{d.canary_step}" if d.canary_step is not None else "") for d in r.spec.deployments
+        )
+        t.add_row(r.name, r.spec.model, r.spec.version, deployments or "-", str(len(r.spec.approvals)))
     tables.append(t)
     t = Table(title="Risk policies")
     for col in ("name", "selects", "spec rules", "admission rules", "prediction rules", "approvals"):

@@ -139,9 +139,11 @@ def _translate(exc: ValidationError, doc: Document, cls: type[BaseModel]) -> lis
     name = doc.data.get("metadata", {}).get("name") if isinstance(doc.data.get("metadata"), dict) else None
     resource = f"{cls.__name__}/{name}" if isinstance(name, str) else None
     out: dict[tuple, Diagnostic] = {}
-    for err in exc.errors(include_url=False, include_input=True):
+    errors = [(err, _data_path(doc.data, tuple(err["loc"]))) for err in exc.errors(include_url=False, include_input=True)]
+    for err, path in errors:
         loc = tuple(err["loc"])
-        path = _data_path(doc.data, loc)
+        if err["type"] == "too_short" and any(len(p) > len(path) and p[: len(path)] == path for _, p in errors):
+            continue  # "list too short" only because one of its items failed: report the item
         code, message, hint, location = _describe(err, loc, path, doc, cls)
         key = (path, code)
         if key in out:  # one message per field: union members repeat the same failure

@@ -1,0 +1,40 @@
+"""Shared fixtures: repository paths, the shared schemas, and the rule that
+service-backed tests skip locally but fail in CI (SPECOPS_REQUIRE_SERVICES=1)."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+
+
+@pytest.fixture(scope="session")
+def repo() -> Path:
+    return REPO
+
+
+@pytest.fixture(scope="session")
+def shared_schemas() -> Path:
+    path = SHARED / "schemas"
+    if not (path / "validate.py").exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{path} is missing: CI must run with ../shared beside the repository")
+        pytest.skip(f"{path} not present (../shared is beside the repository only in CI and dev sessions)")
+    return path
+
+
+def require_service(name: str, host: str, port: int) -> None:
+    """Skip (locally) or fail (CI) when a service is not reachable."""
+    try:
+        with socket.create_connection((host, port), timeout=1.0):
+            return
+    except OSError as exc:
+        message = f"{name} at {host}:{port} is not reachable ({exc})"
+        if os.environ.get("SPECOPS_REQUIRE_SERVICES") == "1":
+            pytest.fail(message + "; CI requires it (SPECOPS_REQUIRE_SERVICES=1)")
+        pytest.skip(message)
