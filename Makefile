@@ -27,8 +27,9 @@ lint: install
 show: install
 	$(SPECOPS) show specs/
 
-schema: install  ## regenerate the JSON Schema for editors
+schema: install  ## regenerate the JSON Schema and the spec reference
 	$(SPECOPS) schema --out docs/reference/specops.schema.json
+	$(SPECOPS) reference --out docs/reference/spec-reference.md
 
 bench: install  ## benchmarks; figures go to bench/results/
 	$(PY) bench/lint/bench_lint.py

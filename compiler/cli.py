@@ -35,6 +35,7 @@ app = typer.Typer(
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
 DEFAULT_SCHEMA_PATH = "docs/reference/specops.schema.json"
+DEFAULT_REFERENCE_PATH = "docs/reference/spec-reference.md"
 
 
 class Format(str, Enum):
@@ -132,17 +133,31 @@ def schema(
     check: Annotated[bool, typer.Option("--check", help="Write nothing; exit 1 if the file is stale.")] = False,
 ) -> None:
     """Write the JSON Schema of every spec kind (for yaml-language-server)."""
-    text = render_schema()
+    _write_or_check(out, render_schema(), check, "schema")
+
+
+def _write_or_check(out: Path, text: str, check: bool, command: str) -> None:
     if check:
         current = out.read_text(encoding="utf-8") if out.exists() else None
         if current != text:
-            typer.echo(f"{out}: stale or missing; run `specops schema --out {out}`", err=True)
+            typer.echo(f"{out}: stale or missing; run `specops {command} --out {out}`", err=True)
             raise typer.Exit(EXIT_ERRORS)
         typer.echo(f"{out}: up to date")
         return
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text, encoding="utf-8")
     typer.echo(f"wrote {out}")
+
+
+@app.command()
+def reference(
+    out: Annotated[Path, typer.Option("--out", help="Where to write the Markdown reference.")] = Path(DEFAULT_REFERENCE_PATH),
+    check: Annotated[bool, typer.Option("--check", help="Write nothing; exit 1 if the file is stale.")] = False,
+) -> None:
+    """Write the spec reference (Markdown, generated from the spec models)."""
+    from compiler.reference import render_reference
+
+    _write_or_check(out, render_reference(), check, "reference")
 
 
 @app.command()

@@ -35,3 +35,10 @@ def test_schema_rejects_an_unknown_field(repo):
     doc = {"apiVersion": "specops.dev/v1alpha1", "kind": "RiskPolicy", "metadata": {"name": "x"},
            "spec": {"rules": [], "approvals": [{"environment": "prod", "count": 1}], "bogus": 1}}
     assert list(jsonschema.Draft202012Validator(schema).iter_errors(doc))
+
+
+def test_committed_spec_reference_is_up_to_date(repo):
+    from compiler.reference import render_reference
+
+    committed = (repo / "docs/reference/spec-reference.md").read_text()
+    assert committed == render_reference(), "stale reference: run `make schema`"

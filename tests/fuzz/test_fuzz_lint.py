@@ -1,0 +1,483 @@
+"""Property-based fuzzing of `specops lint` on mutations of the example specs.
+
+Whatever a pull request does to a spec file, the linter must answer with
+diagnostics, never with a traceback, and every diagnostic must be usable:
+a known code, a message, and a location inside one of the inputs.
+
+Two families of mutations of the real files in specs/ and policies/:
+
+* text level: delete, duplicate or swap lines, re-indent, insert YAML
+  punctuation, anchors/aliases, custom tags, NUL and control characters,
+  invalid UTF-8, random bytes, truncate;
+* structure level: drop a key, misspell a key, give a value another type
+  (null, bool, int, huge int, float incl. NaN/inf, string, list, mapping),
+  delete or duplicate a list item, duplicate or delete a resource, point a
+  reference at another name; re-serialised with ``yaml.safe_dump_all``.
+
+The location rule follows load.py: a whole-file problem that is detected
+before the file is parsed (SO104, the size limit) has no line; every other
+diagnostic - including SO105 (not UTF-8), which is located at the first bad
+byte - has a 1-based line and column inside the file (the position just
+after the last line is allowed: "unexpected end of file").  An empty file
+produces no diagnostic of its own.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import example, given, note, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from compiler.cli import app
+from compiler.codes import CODES
+from compiler.diagnostics import Diagnostic, Location, Severity
+from compiler.lint import LintResult, lint_sources
+from compiler.load import MAX_FILE_BYTES, SourceFile, load
+from compiler.render import RENDERERS
+
+REPO = Path(__file__).resolve().parents[2]
+SHARED_SCHEMAS = REPO.parent / "shared" / "schemas"
+SARIF_VALIDATOR = SHARED_SCHEMAS / "validate_sarif.py"
+SARIF_SCHEMA = SHARED_SCHEMAS / "sarif" / "sarif-schema-2.1.0.json"
+
+# HYPOTHESIS_PROFILE=deep runs ten times the examples (a longer local hunt).
+SCALE = 10 if os.environ.get("HYPOTHESIS_PROFILE") == "deep" else 1
+
+EXAMPLE_PATHS: tuple[str, ...] = tuple(
+    sorted(p.relative_to(REPO).as_posix() for folder in ("specs", "policies") for p in (REPO / folder).rglob("*.yaml"))
+)
+ORIGINAL: dict[str, bytes] = {p: (REPO / p).read_bytes() for p in EXAMPLE_PATHS}
+ORIGINAL_DOCS: dict[str, list[dict]] = {
+    p: [doc.data for doc in load([SourceFile(p, data)]).documents] for p, data in ORIGINAL.items()
+}
+
+
+def _names() -> list[str]:
+    """Every name a reference can point at: resources, environments, notifiers."""
+    out: set[str] = set()
+    for docs in ORIGINAL_DOCS.values():
+        for doc in docs:
+            out.add(doc["metadata"]["name"])
+            spec = doc.get("spec", {})
+            out.update(e["name"] for e in spec.get("environments", []) if isinstance(e, dict))
+            out.update(n["name"] for n in spec.get("notifiers", []) if isinstance(n, dict))
+    return sorted(out)
+
+
+NAMES = _names()
+
+
+def original_files() -> tuple[SourceFile, ...]:
+    return tuple(SourceFile(p, ORIGINAL[p]) for p in EXAMPLE_PATHS)
+
+
+BASELINE = lint_sources(original_files()).diagnostics
+
+
+def test_the_examples_are_clean_so_a_no_op_mutation_must_be_clean_too():
+    assert BASELINE == ()
+    assert len(EXAMPLE_PATHS) >= 8 and NAMES
+
+
+# ------------------------------------------------------------------ invariants
+
+
+def _lines(data: bytes) -> list[str]:
+    return data.decode("utf-8-sig", "replace").splitlines()
+
+
+def check_location(loc: Location, code: str, files: dict[str, bytes], what: str) -> None:
+    assert loc.file in files, f"{what}: location file {loc.file!r} is not one of the inputs"
+    data = files[loc.file]
+    assert data, f"{what}: a diagnostic points at the empty file {loc.file!r}"
+    if code == "SO104":  # whole-file problem found before parsing: no line by design
+        assert len(data) > MAX_FILE_BYTES
+        return
+    lines = _lines(data)
+    assert loc.line >= 1, f"{what}: no line number"
+    assert loc.col >= 1, f"{what}: no column"
+    assert loc.line <= len(lines) + 1, f"{what}: line {loc.line} is past the end of a {len(lines)}-line file"
+    if loc.line <= len(lines):
+        assert loc.col <= len(lines[loc.line - 1]) + 1, (
+            f"{what}: column {loc.col} is past the end of line {loc.line} ({lines[loc.line - 1]!r})"
+        )
+
+
+def check_diagnostics(result: LintResult, files: Sequence[SourceFile]) -> None:
+    by_path = {f.path: f.data for f in files}
+    for d in result.diagnostics:
+        what = f"{d.location}: {d.severity.value}[{d.code}]: {d.message}"
+        assert isinstance(d, Diagnostic)
+        assert d.code in CODES, f"{what}: unknown code"
+        assert isinstance(d.severity, Severity)
+        assert isinstance(d.message, str) and d.message.strip(), f"{what}: empty message"
+        assert d.hint is None or (isinstance(d.hint, str) and d.hint.strip()), f"{what}: empty hint"
+        check_location(d.location, d.code, by_path, what)
+        for loc, note_text in d.related:
+            check_location(loc, d.code, by_path, f"{what} (related {loc})")
+            assert note_text.strip()
+    assert result.ok == (not any(d.severity is Severity.ERROR for d in result.diagnostics))
+    # Every renderer accepts whatever the linter produced.
+    sources = result.loaded.source_lines()
+    options = {"files": len(result.loaded.files), "resources": len(result.spec.nodes)}
+    text = RENDERERS["text"](result.diagnostics, sources, options)
+    assert text.rstrip("\n").splitlines()[-1].startswith(f"{result.counts()['error']} error(s)")
+    doc = json.loads(RENDERERS["json"](result.diagnostics, sources, options))
+    assert doc["summary"] == result.counts() and len(doc["diagnostics"]) == len(result.diagnostics)
+    github = RENDERERS["github"](result.diagnostics, sources, options)
+    assert all(re.match(r"^::(error|warning|notice) file=[^,:]+(,line=\d+,col=\d+)?,title=SO\d{3}::", line)
+               for line in github.splitlines()), github
+    sarif = json.loads(RENDERERS["sarif"](result.diagnostics, sources, options))
+    _check_sarif_in_process(sarif)
+
+
+_SARIF_VALIDATOR = None
+
+
+def _check_sarif_in_process(log: dict) -> None:
+    """Schema-check a SARIF log with the shared OASIS schema when it is there (fast, in-process)."""
+    global _SARIF_VALIDATOR
+    assert log["version"] == "2.1.0"
+    if not SARIF_SCHEMA.exists():
+        return
+    if _SARIF_VALIDATOR is None:
+        import jsonschema
+
+        _SARIF_VALIDATOR = jsonschema.Draft4Validator(json.loads(SARIF_SCHEMA.read_text(encoding="utf-8")))
+    errors = [f"{list(e.absolute_path)}: {e.message}" for e in _SARIF_VALIDATOR.iter_errors(log)]
+    assert not errors, errors
+
+
+def lint_and_check(files: Sequence[SourceFile]) -> LintResult:
+    result = lint_sources(files)  # must not raise, whatever the input
+    check_diagnostics(result, files)
+    return result
+
+
+# ------------------------------------------------------------------ mutations
+
+
+@dataclass(frozen=True)
+class Mutation:
+    """The example files with one file changed; ``noop`` when the change changes nothing."""
+
+    files: tuple[SourceFile, ...]
+    changed: str
+    steps: tuple[str, ...]
+    noop: bool
+
+    def __repr__(self) -> str:  # what Hypothesis prints for a failing example
+        data = dict((f.path, f.data) for f in self.files)[self.changed]
+        return f"Mutation({self.changed!r}, steps={list(self.steps)!r}, noop={self.noop}, data={data!r})"
+
+
+def _replace(path: str, data: bytes, extra: Iterable[SourceFile] = ()) -> tuple[SourceFile, ...]:
+    return tuple(SourceFile(p, data if p == path else ORIGINAL[p]) for p in EXAMPLE_PATHS) + tuple(extra)
+
+
+TOKENS: tuple[bytes, ...] = (
+    b"\t", b":", b": ", b"'", b'"', b"-", b"- ", b"? ", b"{", b"}", b"[", b"]", b",", b"#", b"|", b">", b"@", b"`",
+    b"%", b"\\", b"&a ", b"*a", b"&a [x, *a]", b"*a\n", b"&a\n", b"<<: *a\n", b"!!python/object:os.system ",
+    b"!!python/object/apply:os.system [echo hi]", b"!!binary ", b"!!set ", b"!custom ", b"!!str ", b"!!int ",
+    b"%YAML 1.1\n", b"%TAG ! tag:x,2000:\n", b"---\n", b"...\n", b"\x00", b"\x01", b"\x07", b"\x08", b"\x0b", b"\x0c",
+    b"\x1b[31m", b"\x7f", b"\xc2\x85", b"\xe2\x80\xa8", b"\xef\xbb\xbf", b"\xef\xbf\xbe", b"\xff", b"\xfe", b"\xc3\x28",
+    b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\xc3", b"\r", b"\r\n", b"\n", b"  ", b"nan", b".nan", b".inf", b"-.inf",
+    b"~", b"null", b"true", b"yes", b"0x1F", b"0o17", b"1e400", b"99999999999999999999999999999999", b"2026-02-30",
+    b"0h", b"-1", b"''", b'""', b"[]", b"{}", b"\xf0\x9f\x92\xa5", b"\xc3\xa9",
+)
+
+
+@st.composite
+def text_mutations(draw: st.DrawFn, paths: Sequence[str] = EXAMPLE_PATHS) -> Mutation:
+    path = draw(st.sampled_from(paths))
+    data = ORIGINAL[path]
+    steps: list[str] = []
+    for _ in range(draw(st.integers(1, 3))):
+        lines = data.split(b"\n")
+        op = draw(st.sampled_from(["insert", "insert", "delete", "duplicate", "swap", "indent", "byte", "truncate"]))
+        if op == "insert":
+            token = draw(st.one_of(st.sampled_from(TOKENS), st.binary(min_size=1, max_size=6),
+                                   st.text(min_size=1, max_size=6).map(lambda s: s.encode("utf-8"))))
+            at = draw(st.integers(0, len(data)))
+            data = data[:at] + token + data[at:]
+            steps.append(f"insert {token!r} at byte {at}")
+        elif op == "delete":
+            i = draw(st.integers(0, len(lines) - 1))
+            del lines[i]
+            data = b"\n".join(lines)
+            steps.append(f"delete line {i + 1}")
+        elif op == "duplicate":
+            i = draw(st.integers(0, len(lines) - 1))
+            lines.insert(i, lines[i])
+            data = b"\n".join(lines)
+            steps.append(f"duplicate line {i + 1}")
+        elif op == "swap":
+            i, j = draw(st.integers(0, len(lines) - 1)), draw(st.integers(0, len(lines) - 1))
+            lines[i], lines[j] = lines[j], lines[i]
+            data = b"\n".join(lines)
+            steps.append(f"swap lines {i + 1} and {j + 1}")
+        elif op == "indent":
+            i = draw(st.integers(0, len(lines) - 1))
+            prefix = draw(st.sampled_from([b"", b" ", b"  ", b"   ", b"      ", b"\t", b" \t", b"\t  "]))
+            lines[i] = prefix + lines[i].lstrip(b" ")
+            data = b"\n".join(lines)
+            steps.append(f"indent line {i + 1} with {prefix!r}")
+        elif op == "byte" and data:
+            at = draw(st.integers(0, len(data) - 1))
+            value = draw(st.integers(0, 255))
+            data = data[:at] + bytes([value]) + data[at + 1:]
+            steps.append(f"set byte {at} to {value:#04x}")
+        else:
+            at = draw(st.integers(0, len(data)))
+            data = data[:at]
+            steps.append(f"truncate at byte {at}")
+    return Mutation(_replace(path, data), path, tuple(steps), noop=data == ORIGINAL[path])
+
+
+# -- structure level
+
+
+def _walk(node: Any, path: tuple = ()) -> Iterable[tuple[tuple, Any]]:
+    yield path, node
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield from _walk(v, path + (k,))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from _walk(v, path + (i,))
+
+
+def _parent(root: Any, path: tuple) -> Any:
+    for part in path[:-1]:
+        root = root[part]
+    return root
+
+
+def _rename_key(mapping: dict, old: str, new: str) -> None:
+    items = [(new if k == old else k, v) for k, v in mapping.items()]
+    mapping.clear()
+    mapping.update(items)
+
+
+_DNS = st.from_regex(r"[a-z][a-z0-9-]{0,20}", fullmatch=True)
+_SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**31), 2**31),
+    st.integers(min_value=2**63).flatmap(lambda n: st.sampled_from([n, -n, 10**40, -(10**400)])),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from([math.nan, math.inf, -math.inf, 0.0, -0.0, 1e-300, 1e300]),
+    st.text(max_size=20),
+    st.sampled_from(["", " ", "24h", "0h", "-1h", "999999999999d", "1.5h", "nan", ".inf", "yes", "no", "2026-02-30",
+                     "../../etc/passwd", "${HOME}", "{{ x }}", "x" * 300, "pump-failure", "prod", "*", "\x00",
+                     "model.spec.review.escalation == ''", "has(", "1 +", "A" * 64, "Prod", "specops.dev/v2"]),
+    _DNS,
+)
+RANDOM_VALUES = st.recursive(
+    _SCALARS,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8) | _DNS, inner, max_size=3),
+    max_leaves=6,
+)
+
+
+def _typo(draw: st.DrawFn, word: str) -> str:
+    op = draw(st.sampled_from(["drop", "double", "swap", "replace", "case", "insert"]))
+    if not word:
+        return "x"
+    i = draw(st.integers(0, len(word) - 1))
+    if op == "drop":
+        new = word[:i] + word[i + 1:]
+    elif op == "double":
+        new = word[:i] + word[i] + word[i:]
+    elif op == "swap" and len(word) > 1:
+        i = min(i, len(word) - 2)
+        new = word[:i] + word[i + 1] + word[i] + word[i + 2:]
+    elif op == "case":
+        new = word[:i] + word[i].swapcase() + word[i + 1:]
+    elif op == "insert":
+        new = word[:i] + draw(st.sampled_from("aeiouxyz_-. ")) + word[i:]
+    else:
+        new = word[:i] + draw(st.sampled_from("aeiouxyz")) + word[i + 1:]
+    return new if new != word else word + "x"
+
+
+def _dump(docs: list) -> bytes:
+    return yaml.safe_dump_all(docs, sort_keys=False, allow_unicode=True).encode("utf-8")
+
+
+@st.composite
+def structure_mutations(draw: st.DrawFn, paths: Sequence[str] = EXAMPLE_PATHS) -> Mutation:
+    path = draw(st.sampled_from(paths))
+    original_docs = ORIGINAL_DOCS[path]
+    docs = copy.deepcopy(original_docs)
+    extra: list[SourceFile] = []
+    steps: list[str] = []
+    for _ in range(draw(st.integers(1, 2))):
+        if not docs:
+            break
+        d = draw(st.integers(0, len(docs) - 1))
+        nodes = list(_walk(docs[d]))
+        keyed = [p for p, _ in nodes if p and isinstance(p[-1], str)]
+        items = [p for p, _ in nodes if p and isinstance(p[-1], int)]
+        refs = [p for p, v in nodes if p and isinstance(v, str) and v in NAMES]
+        op = draw(st.sampled_from(["drop", "drop", "typo", "retype", "retype", "retype", "item", "reference",
+                                   "reference", "resource", "noop"]))
+        if op == "drop" and keyed:
+            p = draw(st.sampled_from(keyed))
+            del _parent(docs[d], p)[p[-1]]
+            steps.append(f"doc {d}: drop {p}")
+        elif op == "typo" and keyed:
+            p = draw(st.sampled_from(keyed))
+            new = _typo(draw, p[-1])
+            _rename_key(_parent(docs[d], p), p[-1], new)
+            steps.append(f"doc {d}: rename {p} to {new!r}")
+        elif op == "retype":
+            p = draw(st.sampled_from([p for p, _ in nodes]))
+            value = draw(RANDOM_VALUES)
+            if p:
+                _parent(docs[d], p)[p[-1]] = value
+            else:
+                docs[d] = value
+            steps.append(f"doc {d}: set {p} to {value!r}")
+        elif op == "item" and items:
+            p = draw(st.sampled_from(items))
+            seq = _parent(docs[d], p)
+            if draw(st.booleans()):
+                del seq[p[-1]]
+                steps.append(f"doc {d}: delete item {p}")
+            else:
+                seq.insert(p[-1], copy.deepcopy(seq[p[-1]]))
+                steps.append(f"doc {d}: duplicate item {p}")
+        elif op == "reference" and refs:
+            p = draw(st.sampled_from(refs))
+            name = draw(st.one_of(st.sampled_from(NAMES), _DNS, st.text(max_size=10)))
+            _parent(docs[d], p)[p[-1]] = name
+            steps.append(f"doc {d}: point {p} at {name!r}")
+        elif op == "resource":
+            how = draw(st.sampled_from(["duplicate here", "duplicate elsewhere", "delete"]))
+            if how == "delete":
+                del docs[d]
+            elif how == "duplicate here":
+                docs.append(copy.deepcopy(docs[d]))
+            else:
+                extra.append(SourceFile("specs/zz-copy.yaml", _dump([docs[d]])))
+            steps.append(f"doc {d}: {how}")
+        else:
+            steps.append("no-op")
+    data = _dump(docs)
+    noop = data == _dump(original_docs) and not extra
+    return Mutation(_replace(path, data, extra), path, tuple(steps), noop)
+
+
+ANY_MUTATION = st.one_of(text_mutations(), structure_mutations())
+
+
+# ------------------------------------------------------------------ properties
+
+
+@settings(max_examples=150 * SCALE)
+@given(text_mutations())
+@example(Mutation(_replace("specs/system.yaml", b""), "specs/system.yaml", ("empty file",), noop=False))
+@example(Mutation(_replace("specs/system.yaml", b"\xef\xbb\xbf" + ORIGINAL["specs/system.yaml"]), "specs/system.yaml",
+                  ("BOM",), noop=False))
+@example(Mutation(_replace("specs/system.yaml", b"x" * (MAX_FILE_BYTES + 1)), "specs/system.yaml", ("oversize",), noop=False))
+def test_text_mutations_never_crash_and_every_diagnostic_is_located(mutation: Mutation):
+    note(repr(mutation))
+    result = lint_and_check(mutation.files)
+    if mutation.noop:
+        assert result.diagnostics == BASELINE
+
+
+@settings(max_examples=150 * SCALE)
+@given(structure_mutations())
+def test_structure_mutations_never_crash_and_every_diagnostic_is_located(mutation: Mutation):
+    note(repr(mutation))
+    result = lint_and_check(mutation.files)
+    if mutation.noop:
+        assert result.diagnostics == BASELINE, "re-serialising unchanged data must stay clean"
+
+
+@settings(max_examples=40 * SCALE)
+@given(ANY_MUTATION, st.randoms(use_true_random=False))
+def test_lint_is_deterministic_whatever_the_order_of_the_files(mutation: Mutation, rnd):
+    shuffled = list(mutation.files)
+    rnd.shuffle(shuffled)
+    first = lint_sources(mutation.files)
+    second = lint_sources(shuffled)
+    assert second.diagnostics == first.diagnostics
+    assert [f.path for f in second.loaded.files] == [f.path for f in first.loaded.files]
+    assert sorted(second.spec.nodes) == sorted(first.spec.nodes)
+
+
+# ------------------------------------------------------------------ CLI level
+
+runner = CliRunner()
+
+
+def _write_repo(root: Path, files: Iterable[SourceFile]) -> None:
+    for f in files:
+        target = root / f.path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(f.data)
+
+
+def _invoke(*args: str):
+    result = runner.invoke(app, list(args))
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise AssertionError(f"specops {' '.join(args)} raised {result.exception!r}") from result.exception
+    assert result.exit_code in (0, 1), f"exit {result.exit_code} for a spec problem:\n{result.output}"
+    return result
+
+
+@settings(max_examples=12 * SCALE)
+@given(ANY_MUTATION)
+def test_cli_exit_code_is_0_or_1_and_every_format_is_well_formed(mutation: Mutation):
+    note(repr(mutation))
+    with runner.isolated_filesystem():
+        _write_repo(Path.cwd(), mutation.files)
+        text = _invoke("lint", "specs/", "--no-color")
+        as_json = _invoke("lint", "specs/", "--format", "json")
+        sarif = _invoke("lint", "specs/", "--format", "sarif", "-o", "out/specops.sarif")
+        github = _invoke("lint", "specs/", "--format", "github")
+        report = json.loads(as_json.stdout)
+        assert {text.exit_code, as_json.exit_code, sarif.exit_code, github.exit_code} == {
+            1 if report["summary"]["error"] else 0}
+        assert text.stdout.splitlines()[-1].startswith(f"{report['summary']['error']} error(s)")
+        inputs = {f.path for f in mutation.files}
+        for d in report["diagnostics"]:
+            assert d["code"] in CODES and d["message"] and d["file"] in inputs
+            assert d["line"] >= 1 or d["code"] == "SO104"
+        log = json.loads(Path("out/specops.sarif").read_text(encoding="utf-8"))
+        _check_sarif_in_process(log)
+        assert len(log["runs"][0]["results"]) == len(report["diagnostics"])
+        annotations = github.stdout.splitlines()
+        assert len(annotations) == len(report["diagnostics"])
+        assert all(a.startswith(("::error file=", "::warning file=", "::notice file=")) for a in annotations)
+
+
+@pytest.mark.skipif(not SARIF_VALIDATOR.exists(), reason=f"{SARIF_VALIDATOR} not present (../shared is beside the "
+                                                          "repository only in CI and dev sessions)")
+@settings(max_examples=6 * SCALE)
+@given(ANY_MUTATION)
+def test_cli_sarif_passes_the_shared_sarif_validator(mutation: Mutation):
+    note(repr(mutation))
+    with runner.isolated_filesystem():
+        _write_repo(Path.cwd(), mutation.files)
+        _invoke("lint", "specs/", "--format", "sarif", "-o", "specops.sarif")
+        proc = subprocess.run([sys.executable, str(SARIF_VALIDATOR), "specops.sarif"], capture_output=True, text=True,
+                              timeout=60)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
