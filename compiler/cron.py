@@ -26,5 +26,22 @@ def approximate_interval(schedule: str) -> int | None:
     if dom == "*" and dow == "*":
         return 86_400_000 // max(1, len(hour.split(",")))
     if dom == "*" and month == "*":
-        return 604_800_000 // max(1, len(dow.split(",")))
+        days = _count(dow, 7)
+        return 604_800_000 // max(1, days) // max(1, len(hour.split(",")))
     return 2_592_000_000
+
+
+def _count(field: str, size: int) -> int:
+    """How many values a cron list/range field selects (e.g. '1-5' -> 5, '1,3' -> 2)."""
+    total = 0
+    for part in field.split(","):
+        base, _, step = part.partition("/")
+        if base == "*":
+            span = size
+        elif "-" in base:
+            lo, _, hi = base.partition("-")
+            span = int(hi) - int(lo) + 1 if lo.isdigit() and hi.isdigit() else 1
+        else:
+            span = 1
+        total += max(1, span // int(step)) if step.isdigit() and int(step) else span
+    return total

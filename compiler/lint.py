@@ -40,7 +40,7 @@ class LintResult:
 def lint_sources(files: Iterable[SourceFile], extra: Iterable[Diagnostic] = (), checks=CHECKS) -> LintResult:
     loaded = load(files)
     validated = validate(loaded.documents)
-    resolved = resolve(validated.nodes)
+    resolved = resolve(validated.nodes, validated.invalid)
     checked = run_checks(resolved.spec, checks)
     diagnostics = sort_diagnostics(
         (*extra, *loaded.diagnostics, *validated.diagnostics, *resolved.diagnostics, *checked)

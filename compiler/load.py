@@ -241,9 +241,6 @@ def _load_file(source: SourceFile) -> tuple[list[Document], list[Diagnostic]]:
             )
         ]
     lines = tuple(text.splitlines())
-    tab_diags = _tab_indentation(name, lines)
-    if tab_diags:
-        return [], tab_diags
     documents: list[Document] = []
     diagnostics: list[Diagnostic] = []
     try:
@@ -251,7 +248,14 @@ def _load_file(source: SourceFile) -> tuple[list[Document], list[Diagnostic]]:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        if _char_at(lines, line, col) == "\t":
+            return [], [
+                Diagnostic("SO106", Severity.ERROR, "tab character used for indentation", Location(name, line, col),
+                           hint="YAML indentation must use spaces; replace the tab with spaces")
+            ]
         problem = exc.problem or exc.context or "invalid YAML"
+        if exc.context and exc.problem and "duplicate anchor" in exc.context:
+            problem = "an anchor (&name) is defined twice"
         return [], [
             Diagnostic(
                 "SO101",
@@ -261,8 +265,17 @@ def _load_file(source: SourceFile) -> tuple[list[Document], list[Diagnostic]]:
                 hint=_syntax_hint(problem),
             )
         ]
-    except yaml.YAMLError as exc:  # e.g. reader errors (control characters)
-        return [], [Diagnostic("SO101", Severity.ERROR, f"YAML error: {exc}", Location(name, 1, 1))]
+    except yaml.reader.ReaderError as exc:  # control characters, invalid code points
+        before = text[: exc.position]
+        line = before.count("\n") + 1
+        col = exc.position - (before.rfind("\n") + 1) + 1
+        return [], [
+            Diagnostic("SO101", Severity.ERROR, f"{exc.reason} (character U+{exc.character:04X})" if isinstance(exc.character, int)
+                       else f"{exc.reason}", Location(name, line, col),
+                       hint="remove the character, or write it as an escape inside double quotes")
+        ]
+    except yaml.YAMLError as exc:  # pragma: no cover - PyYAML has no other error types today
+        return [], [Diagnostic("SO101", Severity.ERROR, f"YAML error: {str(exc).splitlines()[0]}", Location(name, 1, 1))]
     for index, node in enumerate(nodes):
         if node is None:
             continue
@@ -292,20 +305,10 @@ def _load_file(source: SourceFile) -> tuple[list[Document], list[Diagnostic]]:
     return documents, diagnostics
 
 
-def _tab_indentation(name: str, lines: tuple[str, ...]) -> list[Diagnostic]:
-    for number, line in enumerate(lines, 1):
-        stripped = line.lstrip(" ")
-        if stripped.startswith("\t"):
-            return [
-                Diagnostic(
-                    "SO106",
-                    Severity.ERROR,
-                    "tab character used for indentation",
-                    Location(name, number, len(line) - len(stripped) + 1),
-                    hint="YAML indentation must use spaces; replace the tab with spaces",
-                )
-            ]
-    return []
+def _char_at(lines: tuple[str, ...], line: int, col: int) -> str:
+    if 0 < line <= len(lines) and 0 < col <= len(lines[line - 1]):
+        return lines[line - 1][col - 1]
+    return ""
 
 
 def _syntax_hint(problem: str) -> str:
@@ -313,6 +316,8 @@ def _syntax_hint(problem: str) -> str:
         return "a ':' inside a plain value needs quotes, or the indentation is off"
     if "could not find expected ':'" in problem:
         return "check the indentation and that every key ends with ':'"
+    if "defined twice" in problem:
+        return "rename one of the anchors"
     if "found undefined alias" in problem:
         return "define the anchor (&name) before using the alias (*name)"
     return "check the indentation and quoting near this position"
@@ -430,7 +435,13 @@ class _Builder:
         if node.tag == _STR:
             # PyYAML (YAML 1.1) reads 0o17 as a string; YAML 1.2 core says int.
             return int(value[2:], 8) if _INT8.match(value) else value
-        return _resolve_plain(value)
+        try:
+            return _resolve_plain(value)
+        except OverflowError:
+            raise _BuildError(
+                Diagnostic("SO204", Severity.ERROR, f"number with {len(value)} digits is out of range", self._loc(node),
+                           hint="no spec field takes a number this large; check for a pasted value")
+            ) from None
 
 
 def _resolve_plain(value: str) -> Any:
@@ -439,6 +450,8 @@ def _resolve_plain(value: str) -> Any:
     if value in _BOOL:
         return _BOOL[value]
     if _INT10.match(value):
+        if len(value.lstrip("+-")) > 40:
+            raise OverflowError(value)
         return int(value)
     if _INT8.match(value):
         return int(value[2:], 8)

@@ -14,7 +14,7 @@ import networkx as nx
 
 from compiler.diagnostics import Diagnostic, Location, Severity, did_you_mean
 from compiler.spec import DataSource, FeatureSet, Model, ModelRelease, Resource, RiskPolicy, ServiceLevel, System
-from compiler.validate import SpecNode
+from compiler.validate import InvalidDocument, SpecNode
 
 __all__ = ["Reference", "ResolvedSpec", "ResolveResult", "resolve", "references_of"]
 
@@ -44,6 +44,8 @@ class ResolvedSpec:
     system: SpecNode | None = None
     environments: Mapping[str, tuple[SpecNode, int]] = field(default_factory=dict)
     notifiers: Mapping[str, tuple[SpecNode, int]] = field(default_factory=dict)
+    # Documents that failed validation (their problems are already reported).
+    invalid: tuple[InvalidDocument, ...] = ()
 
     def of_kind(self, cls: type[R]) -> Iterator[tuple[SpecNode, R]]:
         for node_id in sorted(self.nodes):
@@ -135,7 +137,8 @@ def references_of(node: SpecNode) -> Iterator[Reference]:
 _ROOT_KINDS = frozenset({"System", "Model", "ServiceLevel", "RiskPolicy", "ModelRelease"})
 
 
-def resolve(nodes: Iterable[SpecNode]) -> ResolveResult:
+def resolve(nodes: Iterable[SpecNode], invalid: Iterable[InvalidDocument] = ()) -> ResolveResult:
+    invalid = tuple(invalid)
     diagnostics: list[Diagnostic] = []
     index: dict[str, SpecNode] = {}
     for node in sorted(nodes, key=lambda n: (n.id, n.document.file, n.document.index)):
@@ -145,7 +148,7 @@ def resolve(nodes: Iterable[SpecNode]) -> ResolveResult:
                 Diagnostic(
                     "SO302",
                     Severity.ERROR,
-                    f"duplicate {node.kind} '{node.name}' (also defined at {first.location('metadata', 'name')})",
+                    f"duplicate {node.kind} '{node.name}' (also defined at {first.location('metadata', 'name', value=True)})",
                     node.location("metadata", "name", value=True),
                     hint="names are unique per kind across all files; rename or delete one",
                     resource=node.id,
@@ -157,11 +160,12 @@ def resolve(nodes: Iterable[SpecNode]) -> ResolveResult:
 
     systems = [n for n in index.values() if n.kind == "System"]
     system = systems[0] if systems else None
-    if not systems and index:
+    invalid_systems = [d for d in invalid if d.kind == "System"]
+    if not systems and index and not invalid_systems:
         any_node = min(index.values(), key=lambda n: (n.document.file, n.document.index))
         diagnostics.append(
             Diagnostic("SO305", Severity.ERROR, "no System resource: environments and the runtime image are undefined",
-                       Location(any_node.document.file, 1, 1), hint="add one 'kind: System' resource (see specs/system.yaml)")
+                       Location(any_node.document.file, 1, 1), hint="add one resource with 'kind: System' (environments, runtime image, git repository)")
         )
     for extra in systems[1:]:
         diagnostics.append(
@@ -186,6 +190,14 @@ def resolve(nodes: Iterable[SpecNode]) -> ResolveResult:
     graph = nx.DiGraph()
     for node_id, node in index.items():
         graph.add_node(node_id, kind=node.kind)
+    # Invalid resources still define their names (no cascades of SO301).
+    for doc in invalid:
+        if doc.id and doc.id not in graph:
+            graph.add_node(doc.id, kind=doc.kind, invalid=True)
+    if system is None and invalid_systems:
+        for entry_kind, key in (("Environment", "environments"), ("Notifier", "notifiers")):
+            for name in _raw_names(invalid_systems[0].document.data, key):
+                graph.add_node(f"{entry_kind}/{name}", kind=entry_kind, invalid=True)
     for name in environments:
         graph.add_node(f"Environment/{name}", kind="Environment")
         if system is not None:
@@ -206,15 +218,25 @@ def resolve(nodes: Iterable[SpecNode]) -> ResolveResult:
                 diagnostics.append(_dangling(node, ref, index, environments, notifiers))
 
     diagnostics.extend(_cycles(graph, index))
-    diagnostics.extend(_unreferenced(graph, index))
+    if not invalid:  # "unused" is only reliable when every reference could be read
+        diagnostics.extend(_unreferenced(graph, index))
     resolved = ResolvedSpec(
         nodes=MappingProxyType(index),
         graph=nx.freeze(graph),
         system=system,
         environments=MappingProxyType(environments),
         notifiers=MappingProxyType(notifiers),
+        invalid=invalid,
     )
     return ResolveResult(resolved, tuple(diagnostics))
+
+
+def _raw_names(data: Mapping, key: str) -> list[str]:
+    spec = data.get("spec")
+    entries = spec.get(key) if isinstance(spec, dict) else None
+    if not isinstance(entries, list):
+        return []
+    return [e["name"] for e in entries if isinstance(e, dict) and isinstance(e.get("name"), str)]
 
 
 def _dup_entry(system: SpecNode, what: str, name: str, path: tuple) -> Diagnostic:

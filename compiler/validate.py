@@ -20,7 +20,7 @@ from compiler.diagnostics import Diagnostic, Location, Severity, did_you_mean
 from compiler.load import Document, Path_
 from compiler.spec import API_VERSION, KINDS, Resource
 
-__all__ = ["SpecNode", "ValidateResult", "format_path", "validate"]
+__all__ = ["InvalidDocument", "SpecNode", "ValidateResult", "format_path", "validate"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,9 +47,25 @@ class SpecNode:
 
 
 @dataclass(frozen=True, slots=True)
+class InvalidDocument:
+    """A document that failed validation.  Its kind and name, when readable,
+    still count as defined, so one typo does not cascade into dangling-reference
+    errors everywhere else."""
+
+    kind: str | None
+    name: str | None
+    document: Document
+
+    @property
+    def id(self) -> str | None:
+        return f"{self.kind}/{self.name}" if self.kind and self.name else None
+
+
+@dataclass(frozen=True, slots=True)
 class ValidateResult:
     nodes: tuple[SpecNode, ...]
     diagnostics: tuple[Diagnostic, ...]
+    invalid: tuple[InvalidDocument, ...] = ()
 
 
 def format_path(path: Sequence[str | int]) -> str:
@@ -62,12 +78,22 @@ def format_path(path: Sequence[str | int]) -> str:
 def validate(documents: Iterable[Document]) -> ValidateResult:
     nodes: list[SpecNode] = []
     diagnostics: list[Diagnostic] = []
+    invalid: list[InvalidDocument] = []
     for doc in documents:
         node, diags = _validate_document(doc)
         diagnostics.extend(diags)
         if node is not None:
             nodes.append(node)
-    return ValidateResult(tuple(nodes), tuple(diagnostics))
+        else:
+            kind = doc.data.get("kind")
+            meta = doc.data.get("metadata")
+            name = meta.get("name") if isinstance(meta, dict) else None
+            invalid.append(InvalidDocument(
+                kind if isinstance(kind, str) and kind in KINDS else None,
+                name if isinstance(name, str) else None,
+                doc,
+            ))
+    return ValidateResult(tuple(nodes), tuple(diagnostics), tuple(invalid))
 
 
 def _validate_document(doc: Document) -> tuple[SpecNode | None, list[Diagnostic]]:
@@ -198,6 +224,8 @@ def _describe(err: dict, loc: tuple, path: Path_, doc: Document, cls: type[BaseM
         return "SO205", f"{field}: {msg}", "rename it, e.g. 'pump-failure'", location
     if etype == "duration":
         return "SO206", f"{field}: {msg}", "examples: '90s', '15m', '24h', '7d'", location
+    if etype == "date_format":
+        return "SO203", f"{field}: {msg}", "write the date as YYYY-MM-DD, e.g. 2026-11-20", location
     if etype == "finite_number":
         return "SO208", f"{field}: NaN and infinity are not allowed", "write a finite number", location
     if etype in _TYPE_NAMES:
@@ -232,7 +260,11 @@ def _type_hint(etype: str, value: Any) -> str | None:
     if etype in ("string_type",) and isinstance(value, (bool, int, float)):
         return "quote the value to make it a string"
     if etype in ("int_type", "float_type") and isinstance(value, str):
-        return "remove the quotes to make it a number"
+        if re.match(r"^\s*[-+]?[0-9.]+\s*$", value):
+            return "remove the quotes to make it a number"
+        if re.match(r"^\s*[-+]?[0-9.]+\s*[A-Za-z%]+\s*$", value):
+            return "write a plain number without a unit (the field name says the unit)"
+        return None
     if etype == "bool_type" and isinstance(value, str):
         return "write true or false (YAML 1.2: yes/no/on/off are strings)"
     return None

@@ -535,42 +535,43 @@ def run_floor(root: Path) -> int:
     return count
 
 
-def stage_times(root: Path) -> list[tuple[str, float]]:
-    """One lint, stage by stage, as ``lint_sources`` runs it (plus the disk read)."""
-    out: list[tuple[str, float]] = []
-    t = time.perf_counter
-    t0 = t()
+def stage_times(root: Path) -> list[tuple[str, float, float]]:
+    """One lint, stage by stage, as ``lint_sources`` runs it (plus the disk read): (stage, wall s, cpu s)."""
+    out: list[tuple[str, float, float]] = []
+    clock = [time.perf_counter(), time.process_time()]
+
+    def lap(name: str) -> None:
+        wall, cpu = time.perf_counter(), time.process_time()
+        out.append((name, wall - clock[0], cpu - clock[1]))
+        clock[:] = [time.perf_counter(), time.process_time()]
+
     files, problems = read_sources([root / "specs", root / "policies"], base=str(root))
-    t1 = t()
-    out.append(("read", t1 - t0))
+    lap("read")
     loaded = load(files)
-    t2 = t()
-    out.append(("load", t2 - t1))
+    lap("load")
     validated = validate(loaded.documents)
-    t3 = t()
-    out.append(("validate", t3 - t2))
+    lap("validate")
     resolved = resolve(validated.nodes)
-    t4 = t()
-    out.append(("resolve", t4 - t3))
+    lap("resolve")
     checked = []
     for name, check in CHECKS:
-        c0 = t()
         checked.extend(check(resolved.spec))
-        out.append((f"check:{name}", t() - c0))
-    s0 = t()
+        lap(f"check:{name}")
     sort_diagnostics((*problems, *loaded.diagnostics, *validated.diagnostics, *resolved.diagnostics, *checked))
-    out.append(("sort", t() - s0))
+    lap("sort")
     return out
 
 
-def timed(fn: Callable[[], Any], repeats: int) -> list[float]:
-    times = []
+def timed(fn: Callable[[], Any], repeats: int) -> tuple[list[float], list[float]]:
+    """(wall seconds, process CPU seconds) of each repeat."""
+    wall, cpu = [], []
     for _ in range(repeats):
         gc.collect()
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         fn()
-        times.append(time.perf_counter() - t0)
-    return times
+        wall.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    return wall, cpu
 
 
 def cli_times(root: Path, repeats: int) -> list[float]:
@@ -639,6 +640,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     plan = SIZES_QUICK if args.quick else SIZES_FULL
 
+    load_before = os.getloadavg()
     rows: list[dict[str, Any]] = []
     breakdown: dict[str, Any] | None = None
     profile_text = None
@@ -647,10 +649,11 @@ def main(argv: list[str] | None = None) -> int:
             root = Path(tmp) / f"tree-{resources}"
             shape = generate_tree(root, resources)
             warnings = check_clean(root, resources)  # also the warm-up
-            lint_t = timed(lambda: run_lint(root), repeats)
-            floor_t = timed(lambda: run_floor(root), repeats)
+            lint_t, lint_cpu = timed(lambda: run_lint(root), repeats)
+            floor_t, floor_cpu = timed(lambda: run_floor(root), repeats)
             row = {**shape, "repeats": repeats, "warnings": warnings,
-                   "lint_s": summary(lint_t), "floor_s": summary(floor_t)}
+                   "lint_s": summary(lint_t), "floor_s": summary(floor_t),
+                   "lint_cpu_s": summary(lint_cpu), "floor_cpu_s": summary(floor_cpu)}
             row["lint_us_per_resource"] = row["lint_s"]["median"] / resources * 1e6
             row["floor_us_per_resource"] = row["floor_s"]["median"] / resources * 1e6
             row["lint_over_floor"] = row["lint_s"]["median"] / row["floor_s"]["median"]
@@ -662,11 +665,14 @@ def main(argv: list[str] | None = None) -> int:
                 for _ in range(repeats):
                     gc.collect()
                     runs.append(stage_times(root))
-                names = [n for n, _ in runs[0]]
+                names = [r[0] for r in runs[0]]
                 med = {n: statistics.median(r[k][1] for r in runs) for k, n in enumerate(names)}
-                total = sum(med.values())
+                med_cpu = {n: statistics.median(r[k][2] for r in runs) for k, n in enumerate(names)}
+                total, total_cpu = sum(med.values()), sum(med_cpu.values())
                 breakdown = {"resources": resources, "repeats": repeats, "sum_of_medians_s": total,
-                             "stages": [{"stage": n, "median_s": med[n], "share": med[n] / total} for n in names]}
+                             "sum_of_medians_cpu_s": total_cpu,
+                             "stages": [{"stage": n, "median_s": med[n], "median_cpu_s": med_cpu[n],
+                                         "share_cpu": med_cpu[n] / total_cpu} for n in names]}
             print(f"  {resources:>5} resources: lint {row['lint_s']['median']:.3f} s, floor {row['floor_s']['median']:.3f} s",
                   file=sys.stderr, flush=True)
         if args.profile:
@@ -678,6 +684,8 @@ def main(argv: list[str] | None = None) -> int:
         scaling = {
             "lint_5000_over_1000": by_size[5000]["lint_s"]["median"] / by_size[1000]["lint_s"]["median"],
             "floor_5000_over_1000": by_size[5000]["floor_s"]["median"] / by_size[1000]["floor_s"]["median"],
+            "lint_cpu_5000_over_1000": by_size[5000]["lint_cpu_s"]["median"] / by_size[1000]["lint_cpu_s"]["median"],
+            "floor_cpu_5000_over_1000": by_size[5000]["floor_cpu_s"]["median"] / by_size[1000]["floor_cpu_s"]["median"],
         }
     targets = {
         "lint_1000_le_1s": {"target_s": TARGET_1000_S,
@@ -690,25 +698,30 @@ def main(argv: list[str] | None = None) -> int:
 
     # ---------------------------------------------------------------- report
     has_cli = not args.no_cli
-    head = f"{'resources':>9} {'files':>5} {'rep':>3} {'lint s':>8} {'lint µs/res':>11} {'floor s':>8} {'floor µs/res':>12} {'lint/floor':>10}"
+    head = (f"{'resources':>9} {'files':>5} {'rep':>3} {'lint s':>8} {'cpu s':>7} {'lint µs/res':>11} "
+            f"{'floor s':>8} {'cpu s':>7} {'floor µs/res':>12} {'lint/floor':>10}")
     if has_cli:
         head += f" {'cli s':>7}"
     print(head)
     print("-" * len(head))
     for r in rows:
         line = (f"{r['resources']:>9,} {r['files']:>5} {r['repeats']:>3} {r['lint_s']['median']:>8.3f} "
-                f"{r['lint_us_per_resource']:>11.0f} {r['floor_s']['median']:>8.3f} {r['floor_us_per_resource']:>12.0f} "
-                f"{r['lint_over_floor']:>9.1f}x")
+                f"{r['lint_cpu_s']['median']:>7.3f} {r['lint_us_per_resource']:>11.0f} {r['floor_s']['median']:>8.3f} "
+                f"{r['floor_cpu_s']['median']:>7.3f} {r['floor_us_per_resource']:>12.0f} {r['lint_over_floor']:>9.1f}x")
         if has_cli:
             line += f" {r['cli_s']['median']:>7.2f}"
         print(line)
     if scaling:
-        print(f"scaling t(5000)/t(1000): lint {scaling['lint_5000_over_1000']:.2f}x, floor {scaling['floor_5000_over_1000']:.2f}x")
+        print(f"scaling t(5000)/t(1000): lint {scaling['lint_5000_over_1000']:.2f}x (cpu {scaling['lint_cpu_5000_over_1000']:.2f}x), "
+              f"floor {scaling['floor_5000_over_1000']:.2f}x (cpu {scaling['floor_cpu_5000_over_1000']:.2f}x)")
+    print(f"load average (1 min) before/after: {load_before[0]:.2f} / {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     if breakdown:
         print(f"\nstages at {breakdown['resources']:,} resources (median of {breakdown['repeats']}; "
-              f"sum {breakdown['sum_of_medians_s']:.3f} s):")
-        for s in breakdown["stages"]:
-            print(f"  {s['stage']:<22} {s['median_s'] * 1000:>9.1f} ms {s['share'] * 100:>5.1f}%")
+              f"sum {breakdown['sum_of_medians_s']:.3f} s wall, {breakdown['sum_of_medians_cpu_s']:.3f} s cpu):")
+        print(f"  {'stage':<22} {'wall ms':>9} {'cpu ms':>9} {'cpu %':>6}")
+        for st in breakdown["stages"]:
+            print(f"  {st['stage']:<22} {st['median_s'] * 1000:>9.1f} {st['median_cpu_s'] * 1000:>9.1f} "
+                  f"{st['share_cpu'] * 100:>5.1f}%")
     print("\ntargets (reported, not asserted):")
     t1 = targets["lint_1000_le_1s"]
     if t1["met"] is not None:
@@ -731,9 +744,11 @@ def main(argv: list[str] | None = None) -> int:
         "cpu_count": os.cpu_count(),
         "versions": versions(),
         "yaml_c_loader": hasattr(yaml, "CSafeLoader"),
+        "loadavg_1_5_15": {"before": load_before, "after": os.getloadavg()},
         "method": {
             "timer": "time.perf_counter",
             "statistic": "median of repeats; gc.collect() before each repeat, gc enabled during it",
+            "cpu": "*_cpu_s: time.process_time of the same repeats (less sensitive to other load on the machine)",
             "lint": "compiler.lint.lint_paths([specs, policies]) in-process (walk, read, load, validate, resolve, checks, sort)",
             "floor": "same walk and reads + yaml.load_all(CSafeLoader) + KINDS[kind].model_validate(doc)",
             "cli": "python -m compiler lint specs/ in a subprocess (start-up and imports included); reference only",

@@ -13,9 +13,10 @@ __all__ = ["Check", "error", "warning"]
 Check = Callable[[ResolvedSpec], Iterable[Diagnostic]]
 
 
-def error(code: str, node: SpecNode, path: tuple, message: str, hint: str | None = None) -> Diagnostic:
-    return Diagnostic(code, Severity.ERROR, message, node.location(*path, value=True), hint=hint, resource=node.id)
+def error(code: str, node: SpecNode, path: tuple, message: str, hint: str | None = None, *, value: bool = True) -> Diagnostic:
+    """An error at ``path`` (the value's position; ``value=False`` for the key's)."""
+    return Diagnostic(code, Severity.ERROR, message, node.location(*path, value=value), hint=hint, resource=node.id)
 
 
-def warning(code: str, node: SpecNode, path: tuple, message: str, hint: str | None = None) -> Diagnostic:
-    return Diagnostic(code, Severity.WARNING, message, node.location(*path, value=True), hint=hint, resource=node.id)
+def warning(code: str, node: SpecNode, path: tuple, message: str, hint: str | None = None, *, value: bool = True) -> Diagnostic:
+    return Diagnostic(code, Severity.WARNING, message, node.location(*path, value=value), hint=hint, resource=node.id)

@@ -33,6 +33,15 @@ def columns_of(spec: ResolvedSpec, fs: FeatureSet) -> dict[str, tuple[str, bool]
     return cols
 
 
+def _feature_origins(fs: FeatureSet) -> list[tuple[str, tuple]]:
+    """Each feature name with the spec path that defines it (same order as feature_names)."""
+    out: list[tuple[str, tuple]] = [(a, ("spec", "attributes", i)) for i, a in enumerate(fs.spec.attributes)]
+    for i, agg in enumerate(fs.spec.aggregations):
+        out.extend((name, ("spec", "aggregations", i)) for name in agg.feature_names())
+    out.extend((t.name, ("spec", "transforms", i, "name")) for i, t in enumerate(fs.spec.transforms))
+    return out
+
+
 def _hint(name: str, pool: dict) -> str:
     return did_you_mean(name, pool) or ("available: " + ", ".join(sorted(pool)))
 
@@ -99,13 +108,17 @@ def check(spec: ResolvedSpec) -> Iterator[Diagnostic]:
                 if col_name not in cols:
                     yield error("SO450", node, ("spec", "transforms", i, "inputs", j),
                                 f"transform input '{col_name}' is not a field of '{src_name}'", _hint(col_name, cols))
+                elif cols[col_name][1]:
+                    yield error("SO452", node, ("spec", "transforms", i, "inputs", j),
+                                f"transform input '{col_name}' is marked PII and may not flow into a feature",
+                                "drop it from the transform")
         yield from _online_stream(spec, node, fs, cols)
-        seen: set[str] = set()
-        for fname in s.feature_names():
+        seen: dict[str, tuple] = {}
+        for fname, path in _feature_origins(fs):
             if fname in seen:
-                yield error("SO453", node, ("spec",), f"feature '{fname}' is defined twice in '{fs.name}'",
-                            "rename the transform or attribute")
-            seen.add(fname)
+                yield error("SO453", node, path, f"feature '{fname}' is defined twice in '{fs.name}' "
+                            f"(first at line {node.location(*seen[fname]).line})", "rename the transform or attribute")
+            seen.setdefault(fname, path)
 
     for node, model in spec.of_kind(Model):
         owner: dict[str, str] = {}

@@ -38,6 +38,7 @@ def check(spec: ResolvedSpec) -> Iterator[Diagnostic]:
                               "accuracy is misleading when positives are rare (predicting 'no failure' scores high)",
                               "replace it with pr_auc or recall_at_precision")
         if rate is not None and rate < IMBALANCED_BELOW and s.imbalance.strategy == "none":
-            yield warning("SO412", node, ("spec", "imbalance", "strategy") if "imbalance" in node.document.data.get("spec", {}) else ("spec",),
+            declared = "imbalance" in node.document.data.get("spec", {})
+            yield warning("SO412", node, ("spec", "imbalance", "strategy") if declared else ("spec",),
                           f"positive rate {rate} but no imbalance handling",
-                          "set imbalance.strategy to class_weight, scale_pos_weight or undersample")
+                          "set imbalance.strategy to class_weight, scale_pos_weight or undersample", value=declared)

@@ -36,6 +36,7 @@ def check(spec: ResolvedSpec) -> Iterator[Diagnostic]:
                         f"feature set '{fs.name}' is computed from the label source '{name}'",
                         "features built from labels leak the outcome into training; use event data")
 
+    reported: set[str] = set()
     for node, model in spec.of_kind(Model):
         s = model.spec
         label_node = spec.get("DataSource", s.label.source)
@@ -78,12 +79,16 @@ def check(spec: ResolvedSpec) -> Iterator[Diagnostic]:
             src_node = spec.get("DataSource", root) if root else None
             if fs_node is None or src_node is None:
                 continue
-            window = fs_node.resource.spec.max_window  # type: ignore[attr-defined]
             retention = src_node.resource.spec.retention  # type: ignore[attr-defined]
-            if window is not None and retention is not None and window > retention:
-                yield error("SO407", fs_node, ("spec", "aggregations"),
-                            f"a {window} window needs more history than '{root}' retains ({retention})",
-                            "shorten the window or extend the data source's retention")
+            if retention is None or fs_node.id in reported:
+                continue
+            reported.add(fs_node.id)
+            for a, agg in enumerate(fs_node.resource.spec.aggregations):  # type: ignore[attr-defined]
+                for w, window in enumerate(agg.windows):
+                    if window > retention:
+                        yield error("SO407", fs_node, ("spec", "aggregations", a, "windows", w),
+                                    f"a {window} window needs more history than '{root}' retains ({retention})",
+                                    "shorten the window or extend the data source's retention")
 
     for node, sl in spec.of_kind(ServiceLevel):
         model_node = spec.get("Model", sl.spec.model)

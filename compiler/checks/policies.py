@@ -42,7 +42,7 @@ def check(spec: ResolvedSpec) -> Iterator[Diagnostic]:
                     code = "SO502" if exc.kind == "syntax" else "SO503"
                     yield Diagnostic(code, Severity.ERROR, f"rule {rule.id}: {field} does not compile: {exc.message}",
                                      pnode.location("spec", "rules", i, field, value=True),
-                                     hint=_hint(rule.target), resource=pnode.id)
+                                     hint=_hint(rule.target, code), resource=pnode.id)
             if broken:
                 continue
             if rule.target == "spec":
@@ -52,24 +52,27 @@ def check(spec: ResolvedSpec) -> Iterator[Diagnostic]:
                 for kind in kinds:
                     problem = _typecheck(programs, exemplar_context(rule.target, kind))
                     if problem:
+                        field, message = problem
                         yield Diagnostic("SO503", Severity.ERROR,
-                                         f"rule {rule.id}: {problem}" + (f" (on a typical {kind})" if kind else ""),
-                                         pnode.location("spec", "rules", i, "expression", value=True),
-                                         hint=_hint(rule.target), resource=pnode.id)
+                                         f"rule {rule.id}: {field}: {message}" + (f" (on a typical {kind})" if kind else ""),
+                                         pnode.location("spec", "rules", i, field, value=True),
+                                         hint=_hint(rule.target, "SO503"), resource=pnode.id)
                         break
 
 
-def _hint(target: str) -> str:
+def _hint(target: str, code: str) -> str:
+    if code == "SO502":
+        return "fix the CEL syntax (operators: && || ! == != < <= in; functions: has(), size(), exists(), all()); see `specops explain SO502`"
     names = ", ".join(sorted(declared_variables(target)))
     return f"'{target}' rules may use: {names}; see `specops explain SO503`"
 
 
-def _typecheck(programs: dict[str, CelProgram], context: dict) -> str | None:
+def _typecheck(programs: dict[str, CelProgram], context: dict) -> tuple[str, str] | None:
     for field, program in programs.items():
         try:
             program.evaluate_bool(context)
         except CelError as exc:
-            return f"{field}: {exc.message}"
+            return field, exc.message
     return None
 
 
@@ -86,15 +89,17 @@ def _evaluate_spec_rule(pnode: SpecNode, policy: RiskPolicy, index: int, program
                 continue
             seen_subjects.add(key)
             context = builder.for_model(policy, model, subject)
+            field = "when"
             try:
                 if "when" in programs and not programs["when"].evaluate_bool(context):
                     continue
+                field = "expression"
                 ok = programs["expression"].evaluate_bool(context)
             except CelError as exc:
                 if not reported_error:
                     reported_error = True
-                    yield Diagnostic("SO503", Severity.ERROR, f"rule {rule.id} failed on {subject.id}: {exc.message}",
-                                     pnode.location("spec", "rules", index, "expression", value=True),
+                    yield Diagnostic("SO503", Severity.ERROR, f"rule {rule.id}: {field} failed on {subject.id}: {exc.message}",
+                                     pnode.location("spec", "rules", index, field, value=True),
                                      hint="guard optional fields with has(...) and compare like types", resource=pnode.id)
                 continue
             if not ok:

@@ -48,10 +48,11 @@ def check(spec: ResolvedSpec) -> Iterator[Diagnostic]:
         for i, d in enumerate(s.deployments):
             path = ("spec", "deployments", i)
             roles[(s.model, d.environment, d.role)].append((node, path))
-            if model.spec.serving.environments and d.environment not in model.spec.serving.environments:
+            served = model.spec.serving.environments
+            if d.environment not in served:
                 yield error("SO444", node, path + ("environment",),
                             f"model '{s.model}' is not served in '{d.environment}' (serving.environments: "
-                            f"{', '.join(model.spec.serving.environments)})",
+                            f"{', '.join(served) if served else 'none declared'})",
                             "add the environment to the model's serving.environments first")
             if d.role == "canary":
                 if canary is None:

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from compiler.checks.base import error
-from compiler.diagnostics import Diagnostic
+from compiler.diagnostics import Diagnostic, Severity
 from compiler.resolve import ResolvedSpec
 from compiler.validate import SpecNode
 
@@ -57,3 +57,8 @@ def check(spec: ResolvedSpec) -> Iterator[Diagnostic]:
         node: SpecNode = spec.nodes[node_id]
         for path, what in find_secrets(node.document.data):
             yield error("SO430", node, path, f"plaintext secret: {what}", _HINT)
+    # Documents that failed validation are scanned too: a secret is a leak either way.
+    for bad in spec.invalid:
+        for path, what in find_secrets(bad.document.data):
+            yield Diagnostic("SO430", Severity.ERROR, f"plaintext secret: {what}", bad.document.location(path, value=True),
+                             hint=_HINT, resource=bad.id)

@@ -3,6 +3,7 @@ durations, DNS-1123 names, secret references and the resource envelope."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal
@@ -16,6 +17,7 @@ from compiler.version import API_VERSION
 __all__ = [
     "API_VERSION",
     "Bool",
+    "Date",
     "Duration",
     "Float",
     "Fraction",
@@ -132,6 +134,37 @@ class Duration:
             "description": "A duration with a unit: ms, s, m, h, d, w (e.g. '90s', '15m', '24h', '7d').",
             "examples": ["15m", "24h", "7d"],
         }
+
+
+# ---------------------------------------------------------------------- dates
+
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _parse_date(value: Any) -> dt.date:
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, str) and _DATE.match(value):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise PydanticCustomError("date_format", "expected a date written as YYYY-MM-DD, got {got}", {"got": repr(value)})
+
+
+class _DateSchema:
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+        return core_schema.no_info_plain_validator_function(
+            _parse_date, serialization=core_schema.plain_serializer_function_ser_schema(lambda d: d.isoformat())
+        )
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, schema: Any, handler: GetJsonSchemaHandler) -> dict[str, Any]:
+        return {"type": "string", "format": "date", "pattern": _DATE.pattern}
+
+
+Date = Annotated[dt.date, _DateSchema]
 
 
 # ---------------------------------------------------------------------- names

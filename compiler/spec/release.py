@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from compiler.spec.base import Float, Name, Resource, SpecModel, Str
+from compiler.spec.base import Date, Float, Name, Resource, SpecModel, Str
 
 __all__ = ["Approval", "Artifact", "Deployment", "ModelRelease", "ModelReleaseSpec", "TrainingData"]
 
@@ -25,8 +25,8 @@ class Artifact(SpecModel):
 
 class TrainingData(SpecModel):
     hash: Sha256
-    start: dt.date
-    end: dt.date
+    start: Date
+    end: Date
     feature_spec_hash: Sha256 | None = None
 
     @model_validator(mode="after")
@@ -39,7 +39,7 @@ class TrainingData(SpecModel):
 class Approval(SpecModel):
     approver: Annotated[Str, Field(pattern=r"^[^@\s]+@[^@\s]+$")]
     role: Name
-    date: dt.date
+    date: Date
     reason: Annotated[Str, Field(min_length=3)]
 
 

@@ -82,7 +82,11 @@ def _macro_bound(source: str) -> set[str]:
 
 
 def _first_sentence(text: str) -> str:
-    return text.strip().split("\n")[0][:300]
+    line = text.strip().split("\n")[0]
+    if len(line) <= 400:
+        return line
+    cut = line.rfind(". ", 0, 400)
+    return line[: cut + 1] if cut > 0 else line[:400] + "..."
 
 
 def _syntax_message(text: str) -> str:

@@ -24,6 +24,7 @@ produces no diagnostic of its own.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import math
@@ -31,14 +32,15 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
+import traceback
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from hypothesis import example, given, note, settings
+from hypothesis import example, given, note, reject, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
@@ -140,7 +142,7 @@ def check_diagnostics(result: LintResult, files: Sequence[SourceFile]) -> None:
     assert doc["summary"] == result.counts() and len(doc["diagnostics"]) == len(result.diagnostics)
     github = RENDERERS["github"](result.diagnostics, sources, options)
     assert all(re.match(r"^::(error|warning|notice) file=[^,:]+(,line=\d+,col=\d+)?,title=SO\d{3}::", line)
-               for line in github.splitlines()), github
+               for line in github.split("\n") if line), github
     sarif = json.loads(RENDERERS["sarif"](result.diagnostics, sources, options))
     _check_sarif_in_process(sarif)
 
@@ -162,8 +164,42 @@ def _check_sarif_in_process(log: dict) -> None:
     assert not errors, errors
 
 
+# Crashes already reported (see test_known_crashes_are_fixed below, strict xfail): the
+# properties skip inputs that hit exactly these, so that they keep hunting for new
+# bugs.  When a bug is fixed its regression test XPASSes (and fails, being strict):
+# then delete its entry here.
+KNOWN_CRASHES: tuple[tuple[type[BaseException], str, str, str], ...] = (
+    # (exception, file it is raised in, message fragment, bug)
+    (ValueError, "compiler/cron.py", "invalid literal for int()", "BUG-2: cron step with a non-ASCII digit ('*/²')"),
+    (OverflowError, "compiler/checks/point_in_time.py", "too large for a float", "BUG-3: SO404 message on a huge duration"),
+)
+
+
+def known_crash(exc: BaseException) -> str | None:
+    if os.environ.get("SPECOPS_FUZZ_SHOW_KNOWN"):  # =1: let the properties report known crashes too
+        return None
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = Path(frames[-1].filename).resolve() if frames else None
+    for kind, file, fragment, bug in KNOWN_CRASHES:
+        if isinstance(exc, kind) and where == (REPO / file).resolve() and fragment in str(exc):
+            return bug
+    return None
+
+
+def lint(files: Sequence[SourceFile]) -> LintResult:
+    """lint_sources, which must not raise whatever the input (known, reported crashes are skipped)."""
+    try:
+        return lint_sources(files)
+    except Exception as exc:
+        bug = known_crash(exc)
+        if bug is None:
+            raise
+        note(f"skipped: known crash {bug}")
+        reject()
+
+
 def lint_and_check(files: Sequence[SourceFile]) -> LintResult:
-    result = lint_sources(files)  # must not raise, whatever the input
+    result = lint(files)
     check_diagnostics(result, files)
     return result
 
@@ -171,14 +207,13 @@ def lint_and_check(files: Sequence[SourceFile]) -> LintResult:
 # ------------------------------------------------------------------ mutations
 
 
-@dataclass(frozen=True)
 class Mutation:
     """The example files with one file changed; ``noop`` when the change changes nothing."""
 
-    files: tuple[SourceFile, ...]
-    changed: str
-    steps: tuple[str, ...]
-    noop: bool
+    __slots__ = ("files", "changed", "steps", "noop")
+
+    def __init__(self, files: tuple[SourceFile, ...], changed: str, steps: tuple[str, ...], noop: bool) -> None:
+        self.files, self.changed, self.steps, self.noop = files, changed, steps, noop
 
     def __repr__(self) -> str:  # what Hypothesis prints for a failing example
         data = dict((f.path, f.data) for f in self.files)[self.changed]
@@ -197,7 +232,7 @@ TOKENS: tuple[bytes, ...] = (
     b"\x1b[31m", b"\x7f", b"\xc2\x85", b"\xe2\x80\xa8", b"\xef\xbb\xbf", b"\xef\xbf\xbe", b"\xff", b"\xfe", b"\xc3\x28",
     b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\xc3", b"\r", b"\r\n", b"\n", b"  ", b"nan", b".nan", b".inf", b"-.inf",
     b"~", b"null", b"true", b"yes", b"0x1F", b"0o17", b"1e400", b"99999999999999999999999999999999", b"2026-02-30",
-    b"0h", b"-1", b"''", b'""', b"[]", b"{}", b"\xf0\x9f\x92\xa5", b"\xc3\xa9",
+    b"0h", b"-1", b"''", b'""', b"[]", b"{}", b"\xf0\x9f\x92\xa5", b"\xc3\xa9", b"9" * 5000, b"*/",
 )
 
 
@@ -273,12 +308,61 @@ def _rename_key(mapping: dict, old: str, new: str) -> None:
     mapping.update(items)
 
 
+class RawScalar(str):
+    """A plain YAML scalar written verbatim (e.g. an integer Python cannot even print)."""
+
+
+class _Dumper(yaml.SafeDumper):
+    pass
+
+
+_Dumper.add_representer(RawScalar, lambda dumper, value: dumper.represent_scalar("tag:yaml.org,2002:int", str(value)))
+
+_DIGITS = st.one_of(
+    st.from_regex(r"[0-9]{1,4}", fullmatch=True),
+    st.sampled_from(["0", "00", "9" * 20, "1" + "0" * 330, "9" * 5000, "²", "٣", "１２", "߁", "𝟗", "½", "Ⅻ"]),
+    st.text(alphabet=st.characters(categories=["Nd", "No", "Nl"]), min_size=1, max_size=3),
+)
+_TOKEN = st.one_of(
+    st.sampled_from(["*", "?", "-", ",", "/", "@daily", "@yearly", "@reboot", "L", "MON-FRI", "&&", "||", "!", "==",
+                     "has(", ")", "'", "null", "in", "[]", "{}", "size(x)", "1/0", "x.y.z"]),
+    _DIGITS.map(lambda d: "*/" + d),
+    _DIGITS,
+    st.text(max_size=6),
+)
+
+
+def _edit_string(draw: st.DrawFn, value: str) -> str:
+    """Near misses of a real value: typos, other digits, another token, appended junk."""
+    how = draw(st.sampled_from(["typo", "digits", "digits", "token", "token", "append", "empty"]))
+    if how == "typo":
+        return _typo(draw, value)
+    if how == "digits":
+        runs = [m.span() for m in re.finditer(r"\d+", value)]
+        s, e = draw(st.sampled_from(runs)) if runs else (len(value), len(value))
+        return value[:s] + draw(_DIGITS) + value[e:]
+    if how == "token":
+        tokens = value.split(" ")
+        i = draw(st.integers(0, len(tokens) - 1))
+        tokens[i] = draw(_TOKEN)
+        return " ".join(tokens)
+    if how == "append":
+        return value + draw(st.one_of(_TOKEN, st.text(max_size=6)))
+    return ""
+
+
+def _edit_number(draw: st.DrawFn, value: float) -> Any:
+    return draw(st.sampled_from([0, -1, 1, value + 1, value - 1, -value, value * 1000, float(value), 2**31, 2**63,
+                                 2**64, 10**40, RawScalar("9" * 5000), 1e308, -1e-308, 0.5, math.inf]))
+
+
 _DNS = st.from_regex(r"[a-z][a-z0-9-]{0,20}", fullmatch=True)
 _SCALARS = st.one_of(
     st.none(),
     st.booleans(),
     st.integers(-(2**31), 2**31),
     st.integers(min_value=2**63).flatmap(lambda n: st.sampled_from([n, -n, 10**40, -(10**400)])),
+    st.just(RawScalar("9" * 5000)),
     st.floats(allow_nan=True, allow_infinity=True),
     st.sampled_from([math.nan, math.inf, -math.inf, 0.0, -0.0, 1e-300, 1e300]),
     st.text(max_size=20),
@@ -316,7 +400,7 @@ def _typo(draw: st.DrawFn, word: str) -> str:
 
 
 def _dump(docs: list) -> bytes:
-    return yaml.safe_dump_all(docs, sort_keys=False, allow_unicode=True).encode("utf-8")
+    return yaml.dump_all(docs, Dumper=_Dumper, sort_keys=False, allow_unicode=True).encode("utf-8")
 
 
 @st.composite
@@ -334,8 +418,10 @@ def structure_mutations(draw: st.DrawFn, paths: Sequence[str] = EXAMPLE_PATHS) -
         keyed = [p for p, _ in nodes if p and isinstance(p[-1], str)]
         items = [p for p, _ in nodes if p and isinstance(p[-1], int)]
         refs = [p for p, v in nodes if p and isinstance(v, str) and v in NAMES]
-        op = draw(st.sampled_from(["drop", "drop", "typo", "retype", "retype", "retype", "item", "reference",
-                                   "reference", "resource", "noop"]))
+        strings = [p for p, v in nodes if p and isinstance(v, str)]
+        numbers = [p for p, v in nodes if p and isinstance(v, (int, float)) and not isinstance(v, bool)]
+        op = draw(st.sampled_from(["drop", "drop", "typo", "retype", "retype", "item", "reference", "reference",
+                                   "string", "string", "string", "number", "resource", "noop"]))
         if op == "drop" and keyed:
             p = draw(st.sampled_from(keyed))
             del _parent(docs[d], p)[p[-1]]
@@ -367,6 +453,16 @@ def structure_mutations(draw: st.DrawFn, paths: Sequence[str] = EXAMPLE_PATHS) -
             name = draw(st.one_of(st.sampled_from(NAMES), _DNS, st.text(max_size=10)))
             _parent(docs[d], p)[p[-1]] = name
             steps.append(f"doc {d}: point {p} at {name!r}")
+        elif op == "string" and strings:
+            p = draw(st.sampled_from(strings))
+            new = _edit_string(draw, _parent(docs[d], p)[p[-1]])
+            _parent(docs[d], p)[p[-1]] = new
+            steps.append(f"doc {d}: edit string {p} to {new!r}")
+        elif op == "number" and numbers:
+            p = draw(st.sampled_from(numbers))
+            new = _edit_number(draw, _parent(docs[d], p)[p[-1]])
+            _parent(docs[d], p)[p[-1]] = new
+            steps.append(f"doc {d}: edit number {p} to {str(new)[:40]!r}")
         elif op == "resource":
             how = draw(st.sampled_from(["duplicate here", "duplicate elsewhere", "delete"]))
             if how == "delete":
@@ -389,7 +485,7 @@ ANY_MUTATION = st.one_of(text_mutations(), structure_mutations())
 # ------------------------------------------------------------------ properties
 
 
-@settings(max_examples=150 * SCALE)
+@settings(max_examples=100 * SCALE)
 @given(text_mutations())
 @example(Mutation(_replace("specs/system.yaml", b""), "specs/system.yaml", ("empty file",), noop=False))
 @example(Mutation(_replace("specs/system.yaml", b"\xef\xbb\xbf" + ORIGINAL["specs/system.yaml"]), "specs/system.yaml",
@@ -402,7 +498,7 @@ def test_text_mutations_never_crash_and_every_diagnostic_is_located(mutation: Mu
         assert result.diagnostics == BASELINE
 
 
-@settings(max_examples=150 * SCALE)
+@settings(max_examples=100 * SCALE)
 @given(structure_mutations())
 def test_structure_mutations_never_crash_and_every_diagnostic_is_located(mutation: Mutation):
     note(repr(mutation))
@@ -411,13 +507,13 @@ def test_structure_mutations_never_crash_and_every_diagnostic_is_located(mutatio
         assert result.diagnostics == BASELINE, "re-serialising unchanged data must stay clean"
 
 
-@settings(max_examples=40 * SCALE)
+@settings(max_examples=20 * SCALE)
 @given(ANY_MUTATION, st.randoms(use_true_random=False))
 def test_lint_is_deterministic_whatever_the_order_of_the_files(mutation: Mutation, rnd):
     shuffled = list(mutation.files)
     rnd.shuffle(shuffled)
-    first = lint_sources(mutation.files)
-    second = lint_sources(shuffled)
+    first = lint(mutation.files)
+    second = lint(shuffled)
     assert second.diagnostics == first.diagnostics
     assert [f.path for f in second.loaded.files] == [f.path for f in first.loaded.files]
     assert sorted(second.spec.nodes) == sorted(first.spec.nodes)
@@ -435,20 +531,32 @@ def _write_repo(root: Path, files: Iterable[SourceFile]) -> None:
         target.write_bytes(f.data)
 
 
+@contextlib.contextmanager
+def _scratch_repo(files: Iterable[SourceFile]):
+    """A temporary copy of the repository layout (specs/ beside policies/) as the working directory."""
+    with tempfile.TemporaryDirectory(prefix="specops-fuzz-") as tmp:
+        _write_repo(Path(tmp), files)
+        with contextlib.chdir(tmp):
+            yield Path(tmp)
+
+
 def _invoke(*args: str):
     result = runner.invoke(app, list(args))
     if result.exception is not None and not isinstance(result.exception, SystemExit):
+        bug = known_crash(result.exception)
+        if bug is not None:
+            note(f"skipped: known crash {bug}")
+            reject()
         raise AssertionError(f"specops {' '.join(args)} raised {result.exception!r}") from result.exception
     assert result.exit_code in (0, 1), f"exit {result.exit_code} for a spec problem:\n{result.output}"
     return result
 
 
-@settings(max_examples=12 * SCALE)
+@settings(max_examples=8 * SCALE)
 @given(ANY_MUTATION)
 def test_cli_exit_code_is_0_or_1_and_every_format_is_well_formed(mutation: Mutation):
     note(repr(mutation))
-    with runner.isolated_filesystem():
-        _write_repo(Path.cwd(), mutation.files)
+    with _scratch_repo(mutation.files):
         text = _invoke("lint", "specs/", "--no-color")
         as_json = _invoke("lint", "specs/", "--format", "json")
         sarif = _invoke("lint", "specs/", "--format", "sarif", "-o", "out/specops.sarif")
@@ -464,20 +572,88 @@ def test_cli_exit_code_is_0_or_1_and_every_format_is_well_formed(mutation: Mutat
         log = json.loads(Path("out/specops.sarif").read_text(encoding="utf-8"))
         _check_sarif_in_process(log)
         assert len(log["runs"][0]["results"]) == len(report["diagnostics"])
-        annotations = github.stdout.splitlines()
+        annotations = github.stdout.split("\n")[:-1]  # workflow commands are \n-separated
         assert len(annotations) == len(report["diagnostics"])
         assert all(a.startswith(("::error file=", "::warning file=", "::notice file=")) for a in annotations)
 
 
 @pytest.mark.skipif(not SARIF_VALIDATOR.exists(), reason=f"{SARIF_VALIDATOR} not present (../shared is beside the "
                                                           "repository only in CI and dev sessions)")
-@settings(max_examples=6 * SCALE)
+@settings(max_examples=4 * SCALE)
 @given(ANY_MUTATION)
 def test_cli_sarif_passes_the_shared_sarif_validator(mutation: Mutation):
     note(repr(mutation))
-    with runner.isolated_filesystem():
-        _write_repo(Path.cwd(), mutation.files)
+    with _scratch_repo(mutation.files):
         _invoke("lint", "specs/", "--format", "sarif", "-o", "specops.sarif")
         proc = subprocess.run([sys.executable, str(SARIF_VALIDATOR), "specops.sarif"], capture_output=True, text=True,
                               timeout=60)
         assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+# ------------------------------------------------------------------ bugs found by fuzzing
+# Each input below is one small edit of the example model.  The tests assert the
+# correct behaviour; the ones still open are strict xfails until the compiler is fixed.
+
+MODEL = "specs/models/pump-failure.yaml"
+
+
+def _model_with(old: str, new: str | bytes) -> tuple[SourceFile, ...]:
+    text = ORIGINAL[MODEL]
+    assert old.encode() in text
+    return _replace(MODEL, text.replace(old.encode(), new if isinstance(new, bytes) else new.encode(), 1))
+
+
+def _line_of(files: Sequence[SourceFile], needle: str) -> int:
+    data = dict((f.path, f.data) for f in files)[MODEL].decode("utf-8", "replace")
+    (line,) = [n for n, text in enumerate(data.splitlines(), 1) if needle in text]
+    return line
+
+
+def _bug(reason: str):
+    return pytest.mark.xfail(strict=True, reason=reason)
+
+
+CRASHES = [
+    # BUG-1 (fixed in load.py since it was found): int() on a >4300-digit plain scalar raised ValueError.
+    pytest.param(_model_with("seed: 7", "seed: " + "9" * 5000), "seed:", id="BUG-1-5000-digit-integer"),
+    pytest.param(_model_with('schedule: "0 3 * * 1"', 'schedule: "*/\u00b2 3 * * 1"'), "schedule:",
+                 id="BUG-2-cron-step-superscript-two",
+                 marks=_bug("BUG-2: cron.approximate_interval: '\u00b2'.isdigit() is True but int('\u00b2') raises")),
+    pytest.param(_model_with("minTrainWindow: 60d", "minTrainWindow: 1" + "0" * 330 + "d"), "trainingWindow:",
+                 id="BUG-3-huge-duration",
+                 marks=_bug("BUG-3: point_in_time SO404 message divides a huge int: OverflowError")),
+]
+
+
+@pytest.mark.parametrize(("files", "needle"), CRASHES)
+def test_known_crashes_are_fixed(files, needle):
+    result = lint_sources(files)
+    check_diagnostics(result, files)
+    assert any(d.location.file == MODEL and d.location.line == _line_of(files, needle) and d.is_error
+               for d in result.diagnostics), "expected a located error on the offending line"
+
+
+@pytest.mark.parametrize(("files", "needle"), CRASHES)
+def test_known_crashes_exit_1_on_the_cli(files, needle):
+    with _scratch_repo(files):
+        result = runner.invoke(app, ["lint", "specs/"])
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert result.exit_code == 1
+
+
+@pytest.mark.parametrize(("files", "needle", "code", "col"), [
+    # LOC-1 (fixed in load.py since it was found): reader errors were reported at 1:1.
+    pytest.param(_model_with("task: binary_classification", "task: binary\x00classification"), "task:", "SO101", 15,
+                 id="LOC-1-NUL-character"),
+    pytest.param(_model_with("entity: asset_id", "entity: \u00e9\u00e9\u00e9_id".encode() + b"\xff"), "entity:", "SO105",
+                 17, id="LOC-2-SO105-column-in-code-points",
+                 marks=_bug("LOC-2: SO105's column counts bytes, SARIF says unicodeCodePoints")),
+    pytest.param(_model_with("  task: binary_classification", "  !!python/object:os.system task: binary_classification"),
+                 "task:", "SO101", 3, id="LOC-3-tag-on-a-key",
+                 marks=_bug("LOC-3: tags on mapping keys are dropped silently; load.py promises custom tags are errors")),
+])
+def test_problems_are_reported_where_they_are(files, needle, code, col):
+    result = lint_sources(files)
+    check_diagnostics(result, files)
+    where = [(d.location.line, d.location.col) for d in result.diagnostics if d.code == code]
+    assert (_line_of(files, needle), col) in where, where
