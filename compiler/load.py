@@ -230,7 +230,8 @@ def _load_file(source: SourceFile) -> tuple[list[Document], list[Diagnostic]]:
     except UnicodeDecodeError as exc:
         before = source.data[: exc.start]
         line = before.count(b"\n") + 1
-        col = exc.start - (before.rfind(b"\n") + 1) + 1
+        # Columns count code points (as SARIF says), not bytes.
+        col = len(before[before.rfind(b"\n") + 1:].decode("utf-8", "replace")) + 1
         return [], [
             Diagnostic(
                 "SO105",
@@ -266,9 +267,10 @@ def _load_file(source: SourceFile) -> tuple[list[Document], list[Diagnostic]]:
             )
         ]
     except yaml.reader.ReaderError as exc:  # control characters, invalid code points
-        before = text[: exc.position]
+        # The C reader counts UTF-8 bytes; turn the offset back into characters.
+        before = text.encode("utf-8")[: exc.position].decode("utf-8", "replace")
         line = before.count("\n") + 1
-        col = exc.position - (before.rfind("\n") + 1) + 1
+        col = len(before) - (before.rfind("\n") + 1) + 1
         return [], [
             Diagnostic("SO101", Severity.ERROR, f"{exc.reason} (character U+{exc.character:04X})" if isinstance(exc.character, int)
                        else f"{exc.reason}", Location(name, line, col),
@@ -389,6 +391,11 @@ class _Builder:
                                hint="use a scalar key")
                 )
             key = key_node.value
+            if key_node.tag not in _IMPLICIT:
+                raise _BuildError(
+                    Diagnostic("SO101", Severity.ERROR, f"unsupported YAML tag '{key_node.tag}' on key '{key}'",
+                               self._loc(key_node), hint="remove the tag: specs use plain YAML only")
+                )
             if key == "<<" and key_node.tag == "tag:yaml.org,2002:merge":
                 raise _BuildError(
                     Diagnostic("SO101", Severity.ERROR, "YAML merge keys ('<<') are not supported", self._loc(key_node),

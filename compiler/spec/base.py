@@ -61,6 +61,7 @@ _DURATION_PART = re.compile(r"(\d+)(ms|s|m|h|d|w)")
 _DURATION_FULL = re.compile(r"^(?:\d+(?:ms|s|m|h|d|w))+$")
 _UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
 DURATION_PATTERN = _DURATION_FULL.pattern
+_MAX_MS = 3650 * 86_400_000
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -87,7 +88,11 @@ class Duration:
                 "'{value}' is not a duration; write a number and a unit (ms, s, m, h, d, w), e.g. '15m' or '24h'",
                 {"value": value},
             )
+        if len(text) > 32:
+            raise PydanticCustomError("duration", "duration '{value}' is too long to be meaningful", {"value": value[:40]})
         millis = sum(int(n) * _UNIT_MS[u] for n, u in _DURATION_PART.findall(text))
+        if millis > _MAX_MS:
+            raise PydanticCustomError("duration", "duration '{value}' exceeds the maximum of 3650d", {"value": value})
         if millis <= 0:
             raise PydanticCustomError("duration", "duration '{value}' must be longer than zero", {"value": value})
         return cls(millis, text)

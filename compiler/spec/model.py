@@ -227,7 +227,8 @@ class Review(SpecModel):
 
 
 class Retrain(SpecModel):
-    schedule: Annotated[Str, Field(pattern=r"^(@(hourly|daily|weekly|monthly)|(\S+\s+){4}\S+)$")]
+    # Five cron fields (minute hour day-of-month month day-of-week) or a macro.
+    schedule: Annotated[Str, Field(pattern=r"^(@(hourly|daily|weekly|monthly)|([0-9*/,-]+ +){4}[0-9A-Za-z*/,-]+)$")]
     training_window: Duration
     triggers: tuple[Literal["drift", "performance", "schedule"], ...] = ("schedule",)
 

@@ -6,20 +6,35 @@ a known code, a message, and a location inside one of the inputs.
 
 Two families of mutations of the real files in specs/ and policies/:
 
-* text level: delete, duplicate or swap lines, re-indent, insert YAML
-  punctuation, anchors/aliases, custom tags, NUL and control characters,
-  invalid UTF-8, random bytes, truncate;
-* structure level: drop a key, misspell a key, give a value another type
+* text level: delete, duplicate or swap lines, re-indent (spaces, tabs),
+  insert YAML punctuation, quotes, anchors/aliases, custom tags, NUL and
+  control characters, invalid UTF-8, random bytes and text; truncate;
+* structure level (on the parsed documents, re-serialised with PyYAML's
+  safe dumper): drop a key, misspell a key, give a value another type
   (null, bool, int, huge int, float incl. NaN/inf, string, list, mapping),
-  delete or duplicate a list item, duplicate or delete a resource, point a
-  reference at another name; re-serialised with ``yaml.safe_dump_all``.
+  near-miss edits of strings (typos, other digits incl. non-ASCII ones,
+  cron/CEL tokens) and numbers, delete or duplicate a list item, duplicate
+  or delete a resource, point a reference at another name.
+
+Properties: no exception; every diagnostic has a code from compiler.codes,
+a message and a location in one of the inputs; a no-op mutation is clean;
+every renderer accepts the result (SARIF checked against the shared OASIS
+schema when ../shared is present); the file order does not matter; the
+CLI exits 0 or 1 (never 2 or a traceback) and its json/sarif/github
+outputs are well-formed.
 
 The location rule follows load.py: a whole-file problem that is detected
 before the file is parsed (SO104, the size limit) has no line; every other
-diagnostic - including SO105 (not UTF-8), which is located at the first bad
-byte - has a 1-based line and column inside the file (the position just
-after the last line is allowed: "unexpected end of file").  An empty file
-produces no diagnostic of its own.
+diagnostic - including SO105 (not UTF-8), located at the first bad byte -
+has a 1-based line and column inside the file (the position just after the
+last line is allowed: "unexpected end of file").  An empty file produces
+no diagnostic of its own.
+
+Bugs found here are pinned by the strict-xfail tests at the end of the
+module; the properties skip inputs that hit exactly those bugs so they keep
+looking for new ones (``SPECOPS_FUZZ_SHOW_KNOWN=1`` turns the skipping off).
+``HYPOTHESIS_PROFILE=deep`` runs ten times the examples; in CI (``CI=true``)
+the runs are derandomized (tests/fuzz/conftest.py).
 """
 
 from __future__ import annotations
@@ -98,8 +113,14 @@ def test_the_examples_are_clean_so_a_no_op_mutation_must_be_clean_too():
 # ------------------------------------------------------------------ invariants
 
 
+_YAML_BREAK = re.compile("\r\n|\r|\n|\x85|\u2028|\u2029")
+
+
 def _lines(data: bytes) -> list[str]:
-    return data.decode("utf-8-sig", "replace").splitlines()
+    """The file's lines as YAML counts them (str.splitlines also breaks on \\v, \\f, \\x1c-\\x1e)."""
+    text = data.decode("utf-8-sig", "replace")
+    lines = _YAML_BREAK.split(text)
+    return lines[:-1] if lines and lines[-1] == "" else lines
 
 
 def check_location(loc: Location, code: str, files: dict[str, bytes], what: str) -> None:
@@ -119,7 +140,7 @@ def check_location(loc: Location, code: str, files: dict[str, bytes], what: str)
         )
 
 
-def check_diagnostics(result: LintResult, files: Sequence[SourceFile]) -> None:
+def check_diagnostics(result: LintResult, files: Sequence[SourceFile], *, skip_known: bool = True) -> None:
     by_path = {f.path: f.data for f in files}
     for d in result.diagnostics:
         what = f"{d.location}: {d.severity.value}[{d.code}]: {d.message}"
@@ -128,7 +149,14 @@ def check_diagnostics(result: LintResult, files: Sequence[SourceFile]) -> None:
         assert isinstance(d.severity, Severity)
         assert isinstance(d.message, str) and d.message.strip(), f"{what}: empty message"
         assert d.hint is None or (isinstance(d.hint, str) and d.hint.strip()), f"{what}: empty hint"
-        check_location(d.location, d.code, by_path, what)
+        try:
+            check_location(d.location, d.code, by_path, what)
+        except AssertionError:
+            bug = known_location_bug(d, by_path.get(d.location.file, b"")) if skip_known else None
+            if bug is None:
+                raise
+            note(f"skipped: known location bug {bug}")
+            reject()
         for loc, note_text in d.related:
             check_location(loc, d.code, by_path, f"{what} (related {loc})")
             assert note_text.strip()
@@ -169,9 +197,7 @@ def _check_sarif_in_process(log: dict) -> None:
 # bugs.  When a bug is fixed its regression test XPASSes (and fails, being strict):
 # then delete its entry here.
 KNOWN_CRASHES: tuple[tuple[type[BaseException], str, str, str], ...] = (
-    # (exception, file it is raised in, message fragment, bug)
-    (ValueError, "compiler/cron.py", "invalid literal for int()", "BUG-2: cron step with a non-ASCII digit ('*/²')"),
-    (OverflowError, "compiler/checks/point_in_time.py", "too large for a float", "BUG-3: SO404 message on a huge duration"),
+    # (exception, file it is raised in, message fragment, bug) -- none open
 )
 
 
@@ -183,6 +209,13 @@ def known_crash(exc: BaseException) -> str | None:
     for kind, file, fragment, bug in KNOWN_CRASHES:
         if isinstance(exc, kind) and where == (REPO / file).resolve() and fragment in str(exc):
             return bug
+    return None
+
+
+def known_location_bug(d: Diagnostic, data: bytes) -> str | None:
+    """Reported location bugs (strict xfails in test_problems_are_reported_where_they_are)."""
+    if os.environ.get("SPECOPS_FUZZ_SHOW_KNOWN") or data.isascii():
+        return None
     return None
 
 
@@ -352,7 +385,7 @@ def _edit_string(draw: st.DrawFn, value: str) -> str:
 
 
 def _edit_number(draw: st.DrawFn, value: float) -> Any:
-    return draw(st.sampled_from([0, -1, 1, value + 1, value - 1, -value, value * 1000, float(value), 2**31, 2**63,
+    return draw(st.sampled_from([0, -1, 1, value + 1, value - 1, -value, value * 1000, (float(value) if abs(value) < 1e300 else 1e300), 2**31, 2**63,
                                  2**64, 10**40, RawScalar("9" * 5000), 1e308, -1e-308, 0.5, math.inf]))
 
 
@@ -371,11 +404,11 @@ _SCALARS = st.one_of(
                      "model.spec.review.escalation == ''", "has(", "1 +", "A" * 64, "Prod", "specops.dev/v2"]),
     _DNS,
 )
-RANDOM_VALUES = st.recursive(
-    _SCALARS,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8) | _DNS, inner, max_size=3),
-    max_leaves=6,
-)
+def _containers(inner: st.SearchStrategy) -> st.SearchStrategy:
+    return st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8) | _DNS, inner, max_size=3)
+
+
+RANDOM_VALUES = st.recursive(_SCALARS, _containers, max_leaves=6)
 
 
 def _typo(draw: st.DrawFn, word: str) -> str:
@@ -614,21 +647,19 @@ def _bug(reason: str):
 
 
 CRASHES = [
-    # BUG-1 (fixed in load.py since it was found): int() on a >4300-digit plain scalar raised ValueError.
+    # BUG-1 (fixed): int() on a >4300-digit plain scalar raised ValueError.
     pytest.param(_model_with("seed: 7", "seed: " + "9" * 5000), "seed:", id="BUG-1-5000-digit-integer"),
     pytest.param(_model_with('schedule: "0 3 * * 1"', 'schedule: "*/\u00b2 3 * * 1"'), "schedule:",
-                 id="BUG-2-cron-step-superscript-two",
-                 marks=_bug("BUG-2: cron.approximate_interval: '\u00b2'.isdigit() is True but int('\u00b2') raises")),
-    pytest.param(_model_with("minTrainWindow: 60d", "minTrainWindow: 1" + "0" * 330 + "d"), "trainingWindow:",
-                 id="BUG-3-huge-duration",
-                 marks=_bug("BUG-3: point_in_time SO404 message divides a huge int: OverflowError")),
+                 id="BUG-2-cron-step-superscript-two"),
+    pytest.param(_model_with("minTrainWindow: 60d", "minTrainWindow: 1" + "0" * 330 + "d"), "minTrainWindow:",
+                 id="BUG-3-huge-duration"),
 ]
 
 
 @pytest.mark.parametrize(("files", "needle"), CRASHES)
 def test_known_crashes_are_fixed(files, needle):
     result = lint_sources(files)
-    check_diagnostics(result, files)
+    check_diagnostics(result, files, skip_known=False)
     assert any(d.location.file == MODEL and d.location.line == _line_of(files, needle) and d.is_error
                for d in result.diagnostics), "expected a located error on the offending line"
 
@@ -645,15 +676,15 @@ def test_known_crashes_exit_1_on_the_cli(files, needle):
     # LOC-1 (fixed in load.py since it was found): reader errors were reported at 1:1.
     pytest.param(_model_with("task: binary_classification", "task: binary\x00classification"), "task:", "SO101", 15,
                  id="LOC-1-NUL-character"),
+    pytest.param(_model_with("task: binary_classification", "task: \u00e9\u00e9\u00e9\x00binary_classification"), "task:",
+                 "SO101", 12, id="LOC-4-control-character-after-non-ASCII"),
     pytest.param(_model_with("entity: asset_id", "entity: \u00e9\u00e9\u00e9_id".encode() + b"\xff"), "entity:", "SO105",
-                 17, id="LOC-2-SO105-column-in-code-points",
-                 marks=_bug("LOC-2: SO105's column counts bytes, SARIF says unicodeCodePoints")),
+                 17, id="LOC-2-SO105-column-in-code-points"),
     pytest.param(_model_with("  task: binary_classification", "  !!python/object:os.system task: binary_classification"),
-                 "task:", "SO101", 3, id="LOC-3-tag-on-a-key",
-                 marks=_bug("LOC-3: tags on mapping keys are dropped silently; load.py promises custom tags are errors")),
+                 "task:", "SO101", 3, id="LOC-3-tag-on-a-key"),
 ])
 def test_problems_are_reported_where_they_are(files, needle, code, col):
     result = lint_sources(files)
-    check_diagnostics(result, files)
+    check_diagnostics(result, files, skip_known=False)
     where = [(d.location.line, d.location.col) for d in result.diagnostics if d.code == code]
     assert (_line_of(files, needle), col) in where, where
