@@ -7,8 +7,10 @@ errors, on whatever is still valid, so one run shows every problem.
 
 from __future__ import annotations
 
+import gc
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from compiler.checks import CHECKS, run_checks
@@ -37,7 +39,26 @@ class LintResult:
         return out
 
 
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building many small acyclic
+    objects (a quarter of load time otherwise); input size is bounded by the
+    loader's limits, and collection resumes afterwards."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def lint_sources(files: Iterable[SourceFile], extra: Iterable[Diagnostic] = (), checks=CHECKS) -> LintResult:
+    with _gc_paused():
+        return _lint(files, extra, checks)
+
+
+def _lint(files: Iterable[SourceFile], extra: Iterable[Diagnostic], checks) -> LintResult:
     loaded = load(files)
     validated = validate(loaded.documents)
     resolved = resolve(validated.nodes, validated.invalid)

@@ -21,7 +21,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 
@@ -44,7 +44,22 @@ MAX_NODES_PER_DOCUMENT = 100_000
 MAX_DEPTH = 64
 SPEC_SUFFIXES = (".yaml", ".yml")
 
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """The C parser without PyYAML's YAML 1.1 scalar resolution: every plain
+    scalar arrives tagged str and ``_resolve_plain`` applies YAML 1.2 rules
+    (faster, and no 1.1 surprises such as ``no`` -> False)."""
+
+    yaml_implicit_resolvers: dict = {}
+
+    # Untagged nodes are plain str / seq / map; explicit tags never reach resolve().
+    def resolve(self, kind: type, value: Any, implicit: Any) -> str:
+        return _STR if kind is yaml.ScalarNode else (_SEQ if kind is yaml.SequenceNode else _MAP)
+
+    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+        return None
+
+    def ascend_resolver(self) -> None:
+        return None
 
 _STR = "tag:yaml.org,2002:str"
 _SEQ = "tag:yaml.org,2002:seq"
@@ -80,9 +95,9 @@ class SourceFile:
         return hashlib.sha256(self.data).hexdigest()
 
 
-@dataclass(frozen=True, slots=True)
-class Position:
-    """Where a mapping key and its value start (1-based)."""
+class Position(NamedTuple):
+    """Where a mapping key and its value start (1-based).  A tuple: one is
+    made per YAML node, and tuples are the cheapest immutable record."""
 
     line: int
     col: int
@@ -396,7 +411,7 @@ class _Builder:
                     Diagnostic("SO101", Severity.ERROR, f"unsupported YAML tag '{key_node.tag}' on key '{key}'",
                                self._loc(key_node), hint="remove the tag: specs use plain YAML only")
                 )
-            if key == "<<" and key_node.tag == "tag:yaml.org,2002:merge":
+            if key == "<<" and not key_node.style:
                 raise _BuildError(
                     Diagnostic("SO101", Severity.ERROR, "YAML merge keys ('<<') are not supported", self._loc(key_node),
                                hint="write the fields out: merges hide which value wins")
@@ -439,9 +454,6 @@ class _Builder:
             )
         if node.style:
             return value
-        if node.tag == _STR:
-            # PyYAML (YAML 1.1) reads 0o17 as a string; YAML 1.2 core says int.
-            return int(value[2:], 8) if _INT8.match(value) else value
         try:
             return _resolve_plain(value)
         except OverflowError:
@@ -451,7 +463,14 @@ class _Builder:
             ) from None
 
 
+_NUMERIC_START = frozenset("0123456789+-.")
+_KEYWORDS = frozenset({"~", "null", "Null", "NULL", *_BOOL})
+
+
 def _resolve_plain(value: str) -> Any:
+    # Fast path: most plain scalars are words, which YAML 1.2 keeps as strings.
+    if value and value[0] not in _NUMERIC_START and value not in _KEYWORDS:
+        return value
     if _NULL.match(value):
         return None
     if value in _BOOL:

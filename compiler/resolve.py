@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from types import MappingProxyType
 from typing import TypeVar
 
@@ -47,11 +48,18 @@ class ResolvedSpec:
     # Documents that failed validation (their problems are already reported).
     invalid: tuple[InvalidDocument, ...] = ()
 
-    def of_kind(self, cls: type[R]) -> Iterator[tuple[SpecNode, R]]:
+    @cached_property
+    def _by_kind(self) -> Mapping[str, tuple[SpecNode, ...]]:
+        by_kind: dict[str, list[SpecNode]] = {}
         for node_id in sorted(self.nodes):
             node = self.nodes[node_id]
-            if isinstance(node.resource, cls):
-                yield node, node.resource
+            by_kind.setdefault(node.kind, []).append(node)
+        return MappingProxyType({k: tuple(v) for k, v in by_kind.items()})
+
+    def of_kind(self, cls: type[R]) -> Iterator[tuple[SpecNode, R]]:
+        """Resources of one kind, sorted by id (computed once per resolved spec)."""
+        for node in self._by_kind.get(cls.KIND, ()):
+            yield node, node.resource  # type: ignore[misc]
 
     def get(self, kind: str, name: str) -> SpecNode | None:
         return self.nodes.get(f"{kind}/{name}")

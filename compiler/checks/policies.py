@@ -5,14 +5,15 @@ are type-checked against a typical object, so a broken rule fails in CI."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from compiler.diagnostics import Diagnostic, Severity
-from compiler.policy.context import SpecContextBuilder, declared_variables, exemplar_context
+from compiler.policy.context import SPEC_VARIABLES, SpecContextBuilder, declared_variables, exemplar_context
 from compiler.policy.select import selects
 from compiler.resolve import ResolvedSpec
 from compiler.spec import Model, RiskPolicy
 from compiler.validate import SpecNode
-from runtime.contracts import CelError, CelProgram, compile_cel
+from runtime.contracts import CelError, CelProgram, compile_cel, prepare_context
 
 __all__ = ["check"]
 
@@ -22,6 +23,7 @@ _SEVERITY = {"error": Severity.ERROR, "warning": Severity.WARNING, "info": Sever
 def check(spec: ResolvedSpec) -> Iterator[Diagnostic]:
     models = list(spec.of_kind(Model))
     builder = SpecContextBuilder(spec)
+    contexts: dict[tuple, Any] = {}
     for pnode, policy in spec.of_kind(RiskPolicy):
         selected = [(n, m) for n, m in models if selects(policy, m)]
         if not selected:
@@ -46,7 +48,7 @@ def check(spec: ResolvedSpec) -> Iterator[Diagnostic]:
             if broken:
                 continue
             if rule.target == "spec":
-                yield from _evaluate_spec_rule(pnode, policy, i, programs, selected, builder)
+                yield from _evaluate_spec_rule(pnode, policy, i, programs, selected, builder, contexts)
             else:
                 kinds = rule.kinds or (None,)
                 for kind in kinds:
@@ -77,8 +79,10 @@ def _typecheck(programs: dict[str, CelProgram], context: dict) -> tuple[str, str
 
 
 def _evaluate_spec_rule(pnode: SpecNode, policy: RiskPolicy, index: int, programs: dict[str, CelProgram],
-                        selected: list[tuple[SpecNode, Model]], builder: SpecContextBuilder) -> Iterator[Diagnostic]:
+                        selected: list[tuple[SpecNode, Model]], builder: SpecContextBuilder,
+                        contexts: dict[tuple, Any]) -> Iterator[Diagnostic]:
     rule = policy.spec.rules[index]
+    used = frozenset(v for p in programs.values() for v in p.variables) & SPEC_VARIABLES
     reported_error = False
     seen_subjects: set[str] = set()
     for mnode, model in selected:
@@ -88,7 +92,11 @@ def _evaluate_spec_rule(pnode: SpecNode, policy: RiskPolicy, index: int, program
             if key in seen_subjects:
                 continue
             seen_subjects.add(key)
-            context = builder.for_model(policy, model, subject)
+            # One converted context per (model, subject, variables), shared by every rule that needs it.
+            ckey = (model.id, subject.id, policy.id if "policy" in used else None, used)
+            context = contexts.get(ckey)
+            if context is None:
+                context = contexts[ckey] = prepare_context(builder.for_model(policy, model, subject, used))
             field = "when"
             try:
                 if "when" in programs and not programs["when"].evaluate_bool(context):

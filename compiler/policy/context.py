@@ -68,21 +68,22 @@ class SpecContextBuilder:
     def dump(self, resource: Resource) -> dict[str, Any]:
         return self._dump(resource.id)
 
-    def for_model(self, policy: RiskPolicy, model: Model, subject: Resource) -> dict[str, Any]:
+    def for_model(self, policy: RiskPolicy, model: Model, subject: Resource,
+                  variables: frozenset[str] = SPEC_VARIABLES) -> dict[str, Any]:
+        """The variables a spec rule sees; only ``variables`` are built (conversion is the cost)."""
         spec = self.spec
-        system = self.dump(spec.system.resource) if spec.system else {}
-        fs_ids, ds_ids = self._lineage(model)
-        return {
-            "resource": self.dump(subject),
-            "model": self.dump(model),
-            "system": system,
-            "environments": system.get("spec", {}).get("environments", []),
-            "serviceLevels": [self.dump(sl) for _, sl in spec.service_levels_for(model.name)],
-            "releases": [self.dump(r) for _, r in spec.releases_for(model.name)],
-            "featureSets": [self._dump(i) for i in fs_ids],
-            "dataSources": [self._dump(i) for i in ds_ids],
-            "policy": self.dump(policy),
+        builders = {
+            "resource": lambda: self.dump(subject),
+            "model": lambda: self.dump(model),
+            "system": lambda: self.dump(spec.system.resource) if spec.system else {},
+            "environments": lambda: (self.dump(spec.system.resource) if spec.system else {}).get("spec", {}).get("environments", []),
+            "serviceLevels": lambda: [self.dump(sl) for _, sl in spec.service_levels_for(model.name)],
+            "releases": lambda: [self.dump(r) for _, r in spec.releases_for(model.name)],
+            "featureSets": lambda: [self._dump(i) for i in self._lineage(model)[0]],
+            "dataSources": lambda: [self._dump(i) for i in self._lineage(model)[1]],
+            "policy": lambda: self.dump(policy),
         }
+        return {name: build() for name, build in builders.items() if name in variables}
 
     def _lineage(self, model: Model) -> tuple[list[str], list[str]]:
         fs_ids: list[str] = []

@@ -1,7 +1,7 @@
 """The contract between compiler and runtime: step names, step configs and
 the policy bundle.  This is the only part of ``runtime`` the compiler imports."""
 
-from runtime.contracts.cel import CelError, CelProgram, compile_cel
+from runtime.contracts.cel import CelError, CelProgram, compile_cel, prepare_context
 from runtime.contracts.policy import (
     PREDICTION_VARIABLES,
     Decision,
@@ -22,4 +22,5 @@ __all__ = [
     "PredictionRule",
     "StepName",
     "compile_cel",
+    "prepare_context",
 ]
