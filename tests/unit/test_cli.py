@@ -147,3 +147,13 @@ def test_console_script_runs_without_traceback(example):
     (example / "specs/bad.yaml").write_bytes(b"\xff\xfe garbage")
     res = subprocess.run([exe, "lint", "specs/"], cwd=example, capture_output=True, text=True)
     assert res.returncode == 1 and "Traceback" not in res.stderr and "SO105" in res.stdout
+
+
+def test_readme_error_example_is_what_lint_prints(example, monkeypatch, repo):
+    """The README shows real output: keep it true."""
+    monkeypatch.chdir(example)
+    _break_gap(example)
+    res = runner.invoke(app, ["lint", "specs/"])
+    readme = (repo / "README.md").read_text()
+    block = readme.split("```text\n", 1)[1].split("```", 1)[0]
+    assert block == res.output
