@@ -9,11 +9,13 @@ from runtime.contracts.policy import (
     PredictionContext,
     PredictionRule,
 )
-from runtime.contracts.steps import STEPS, StepName
+from runtime.contracts.steps import STEP_CONFIGS, STEPS, StepConfig, StepName
 
 __all__ = [
     "PREDICTION_VARIABLES",
     "STEPS",
+    "STEP_CONFIGS",
+    "StepConfig",
     "CelError",
     "CelProgram",
     "Decision",

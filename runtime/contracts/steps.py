@@ -1,10 +1,48 @@
-"""Step names: every pipeline step is ``python -m runtime <step> --config FILE``."""
+"""Step names and the typed, compiled configuration each step reads.
+
+Every pipeline step is ``python -m runtime <step> --config FILE``: the same
+command in an Argo Workflow pod, a DVC stage and a local run.  The compiler
+writes one config file per step and model; the runtime reads nothing else
+(no specs, no hidden globals).  Durations are seconds; locations are either
+relative paths (resolved against the working directory) or URLs.
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-__all__ = ["STEPS", "StepName"]
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "CONFIG_API_VERSION",
+    "STEPS",
+    "AggregationConfig",
+    "ArtifactStoreConfig",
+    "BuildFeaturesConfig",
+    "DataSourceConfig",
+    "EdgeRunConfig",
+    "EvaluateConfig",
+    "ExportOnnxConfig",
+    "FeatureSetConfig",
+    "FieldConfig",
+    "GateConfig",
+    "IngestConfig",
+    "LabelConfig",
+    "MonitorConfig",
+    "ObjectiveConfig",
+    "ProposeReleaseConfig",
+    "RegisterConfig",
+    "ReleaseRef",
+    "ServeConfig",
+    "StepConfig",
+    "StepName",
+    "TrainConfig",
+    "TransformConfig",
+    "ValidateDataConfig",
+    "STEP_CONFIGS",
+]
+
+CONFIG_API_VERSION = "runtime.specops.dev/v1alpha1"
 
 StepName = Literal[
     "validate-data",
@@ -20,3 +58,253 @@ StepName = Literal[
     "edge-run",
 ]
 STEPS: tuple[str, ...] = StepName.__args__  # type: ignore[attr-defined]
+
+Seconds = Annotated[float, Field(gt=0)]
+
+
+class _Config(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+class ArtifactStoreConfig(_Config):
+    uri: str  # a local directory or an object-store URL
+    credentials_secret: str | None = None  # "secret-name/key", mounted by the pod
+
+
+class FieldConfig(_Config):
+    name: str
+    type: Literal["string", "int", "float", "bool", "timestamp", "category"]
+    nullable: bool = False
+    min: float | None = None
+    max: float | None = None
+    values: tuple[str, ...] = ()
+    pii: bool = False
+
+
+class DataSourceConfig(_Config):
+    """A data contract: where the data is and what it must look like."""
+
+    name: str
+    type: Literal["file", "stream", "labels"]
+    path: str | None = None
+    format: Literal["parquet", "csv"] | None = None
+    stream_url: str | None = None
+    subject: str | None = None
+    stream: str | None = None
+    durable: str | None = None
+    entity: str
+    timestamp: str
+    fields: tuple[FieldConfig, ...]
+    max_null_fraction: float
+    max_duplicate_fraction: float
+    max_out_of_range_fraction: float
+    min_rows: int
+    freshness_max_age_s: float | None = None
+    allowed_lateness_s: float | None = None
+    late_policy: Literal["drop", "quarantine", "reprocess"] | None = None
+    quarantine_action: Literal["quarantine", "drop", "fail"]
+    max_bad_fraction: float
+
+
+class LabelConfig(_Config):
+    source: str
+    outcome: str
+    positive_value: str | bool | float
+    horizon_s: Seconds
+    availability_delay_s: Seconds
+
+
+class TransformConfig(_Config):
+    name: str
+    expression: str
+    inputs: tuple[str, ...]
+    type: Literal["float", "int", "bool", "string"]
+
+
+class AggregationConfig(_Config):
+    name: str  # the feature name: <column>_<function>_<window>
+    column: str | None
+    function: Literal["count", "sum", "mean", "min", "max", "std", "last", "time_since_last"]
+    window_s: Seconds
+
+
+class FeatureSetConfig(_Config):
+    name: str
+    source: str  # data source or feature set name
+    entity: str
+    timestamp: str
+    attributes: tuple[str, ...]
+    transforms: tuple[TransformConfig, ...]
+    aggregations: tuple[AggregationConfig, ...]
+    online_ttl_s: float | None = None
+    online_stream: str | None = None
+
+
+class StepConfig(_Config):
+    """Fields every step config carries."""
+
+    api_version: Literal["runtime.specops.dev/v1alpha1"] = CONFIG_API_VERSION
+    step: StepName
+    model: str
+    # sha256 of the spec resources this config was compiled from (lineage).
+    spec_hash: str
+    artifacts: ArtifactStoreConfig
+    work_dir: str  # where the step reads its inputs and writes its outputs
+
+
+class ValidateDataConfig(StepConfig):
+    step: Literal["validate-data"] = "validate-data"
+    sources: tuple[DataSourceConfig, ...]
+    output: str  # validated snapshot directory
+    report: str
+
+
+class BuildFeaturesConfig(StepConfig):
+    step: Literal["build-features"] = "build-features"
+    entity: str
+    feature_sets: tuple[FeatureSetConfig, ...]
+    features: tuple[str, ...]  # the model's feature vector, in order
+    label: LabelConfig
+    input: str
+    output: str  # point-in-time training table
+
+
+class GateConfig(_Config):
+    metric: str
+    min: float | None = None
+    max: float | None = None
+    at: float | None = None
+
+
+class TrainConfig(StepConfig):
+    step: Literal["train"] = "train"
+    features: tuple[str, ...]
+    algorithm: Literal["lightgbm", "logistic_regression"]
+    params: dict[str, int | float | str | bool]
+    seed: int
+    baseline: Literal["lightgbm", "logistic_regression"] | None = None
+    baseline_params: dict[str, int | float | str | bool] = Field(default_factory=dict)
+    imbalance: Literal["none", "class_weight", "scale_pos_weight", "undersample"]
+    negative_ratio: float | None = None
+    folds: int
+    test_window_s: Seconds
+    gap_s: Seconds
+    min_train_window_s: Seconds
+    early_stopping_rounds: int | None = None
+    calibration: Literal["none", "isotonic", "sigmoid"]
+    threshold_strategy: Literal["cost", "target_precision", "fixed"]
+    false_negative_cost: float | None = None
+    false_positive_cost: float | None = None
+    target_precision: float | None = None
+    threshold_value: float | None = None
+    input: str
+    output: str  # model directory
+
+
+class ReleaseRef(_Config):
+    name: str
+    version: str
+    uri: str
+    sha256: str
+
+
+class EvaluateConfig(StepConfig):
+    step: Literal["evaluate"] = "evaluate"
+    gates: tuple[GateConfig, ...]
+    challenger_metric: str
+    challenger_tolerance: float
+    champion: ReleaseRef | None = None
+    slice_column: str | None = None
+    input: str
+    model_dir: str
+    output: str  # evaluation report (gates pass/fail)
+
+
+class ExportOnnxConfig(StepConfig):
+    step: Literal["export-onnx"] = "export-onnx"
+    opset: int
+    parity_tolerance: float
+    edge_enabled: bool
+    edge_max_size_bytes: int
+    edge_max_latency_ms: float
+    allow_tree_truncation: bool
+    model_dir: str
+    input: str
+    output: str  # onnx model + edge bundle directory
+
+
+class RegisterConfig(StepConfig):
+    step: Literal["register"] = "register"
+    model_dir: str
+    onnx_dir: str
+    report: str
+    output: str  # registry entry
+
+
+class ProposeReleaseConfig(StepConfig):
+    step: Literal["propose-release"] = "propose-release"
+    entry: str
+    releases_dir: str  # where the ModelRelease proposal is written (for a pull request)
+    output: str
+
+
+class ObjectiveConfig(_Config):
+    name: str
+    metric: str
+    min: float | None = None
+    max: float | None = None
+    window_s: Seconds
+    actions: tuple[Literal["rollback", "open_circuit", "retrain", "page"], ...]
+    severity: Literal["page", "ticket"]
+
+
+class MonitorConfig(StepConfig):
+    step: Literal["monitor"] = "monitor"
+    environment: str
+    namespace: str
+    objectives: tuple[ObjectiveConfig, ...]
+    psi_warning: float
+    psi_alert: float
+    p_value: float
+    correction: Literal["bonferroni", "benjamini_hochberg", "none"]
+    persistence: int
+    drift_window_s: Seconds
+    notifiers: tuple[str, ...]
+    retrain_workflow: str  # the WorkflowTemplate a retrain action submits
+    output: str
+
+
+class IngestConfig(StepConfig):
+    step: Literal["ingest"] = "ingest"
+    source: DataSourceConfig
+    feature_sets: tuple[FeatureSetConfig, ...]
+
+
+class ServeConfig(StepConfig):
+    """The predictor of one InferenceService revision."""
+
+    step: Literal["serve"] = "serve"
+    environment: str
+    release: ReleaseRef  # what this revision serves
+    role: Literal["champion", "canary"]
+    shadow: ReleaseRef | None = None  # scores every request; never answers
+    entity: str
+    features: tuple[str, ...]
+    feature_sets: tuple[FeatureSetConfig, ...]
+    timeout_s: Seconds
+    max_feature_age_s: float | None = None
+    policy_bundle: str
+    risk_tier: Literal["low", "medium", "high", "critical"]
+
+
+class EdgeRunConfig(StepConfig):
+    step: Literal["edge-run"] = "edge-run"
+    bundle: ReleaseRef
+    keep_previous: bool = True
+
+
+STEP_CONFIGS: dict[str, type[StepConfig]] = {
+    cls.model_fields["step"].default: cls
+    for cls in (ValidateDataConfig, BuildFeaturesConfig, TrainConfig, EvaluateConfig, ExportOnnxConfig,
+                RegisterConfig, ProposeReleaseConfig, MonitorConfig, IngestConfig, ServeConfig, EdgeRunConfig)
+}

@@ -1,0 +1,528 @@
+"""Stage 5: resolved spec -> SystemPlan (pure: no disk, clock, env or network).
+
+What is deployed is what git says: ModelRelease resources decide every
+InferenceService and edge bundle; nothing is looked up anywhere else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from compiler.plan.model import (
+    CONFIG_MOUNT,
+    EdgePlan,
+    EnvironmentPlan,
+    IngesterPlan,
+    MonitorPlan,
+    Origin,
+    PipelinePlan,
+    ResourcesPlan,
+    ServingPlan,
+    StepPlan,
+    SystemPlan,
+)
+from compiler.policy.select import selects
+from compiler.resolve import ResolvedSpec
+from compiler.spec import DataSource, FeatureSet, Model, ModelRelease, RiskPolicy, ServiceLevel, System
+from compiler.spec.servicelevel import DURATION_METRICS
+from compiler.validate import SpecNode
+from runtime.contracts import PolicyBundle
+from runtime.contracts.policy import PredictionRule
+from runtime.contracts.steps import (
+    AggregationConfig,
+    ArtifactStoreConfig,
+    BuildFeaturesConfig,
+    DataSourceConfig,
+    EdgeRunConfig,
+    EvaluateConfig,
+    ExportOnnxConfig,
+    FeatureSetConfig,
+    FieldConfig,
+    GateConfig,
+    IngestConfig,
+    LabelConfig,
+    MonitorConfig,
+    ObjectiveConfig,
+    ProposeReleaseConfig,
+    RegisterConfig,
+    ReleaseRef,
+    ServeConfig,
+    TrainConfig,
+    TransformConfig,
+    ValidateDataConfig,
+)
+
+__all__ = ["LOCAL_ARTIFACTS", "build_plan", "resource_hash"]
+
+LOCAL_ARTIFACTS = ".specops/artifacts"
+WORK_ROOT = ".specops/work"
+MONITOR_SCHEDULE = "*/5 * * * *"
+PIPELINE_DEADLINE_S = 4 * 3600
+STEP_DEADLINE_S = 3600
+
+# Pipeline step resources: training needs more than the rest.
+_STEP_RESOURCES = {
+    "train": ResourcesPlan("2", "4Gi", "4", "8Gi"),
+    "build-features": ResourcesPlan("1", "2Gi", "2", "4Gi"),
+}
+_DEFAULT_RESOURCES = ResourcesPlan("500m", "1Gi", "1", "2Gi")
+
+
+def resource_hash(node: SpecNode) -> str:
+    """sha256 of a resource's canonical JSON: stable across formatting and key order."""
+    data = node.resource.model_dump(mode="json", by_alias=True)
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _combined_hash(hashes: Iterable[str]) -> str:
+    return hashlib.sha256("\n".join(sorted(hashes)).encode()).hexdigest()
+
+
+def _origin(node: SpecNode) -> Origin:
+    return Origin(node.id, node.document.file, node.location("metadata", "name").line)
+
+
+class _Builder:
+    def __init__(self, spec: ResolvedSpec) -> None:
+        assert spec.system is not None, "build_plan needs a System (lint reports SO305)"
+        self.spec = spec
+        self.system_node = spec.system
+        self.system: System = spec.system.resource  # type: ignore[assignment]
+        self.hashes = {node_id: resource_hash(node) for node_id, node in spec.nodes.items()}
+        art = self.system.spec.artifacts
+        self.remote = ArtifactStoreConfig(
+            uri=art.uri,
+            credentials_secret=f"{art.credentials.secret_ref.name}/{art.credentials.secret_ref.key}" if art.credentials else None,
+        )
+        self.local = ArtifactStoreConfig(uri=LOCAL_ARTIFACTS)
+
+    # ---------------------------------------------------------------- helpers
+
+    def lineage_hash(self, model: Model) -> str:
+        """Hash over a model and everything it is built from or governed by."""
+        ids = {model.id, f"System/{self.system.name}"}
+        ids.update(f"FeatureSet/{f.feature_set}" for f in model.spec.features)
+        ids.add(f"DataSource/{model.spec.label.source}")
+        for fs_id in list(ids):
+            node = self.spec.nodes.get(fs_id)
+            if node is not None and node.kind == "FeatureSet":
+                ids.update(self._feature_lineage(node.resource))  # type: ignore[arg-type]
+        ids.update(sl.id for _, sl in self.spec.service_levels_for(model.name))
+        ids.update(p.id for _, p in self.spec.of_kind(RiskPolicy) if selects(p, model))
+        return _combined_hash(self.hashes[i] for i in ids if i in self.hashes)
+
+    def _feature_lineage(self, fs: FeatureSet) -> set[str]:
+        out = {fs.id}
+        kind, name = fs.spec.source.ref
+        out.add(f"{kind}/{name}")
+        if fs.spec.online.stream:
+            out.add(f"DataSource/{fs.spec.online.stream}")
+        if kind == "FeatureSet":
+            parent = self.spec.get("FeatureSet", name)
+            if parent is not None:
+                out |= self._feature_lineage(parent.resource)  # type: ignore[arg-type]
+        return out
+
+    def data_source(self, name: str, cluster: bool) -> DataSourceConfig:
+        ds: DataSource = self.spec.nodes[f"DataSource/{name}"].resource  # type: ignore[assignment]
+        s = ds.spec
+        path = s.file.path if s.file else None
+        if path and cluster and "://" not in path:
+            path = f"{self.remote.uri.rstrip('/')}/{path}"
+        return DataSourceConfig(
+            name=ds.name,
+            type=s.type,
+            path=path,
+            format=s.file.format if s.file else None,
+            stream_url=s.stream.url if s.stream else None,
+            subject=s.stream.subject if s.stream else None,
+            stream=s.stream.stream if s.stream else None,
+            durable=s.stream.durable if s.stream else None,
+            entity=s.entity,
+            timestamp=s.timestamp,
+            fields=tuple(
+                FieldConfig(name=f.name, type=f.type, nullable=f.nullable, min=f.min, max=f.max, values=f.values, pii=f.pii)
+                for f in s.fields
+            ),
+            max_null_fraction=s.quality.max_null_fraction,
+            max_duplicate_fraction=s.quality.max_duplicate_fraction,
+            max_out_of_range_fraction=s.quality.max_out_of_range_fraction,
+            min_rows=s.quality.min_rows,
+            freshness_max_age_s=s.freshness.max_age.seconds if s.freshness else None,
+            allowed_lateness_s=s.late_events.allowed_lateness.seconds if s.late_events else None,
+            late_policy=s.late_events.policy if s.late_events else None,
+            quarantine_action=s.quarantine.action,
+            max_bad_fraction=s.quarantine.max_bad_fraction,
+        )
+
+    def feature_set(self, name: str) -> FeatureSetConfig:
+        fs: FeatureSet = self.spec.nodes[f"FeatureSet/{name}"].resource  # type: ignore[assignment]
+        kind, source = fs.spec.source.ref
+        timestamp = "event_time"
+        if kind == "DataSource":
+            timestamp = self.spec.nodes[f"DataSource/{source}"].resource.spec.timestamp  # type: ignore[attr-defined]
+        aggregations = tuple(
+            AggregationConfig(name=f"{agg.column or 'events'}_{fn}_{w}", column=agg.column, function=fn, window_s=w.seconds)
+            for agg in fs.spec.aggregations
+            for fn in agg.functions
+            for w in agg.windows
+        )
+        return FeatureSetConfig(
+            name=fs.name,
+            source=source,
+            entity=fs.spec.entity,
+            timestamp=timestamp,
+            attributes=fs.spec.attributes,
+            transforms=tuple(TransformConfig(name=t.name, expression=t.expression, inputs=t.inputs, type=t.type)
+                             for t in fs.spec.transforms),
+            aggregations=aggregations,
+            online_ttl_s=fs.spec.online.ttl.seconds if fs.spec.online.ttl else None,
+            online_stream=fs.spec.online.stream,
+        )
+
+    def features_of(self, model: Model) -> tuple[str, ...]:
+        names: list[str] = []
+        for ref in model.spec.features:
+            fs: FeatureSet = self.spec.nodes[f"FeatureSet/{ref.feature_set}"].resource  # type: ignore[assignment]
+            for n in ref.include or fs.spec.feature_names():
+                if n not in names:
+                    names.append(n)
+        return tuple(names)
+
+    def feature_set_names(self, model: Model) -> list[str]:
+        """The model's feature sets plus the ones they derive from, parents first."""
+        ordered: list[str] = []
+
+        def visit(name: str) -> None:
+            fs = self.spec.nodes[f"FeatureSet/{name}"].resource
+            kind, source = fs.spec.source.ref  # type: ignore[attr-defined]
+            if kind == "FeatureSet":
+                visit(source)
+            if name not in ordered:
+                ordered.append(name)
+
+        for ref in model.spec.features:
+            visit(ref.feature_set)
+        return ordered
+
+    def root_sources(self, model: Model) -> list[str]:
+        out: list[str] = []
+        for name in self.feature_set_names(model):
+            kind, source = self.spec.nodes[f"FeatureSet/{name}"].resource.spec.source.ref  # type: ignore[attr-defined]
+            if kind == "DataSource" and source not in out:
+                out.append(source)
+        if model.spec.label.source not in out:
+            out.append(model.spec.label.source)
+        return out
+
+    @staticmethod
+    def release_ref(rel: ModelRelease) -> ReleaseRef:
+        return ReleaseRef(name=rel.name, version=rel.spec.version, uri=rel.spec.artifact.uri, sha256=rel.spec.artifact.sha256)
+
+    # -------------------------------------------------------------- pipelines
+
+    def pipeline(self, node: SpecNode, model: Model, env: EnvironmentPlan) -> PipelinePlan:
+        m = model.spec
+        origin = _origin(node)
+        spec_hash = self.lineage_hash(model)
+        work = f"{WORK_ROOT}/{model.name}"
+        cfg_dir = f"{CONFIG_MOUNT}/{model.name}"
+        paths = {
+            "validated": f"{work}/validated",
+            "data_report": f"{work}/reports/data.json",
+            "features": f"{work}/features",
+            "model": f"{work}/model",
+            "evaluation": f"{work}/reports/evaluation.json",
+            "onnx": f"{work}/onnx",
+            "entry": f"{work}/registry/entry.json",
+            "proposal": f"{work}/release",
+        }
+        champion = next(
+            (self.release_ref(r) for _, r in self.spec.releases_for(model.name)
+             for d in r.spec.deployments if d.role == "champion" and d.environment == self._production_env(model)),
+            None,
+        )
+        label_src: DataSource = self.spec.nodes[f"DataSource/{m.label.source}"].resource  # type: ignore[assignment]
+        labels = label_src.spec.labels
+        assert labels is not None
+        sources = self.root_sources(model)
+        slice_column = next((a for fs in self.feature_set_names(model)
+                             for a in self.spec.nodes[f"FeatureSet/{fs}"].resource.spec.attributes  # type: ignore[attr-defined]
+                             if a.endswith("_type")), None)
+
+        def common(cluster: bool) -> dict[str, Any]:
+            return {"model": model.name, "spec_hash": spec_hash, "artifacts": self.remote if cluster else self.local,
+                    "work_dir": work}
+
+        def configs(cluster: bool) -> dict[str, Any]:
+            c = common(cluster)
+            return {
+                "validate-data": ValidateDataConfig(
+                    **c, sources=tuple(self.data_source(s, cluster) for s in sources),
+                    output=paths["validated"], report=paths["data_report"]),
+                "build-features": BuildFeaturesConfig(
+                    **c, entity=m.entity, feature_sets=tuple(self.feature_set(n) for n in self.feature_set_names(model)),
+                    features=self.features_of(model),
+                    label=LabelConfig(source=m.label.source, outcome=labels.outcome, positive_value=labels.positive_value,
+                                      horizon_s=m.label.horizon.seconds, availability_delay_s=labels.availability_delay.seconds),
+                    input=paths["validated"], output=paths["features"]),
+                "train": TrainConfig(
+                    **c, features=self.features_of(model), algorithm=m.algorithm.type, params=dict(sorted(m.algorithm.params.items())),
+                    seed=m.algorithm.seed, baseline=m.baseline.type if m.baseline else None,
+                    baseline_params=dict(sorted(m.baseline.params.items())) if m.baseline else {},
+                    imbalance=m.imbalance.strategy, negative_ratio=m.imbalance.negative_ratio,
+                    folds=m.validation.folds, test_window_s=m.validation.test_window.seconds, gap_s=m.validation.gap.seconds,
+                    min_train_window_s=m.validation.min_train_window.seconds,
+                    early_stopping_rounds=m.validation.early_stopping_rounds, calibration=m.calibration.method,
+                    threshold_strategy=m.threshold.strategy, false_negative_cost=m.threshold.false_negative_cost,
+                    false_positive_cost=m.threshold.false_positive_cost, target_precision=m.threshold.target_precision,
+                    threshold_value=m.threshold.value, input=paths["features"], output=paths["model"]),
+                "evaluate": EvaluateConfig(
+                    **c, gates=tuple(GateConfig(metric=g.metric, min=g.min, max=g.max, at=g.at) for g in m.gates),
+                    challenger_metric=m.challenger.metric, challenger_tolerance=m.challenger.tolerance,
+                    champion=champion, slice_column=slice_column, input=paths["features"], model_dir=paths["model"],
+                    output=paths["evaluation"]),
+                "export-onnx": ExportOnnxConfig(
+                    **c, opset=m.export.onnx.opset, parity_tolerance=m.export.onnx.parity_tolerance,
+                    edge_enabled=m.export.edge.enabled, edge_max_size_bytes=m.export.edge.max_size_bytes,
+                    edge_max_latency_ms=m.export.edge.max_latency_ms, allow_tree_truncation=m.export.edge.allow_tree_truncation,
+                    model_dir=paths["model"], input=paths["features"], output=paths["onnx"]),
+                "register": RegisterConfig(**c, model_dir=paths["model"], onnx_dir=paths["onnx"], report=paths["evaluation"],
+                                           output=paths["entry"]),
+                "propose-release": ProposeReleaseConfig(**c, entry=paths["entry"], releases_dir="specs/releases",
+                                                        output=paths["proposal"]),
+            }
+
+        local, cluster = configs(False), configs(True)
+        data_deps = tuple(sorted({self._dep_path(cfg.path) for cfg in local["validate-data"].sources if cfg.path}))
+        io = {
+            "validate-data": (data_deps, (paths["validated"], paths["data_report"])),
+            "build-features": ((paths["validated"],), (paths["features"],)),
+            "train": ((paths["features"],), (paths["model"],)),
+            "evaluate": ((paths["features"], paths["model"]), (paths["evaluation"],)),
+            "export-onnx": ((paths["features"], paths["model"], paths["evaluation"]), (paths["onnx"],)),
+            "register": ((paths["model"], paths["onnx"], paths["evaluation"]), (paths["entry"],)),
+            "propose-release": ((paths["entry"],), (paths["proposal"],)),
+        }
+        params = {
+            "train": ("algorithm", "params", "seed", "imbalance", "folds", "calibration", "threshold_strategy"),
+            "evaluate": ("gates", "challenger_tolerance"),
+            "export-onnx": ("opset", "parity_tolerance"),
+        }
+        order = list(local)
+        steps = []
+        for i, name in enumerate(order):
+            deps, outs = io[name]
+            steps.append(StepPlan(
+                name=name, step=name, model=model.name,  # type: ignore[arg-type]
+                config_path=f"{cfg_dir}/{name}.json", config=local[name], cluster_config=cluster[name],
+                deps=deps, outs=outs, after=(order[i - 1],) if i else (), params=params.get(name, ()),
+                resources=_STEP_RESOURCES.get(name, _DEFAULT_RESOURCES), retries=0 if name == "propose-release" else 2,
+                deadline_s=STEP_DEADLINE_S, origin=origin,
+            ))
+        return PipelinePlan(
+            name=f"{model.name}-training", model=model.name, environment=env.name, namespace=env.namespace,
+            steps=tuple(steps), schedule=m.retrain.schedule, deadline_s=PIPELINE_DEADLINE_S,
+            config_map=f"{model.name}-pipeline-config", origin=origin,
+        )
+
+    @staticmethod
+    def _dep_path(path: str) -> str:
+        """A DVC dependency for a data location: the folder above the first glob."""
+        parts = path.split("/")
+        keep = []
+        for part in parts:
+            if any(ch in part for ch in "*?["):
+                break
+            keep.append(part)
+        return "/".join(keep) or "."
+
+    def _production_env(self, model: Model) -> str | None:
+        """The environment whose champion a new model is compared with: the last cloud one in promotion order."""
+        envs = [e for e in self.system.spec.environments if e.kind == "cloud" and e.name in model.spec.serving.environments]
+        return max(envs, key=lambda e: e.promotion_order).name if envs else None
+
+    # ---------------------------------------------------------------- serving
+
+    def servings(self, node: SpecNode, model: Model, envs: dict[str, EnvironmentPlan]) -> tuple[list[ServingPlan], list[EdgePlan]]:
+        roles: dict[str, dict[str, ModelRelease]] = {}
+        for _, rel in self.spec.releases_for(model.name):
+            for d in rel.spec.deployments:
+                roles.setdefault(d.environment, {})[d.role] = rel
+        servings: list[ServingPlan] = []
+        edges: list[EdgePlan] = []
+        spec_hash = self.lineage_hash(model)
+        m = model.spec
+        fs_configs = tuple(self.feature_set(n) for n in self.feature_set_names(model))
+        for env_name in sorted(roles):
+            env = envs.get(env_name)
+            by_role = roles[env_name]
+            champion = by_role.get("champion")
+            if env is None or champion is None:
+                continue
+            if env.kind == "edge":
+                cfg_path = f"{CONFIG_MOUNT}/{model.name}/edge-run-{env.name}.json"
+                config = EdgeRunConfig(model=model.name, spec_hash=spec_hash, artifacts=self.remote,
+                                       work_dir=f"{WORK_ROOT}/{model.name}", bundle=self.release_ref(champion))
+                edges.append(EdgePlan(
+                    name=f"{model.name}-edge-runner", model=model.name, environment=env.name, namespace=env.namespace,
+                    release=self.release_ref(champion), release_name=champion.name, config_path=cfg_path, config=config,
+                    config_map=f"{model.name}-edge-{_short(champion.spec.version)}", origin=_origin(node)))
+                continue
+            canary = by_role.get("canary")
+            shadow = by_role.get("shadow")
+            served = canary or champion
+            percent = None
+            if canary is not None:
+                deployment = next(d for d in canary.spec.deployments if d.environment == env_name and d.role == "canary")
+                steps = m.serving.canary.steps if m.serving.canary else (0,)
+                percent = steps[min(deployment.canary_step or 0, len(steps) - 1)]
+            cfg_path = f"{CONFIG_MOUNT}/{model.name}/serve-{env.name}.json"
+            config = ServeConfig(
+                model=model.name, spec_hash=spec_hash, artifacts=self.remote, work_dir=f"{WORK_ROOT}/{model.name}",
+                environment=env.name, release=self.release_ref(served), role="canary" if canary else "champion",
+                shadow=self.release_ref(shadow) if shadow else None, entity=m.entity, features=self.features_of(model),
+                feature_sets=fs_configs, timeout_s=m.serving.timeout.seconds,
+                max_feature_age_s=m.serving.max_feature_age.seconds if m.serving.max_feature_age else None,
+                policy_bundle=f"{CONFIG_MOUNT}/{model.name}/policy-bundle.json", risk_tier=m.risk.tier,
+            )
+            r = m.serving.resources
+            servings.append(ServingPlan(
+                name=model.name, model=model.name, environment=env.name, namespace=env.namespace,
+                release=self.release_ref(served), release_name=served.name, role="canary" if canary else "champion",
+                previous_release=champion.name if canary else None, canary_percent=percent,
+                shadow=self.release_ref(shadow) if shadow else None,
+                approvals=len({a.approver for a in served.spec.approvals}), config_path=cfg_path, config=config,
+                config_map=f"{model.name}-serve-{_short(served.spec.version)}",
+                resources=ResourcesPlan(r.cpu, r.memory, r.cpu_limit, r.memory_limit),
+                min_replicas=m.serving.replicas.min, max_replicas=m.serving.replicas.max,
+                timeout_s=max(1, int(m.serving.timeout.seconds)), spec_hash=spec_hash, origin=_origin(node),
+            ))
+        return servings, edges
+
+    def monitor(self, node: SpecNode, model: Model, serving: ServingPlan, pipeline: PipelinePlan | None) -> MonitorPlan | None:
+        levels = [sl for _, sl in self.spec.service_levels_for(model.name)
+                  if not sl.spec.environments or serving.environment in sl.spec.environments]
+        if not levels:
+            return None
+        objectives: list[ObjectiveConfig] = []
+        for sl in levels:
+            for o in sl.spec.objectives:
+                lo = o.min.seconds if o.metric in DURATION_METRICS and o.min is not None else o.min
+                hi = o.max.seconds if o.metric in DURATION_METRICS and o.max is not None else o.max
+                objectives.append(ObjectiveConfig(name=o.name, metric=o.metric, min=lo, max=hi, window_s=o.window.seconds,
+                                                  actions=o.actions, severity=o.severity))
+        drift = levels[0].spec.drift
+        notifiers = tuple(sorted({n for sl in levels for n in sl.spec.notify}))
+        retrain = pipeline.name if pipeline else ""
+        name = f"{model.name}-monitor-{serving.environment}"
+        config = MonitorConfig(
+            model=model.name, spec_hash=serving.spec_hash, artifacts=self.remote, work_dir=f"{WORK_ROOT}/{model.name}",
+            environment=serving.environment, namespace=serving.namespace, objectives=tuple(objectives),
+            psi_warning=drift.psi_warning, psi_alert=drift.psi_alert, p_value=drift.p_value, correction=drift.correction,
+            persistence=drift.persistence, drift_window_s=drift.window.seconds, notifiers=notifiers,
+            retrain_workflow=retrain, output=f"{WORK_ROOT}/{model.name}/monitor/{serving.environment}",
+        )
+        cfg_path = f"{CONFIG_MOUNT}/{model.name}/monitor-{serving.environment}.json"
+        step = StepPlan(
+            name="monitor", step="monitor", model=model.name, config_path=cfg_path, config=config, cluster_config=config,
+            deps=(), outs=(config.output,), after=(), params=(), resources=_DEFAULT_RESOURCES, retries=1,
+            deadline_s=600, origin=_origin(node),
+        )
+        return MonitorPlan(name=name, model=model.name, environment=serving.environment, namespace=serving.namespace,
+                           schedule=MONITOR_SCHEDULE, step=step, config_map=f"{model.name}-monitor-config",
+                           retrain_template=retrain, origin=_origin(node))
+
+    def ingesters(self, servings: list[ServingPlan], envs: dict[str, EnvironmentPlan]) -> list[IngesterPlan]:
+        out: list[IngesterPlan] = []
+        served: dict[str, set[str]] = {}
+        for sv in servings:
+            model: Model = self.spec.nodes[f"Model/{sv.model}"].resource  # type: ignore[assignment]
+            for fs_name in self.feature_set_names(model):
+                served.setdefault(fs_name, set()).add(sv.environment)
+        for fs_node, fs in self.spec.of_kind(FeatureSet):
+            stream = fs.spec.online.stream
+            if not stream or fs.name not in served:
+                continue
+            src: DataSource = self.spec.nodes[f"DataSource/{stream}"].resource  # type: ignore[assignment]
+            secret = src.spec.stream.credentials.secret_ref if src.spec.stream and src.spec.stream.credentials else None
+            for env_name in sorted(served[fs.name]):
+                env = envs[env_name]
+                config = IngestConfig(model=fs.name, spec_hash=self.hashes[fs.id], artifacts=self.remote,
+                                      work_dir=f"{WORK_ROOT}/ingest-{fs.name}", source=self.data_source(stream, True),
+                                      feature_sets=(self.feature_set(fs.name),))
+                out.append(IngesterPlan(
+                    name=f"ingest-{fs.name}", environment=env.name, namespace=env.namespace,
+                    config_path=f"{CONFIG_MOUNT}/ingest-{fs.name}/ingest.json", config=config,
+                    config_map=f"ingest-{fs.name}-config", stream_secret=(secret.name, secret.key) if secret else None,
+                    origin=_origin(fs_node)))
+        return out
+
+    # ------------------------------------------------------------------ system
+
+    def policy_bundle(self) -> PolicyBundle:
+        models = [m for _, m in self.spec.of_kind(Model)]
+        rules: list[PredictionRule] = []
+        for _, policy in self.spec.of_kind(RiskPolicy):
+            selected = tuple(sorted(m.name for m in models if selects(policy, m)))
+            for rule in policy.spec.rules:
+                if rule.target != "prediction" or not selected:
+                    continue
+                rules.append(PredictionRule(id=rule.id, policy=policy.name, message=rule.message, severity=rule.severity,
+                                            expression=rule.expression, when=rule.when, action=rule.action,  # type: ignore[arg-type]
+                                            models=selected))
+        return PolicyBundle(rules=tuple(sorted(rules, key=lambda r: r.id)))
+
+    def build(self) -> SystemPlan:
+        s = self.system.spec
+        sys_origin = _origin(self.system_node)
+        envs = {
+            e.name: EnvironmentPlan(
+                name=e.name, kind=e.kind, namespace=e.namespace, order=e.promotion_order, production=e.production,
+                cluster=e.cluster, cluster_selector=tuple(sorted(e.cluster_selector.match_labels.items())) if e.cluster_selector else (),
+                automated=e.sync.automated, prune=e.sync.prune, self_heal=e.sync.self_heal, origin=sys_origin)
+            for e in s.environments
+        }
+        cloud = sorted((e for e in envs.values() if e.kind == "cloud"), key=lambda e: e.order)
+        pipelines: list[PipelinePlan] = []
+        servings: list[ServingPlan] = []
+        edges: list[EdgePlan] = []
+        monitors: list[MonitorPlan] = []
+        for node, model in self.spec.of_kind(Model):
+            pipeline = self.pipeline(node, model, cloud[0]) if cloud else None
+            if pipeline:
+                pipelines.append(pipeline)
+            sv, ed = self.servings(node, model, envs)
+            servings.extend(sv)
+            edges.extend(ed)
+            for serving in sv:
+                mon = self.monitor(node, model, serving, pipeline)
+                if mon:
+                    monitors.append(mon)
+        return SystemPlan(
+            name=self.system.name, repo_url=s.gitops.repo_url, revision=s.gitops.target_revision,
+            generated_dir=s.gitops.path, image=s.runtime.reference, image_pull_secret=s.runtime.pull_secret,
+            service_account=s.service_account, artifacts_uri=s.artifacts.uri,
+            artifacts_secret=(s.artifacts.credentials.secret_ref.name, s.artifacts.credentials.secret_ref.key)
+            if s.artifacts.credentials else None,
+            environments=tuple(sorted(envs.values(), key=lambda e: (e.order, e.name))),
+            pipelines=tuple(pipelines), monitors=tuple(monitors), servings=tuple(servings),
+            ingesters=tuple(self.ingesters(servings, envs)), edges=tuple(edges), policy_bundle=self.policy_bundle(),
+            resource_hashes=tuple(sorted((i, self.spec.nodes[i].document.file, h) for i, h in self.hashes.items())),
+            origin=sys_origin,
+        )
+
+
+def _short(version: str) -> str:
+    """A version as a DNS-1123 fragment: 1.4.0 -> 1-4-0."""
+    out = "".join(ch if ch.isalnum() else "-" for ch in version.lower()).strip("-")
+    return out[:40] or "v"
+
+
+def build_plan(spec: ResolvedSpec) -> SystemPlan:
+    """The typed plan of the whole system.  Call only on a spec that linted without errors."""
+    return _Builder(spec).build()

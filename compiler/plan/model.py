@@ -1,0 +1,197 @@
+"""The plan: a typed, frozen intermediate representation between the
+resolved spec and the backends.  Every node carries the spec resource it
+came from (``Origin``), so a backend problem points at a spec line.
+
+Backends read only this; they never look at specs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from runtime.contracts import PolicyBundle, StepConfig
+from runtime.contracts.steps import ReleaseRef, StepName
+
+__all__ = [
+    "CONFIG_MOUNT",
+    "WORKSPACE",
+    "EdgePlan",
+    "EnvironmentPlan",
+    "IngesterPlan",
+    "MonitorPlan",
+    "Origin",
+    "PipelinePlan",
+    "ResourcesPlan",
+    "ServingPlan",
+    "StepPlan",
+    "SystemPlan",
+]
+
+# Pods run with this working directory; step configs are mounted at the same
+# relative path they have in the repository, so the command is identical in a
+# pod and in a DVC stage.
+WORKSPACE = "/workspace"
+CONFIG_MOUNT = "generated/runtime"
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    resource: str  # "Kind/name"
+    file: str
+    line: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line} ({self.resource})"
+
+
+@dataclass(frozen=True, slots=True)
+class ResourcesPlan:
+    cpu: str
+    memory: str
+    cpu_limit: str
+    memory_limit: str
+
+
+@dataclass(frozen=True, slots=True)
+class StepPlan:
+    """One pipeline step: ``python -m runtime <step> --config <config_path>``."""
+
+    name: str
+    step: StepName
+    model: str
+    config_path: str  # relative to the repository root
+    config: StepConfig  # the embedded-defaults variant (DVC, local runs)
+    cluster_config: StepConfig  # the cluster variant (mounted from a ConfigMap)
+    deps: tuple[str, ...]  # paths the step reads (besides its config)
+    outs: tuple[str, ...]  # paths the step writes
+    after: tuple[str, ...]  # steps that must finish first
+    params: tuple[str, ...]  # config keys that are DVC params
+    resources: ResourcesPlan
+    retries: int
+    deadline_s: int
+    origin: Origin
+
+    @property
+    def command(self) -> tuple[str, ...]:
+        return ("python", "-m", "runtime", self.step, "--config", self.config_path)
+
+
+@dataclass(frozen=True, slots=True)
+class PipelinePlan:
+    """The training pipeline of one model: a DAG of steps, run on a schedule."""
+
+    name: str
+    model: str
+    environment: str
+    namespace: str
+    steps: tuple[StepPlan, ...]
+    schedule: str
+    deadline_s: int
+    config_map: str
+    origin: Origin
+
+
+@dataclass(frozen=True, slots=True)
+class MonitorPlan:
+    name: str
+    model: str
+    environment: str
+    namespace: str
+    schedule: str
+    step: StepPlan
+    config_map: str
+    retrain_template: str
+    origin: Origin
+
+
+@dataclass(frozen=True, slots=True)
+class ServingPlan:
+    """One InferenceService: what git says runs for a model in an environment."""
+
+    name: str
+    model: str
+    environment: str
+    namespace: str
+    release: ReleaseRef  # what the latest revision serves
+    release_name: str
+    role: Literal["champion", "canary"]
+    previous_release: str | None  # the champion a canary is compared with
+    canary_percent: int | None
+    shadow: ReleaseRef | None
+    approvals: int
+    config_path: str
+    config: StepConfig
+    config_map: str
+    resources: ResourcesPlan
+    min_replicas: int
+    max_replicas: int
+    timeout_s: int
+    spec_hash: str
+    origin: Origin
+
+
+@dataclass(frozen=True, slots=True)
+class IngesterPlan:
+    name: str
+    environment: str
+    namespace: str
+    config_path: str
+    config: StepConfig
+    config_map: str
+    stream_secret: tuple[str, str] | None  # (secret name, key) for the NATS credentials
+    origin: Origin
+
+
+@dataclass(frozen=True, slots=True)
+class EdgePlan:
+    name: str
+    model: str
+    environment: str
+    namespace: str
+    release: ReleaseRef
+    release_name: str
+    config_path: str
+    config: StepConfig
+    config_map: str
+    origin: Origin
+
+
+@dataclass(frozen=True, slots=True)
+class EnvironmentPlan:
+    name: str
+    kind: Literal["cloud", "edge"]
+    namespace: str
+    order: int
+    production: bool
+    cluster: str | None
+    cluster_selector: tuple[tuple[str, str], ...]
+    automated: bool
+    prune: bool
+    self_heal: bool
+    origin: Origin
+
+
+@dataclass(frozen=True)
+class SystemPlan:
+    name: str
+    repo_url: str
+    revision: str
+    generated_dir: str
+    image: str
+    image_pull_secret: str | None
+    service_account: str
+    artifacts_uri: str
+    artifacts_secret: tuple[str, str] | None
+    environments: tuple[EnvironmentPlan, ...]
+    pipelines: tuple[PipelinePlan, ...]
+    monitors: tuple[MonitorPlan, ...]
+    servings: tuple[ServingPlan, ...]
+    ingesters: tuple[IngesterPlan, ...]
+    edges: tuple[EdgePlan, ...]
+    policy_bundle: PolicyBundle
+    # sha256 of every spec resource's canonical form, for lineage and the manifest.
+    resource_hashes: tuple[tuple[str, str, str], ...] = field(default=())  # (id, file, sha256)
+    origin: Origin | None = None
+
+    def environment(self, name: str) -> EnvironmentPlan:
+        return next(e for e in self.environments if e.name == name)
