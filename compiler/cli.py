@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 from enum import Enum
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Annotated, Optional
 
 import typer
@@ -106,6 +106,51 @@ def lint(
         sys.stdout.write(report)
     failed = not result.ok or (strict and any(d.severity.value == "warning" for d in result.diagnostics))
     raise typer.Exit(EXIT_ERRORS if failed else EXIT_OK)
+
+
+@app.command()
+def compile(
+    paths: Annotated[Optional[list[Path]], typer.Argument(help="Spec files or folders (default: specs/).", show_default=False)] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="The generated/ folder (its parent is the repository root).")] = Path("generated"),
+    check: Annotated[bool, typer.Option("--check", help="Write nothing; exit 1 if generated files are stale, missing or extra.")] = False,
+    policies: PoliciesOpt = None,
+    format: Annotated[Format, typer.Option("--format", "-f", help="Diagnostics format.")] = Format.text,
+) -> None:
+    """Compile specs into generated/ (Argo Workflows, KServe, Argo CD, DVC, runtime configs)."""
+    from compiler.compile import compile_sources
+    from compiler.load import read_sources
+    from compiler.write import write
+
+    spec_paths = list(paths) if paths else [Path("specs")]
+    files, problems = read_sources(_inputs(spec_paths, policies))
+    result = compile_sources(files, problems)
+    if result.diagnostics:
+        report = RENDERERS[format.value](result.diagnostics, result.lint.loaded.source_lines(),
+                                         {"files": len(result.lint.loaded.files), "resources": len(result.lint.spec.nodes)})
+        (sys.stderr if result.ok else sys.stdout).write(report)
+    if not result.ok or result.plan is None:
+        typer.echo("compile: stopped by the errors above; nothing was written", err=True)
+        raise typer.Exit(EXIT_ERRORS)
+    expected = PurePosixPath(result.plan.generated_dir).name
+    if out.name != expected:
+        typer.echo(f"compile: the System puts generated files in '{result.plan.generated_dir}' (spec.gitops.path); "
+                   f"--out must name that folder, got '{out}'", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    root = out.resolve().parent
+    for _ in PurePosixPath(result.plan.generated_dir).parts[1:]:
+        root = root.parent
+    report = write(result.artifacts, root, result.plan.generated_dir, check=check)
+    for line in report.lines(check):
+        typer.echo(line)
+    if check:
+        if not report.up_to_date:
+            typer.echo(f"compile --check: {out} is out of date ({len(report.lines(True))} file(s)); "
+                       "run `specops compile` and commit the result", err=True)
+            raise typer.Exit(EXIT_ERRORS)
+        typer.echo(f"compile --check: {len(result.artifacts)} files up to date")
+        return
+    typer.echo(f"compile: {len(result.artifacts)} files ({len(report.created)} created, {len(report.updated)} updated, "
+               f"{len(report.deleted)} deleted, {len(report.unchanged)} unchanged)")
 
 
 @app.command()

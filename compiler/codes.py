@@ -20,7 +20,7 @@ class CodeInfo:
         return STAGES[self.code[2]]
 
 
-STAGES = {"1": "load", "2": "validate", "3": "resolve", "4": "check", "5": "policy"}
+STAGES = {"1": "load", "2": "validate", "3": "resolve", "4": "check", "5": "policy", "6": "compile"}
 
 _CATALOG: tuple[tuple[str, str, str, str], ...] = (
     # ------------------------------------------------------------- load
@@ -221,6 +221,10 @@ _CATALOG: tuple[tuple[str, str, str, str], ...] = (
     ("SO504", "policy selects nothing",
      "A risk policy's selector matches no model (warning).",
      "Fix the selector, or delete the policy."),
+    ("SO601", "inconsistent generated workflow",
+     "An emitted Argo workflow refers to a template, task, artifact or parameter that does not exist. "
+     "The compile stops instead of writing output a cluster would reject; this is a compiler bug.",
+     "Report it with the specs that trigger it."),
 )
 
 CODES: dict[str, CodeInfo] = {c: CodeInfo(c, t, e, f) for c, t, e, f in _CATALOG}

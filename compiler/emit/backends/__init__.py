@@ -1,0 +1,1 @@
+"""One module per backend; each exposes ``emit(plan) -> Iterable[Artifact]``."""

@@ -1,0 +1,214 @@
+"""Argo Workflows via hera: per model a WorkflowTemplate for the training
+pipeline, a CronWorkflow that retrains on the model's schedule, and per
+environment it is served in a CronWorkflow that runs the monitor.
+
+Every step is ``python -m runtime <step> --config <path>`` with the config
+mounted at the same relative path it has in the repository, so a pod runs
+exactly the command of the matching DVC stage."""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Iterable, Iterator
+
+from hera.workflows import Artifact as HeraArtifact
+from hera.workflows import Container, CronWorkflow, DAG, RetryStrategy, Workflow, WorkflowTemplate
+from hera.workflows import models as m
+
+from compiler.emit.artifact import Artifact
+from compiler.emit.conventions import (
+    ANNOTATION_SOURCE,
+    ANNOTATION_SPEC_HASH,
+    MONITOR_SERVICE_ACCOUNT,
+    RUN_AS_USER,
+    SCRATCH_MOUNT,
+    WORKSPACE,
+    labels,
+    wave,
+)
+from compiler.emit.layout import manifest_file
+from compiler.emit.serialize import yaml_artifact
+from compiler.plan import MonitorPlan, PipelinePlan, StepPlan, SystemPlan
+
+__all__ = ["NAME", "artifact_name", "build_monitor", "build_retrain", "build_training", "emit"]
+
+NAME = "argo-workflows"
+CONFIG_VOLUME = "config"
+SCRATCH_VOLUME = "scratch"
+TMP_VOLUME = "tmp"
+TTL_SECONDS = 7 * 86_400
+
+
+def artifact_name(path: str) -> str:
+    """An Argo artifact name for a work path: .specops/work/m/reports/data.json -> reports-data-json."""
+    tail = path.split("/", 3)[-1] if path.startswith(".specops/work/") else path
+    return "".join(ch if ch.isalnum() else "-" for ch in tail).strip("-").lower()
+
+
+def _security_context() -> m.SecurityContext:
+    return m.SecurityContext(
+        run_as_non_root=True,
+        run_as_user=RUN_AS_USER,
+        read_only_root_filesystem=True,
+        allow_privilege_escalation=False,
+        capabilities=m.Capabilities(drop=["ALL"]),
+        seccomp_profile=m.SeccompProfile(type="RuntimeDefault"),
+    )
+
+
+def _pod_security_context() -> m.PodSecurityContext:
+    return m.PodSecurityContext(run_as_non_root=True, run_as_user=RUN_AS_USER, run_as_group=RUN_AS_USER, fs_group=RUN_AS_USER,
+                                seccomp_profile=m.SeccompProfile(type="RuntimeDefault"))
+
+
+def _volumes(config_map: str) -> list[m.Volume]:
+    return [
+        m.Volume(name=CONFIG_VOLUME, config_map=m.ConfigMapVolumeSource(name=config_map)),
+        m.Volume(name=SCRATCH_VOLUME, empty_dir=m.EmptyDirVolumeSource()),
+        m.Volume(name=TMP_VOLUME, empty_dir=m.EmptyDirVolumeSource()),
+    ]
+
+
+def _env(plan: SystemPlan) -> list[m.EnvVar]:
+    if plan.artifacts_secret is None:
+        return []
+    name, key = plan.artifacts_secret
+    return [m.EnvVar(name="SPECOPS_ARTIFACTS_CREDENTIALS",
+                     value_from=m.EnvVarSource(secret_key_ref=m.SecretKeySelector(name=name, key=key)))]
+
+
+def _container(plan: SystemPlan, step: StepPlan, producers: dict[str, str]) -> Container:
+    config_dir = posixpath.dirname(step.config_path)
+    inputs = [HeraArtifact(name=artifact_name(p), path=f"{WORKSPACE}/{p}") for p in step.deps if p in producers]
+    outputs = [HeraArtifact(name=artifact_name(p), path=f"{WORKSPACE}/{p}") for p in step.outs]
+    r = step.resources
+    return Container(
+        name=step.name,
+        image=plan.image,
+        command=list(step.command[:3]),
+        args=list(step.command[3:]),
+        working_dir=WORKSPACE,
+        env=_env(plan),
+        resources=m.ResourceRequirements(requests={"cpu": r.cpu, "memory": r.memory},
+                                         limits={"cpu": r.cpu_limit, "memory": r.memory_limit}),
+        volume_mounts=[
+            m.VolumeMount(name=CONFIG_VOLUME, mount_path=f"{WORKSPACE}/{config_dir}", read_only=True),
+            m.VolumeMount(name=SCRATCH_VOLUME, mount_path=SCRATCH_MOUNT),
+            m.VolumeMount(name=TMP_VOLUME, mount_path="/tmp"),
+        ],
+        security_context=_security_context(),
+        retry_strategy=RetryStrategy(limit=step.retries, retry_policy="OnError",
+                                     backoff=m.Backoff(duration="30s", factor=2, max_duration="10m"))
+        if step.retries else None,
+        active_deadline_seconds=step.deadline_s,
+        inputs=inputs or None,
+        outputs=outputs or None,
+    )
+
+
+def _metadata(plan: SystemPlan, env: str, model: str, origin: str, spec_hash: str, kind: str) -> dict:
+    return {
+        "labels": labels(plan.name, env, model),
+        "annotations": {ANNOTATION_SOURCE: origin, ANNOTATION_SPEC_HASH: spec_hash, **wave(kind)},
+    }
+
+
+def _common_workflow_fields(plan: SystemPlan, service_account: str, config_map: str, deadline: int) -> dict:
+    return {
+        "service_account_name": service_account,
+        "active_deadline_seconds": deadline,
+        "pod_gc": m.PodGC(strategy="OnPodSuccess"),
+        "ttl_strategy": m.TTLStrategy(seconds_after_completion=TTL_SECONDS),
+        "security_context": _pod_security_context(),
+        "volumes": _volumes(config_map),
+        "image_pull_secrets": [m.LocalObjectReference(name=plan.image_pull_secret)] if plan.image_pull_secret else None,
+    }
+
+
+def build_training(plan: SystemPlan, pipeline: PipelinePlan) -> WorkflowTemplate:
+    spec_hash = pipeline.steps[0].config.spec_hash
+    meta = _metadata(plan, pipeline.environment, pipeline.model, str(pipeline.origin), spec_hash, "WorkflowTemplate")
+    producers = {out: step.name for step in pipeline.steps for out in step.outs}
+    with WorkflowTemplate(
+        name=pipeline.name,
+        namespace=pipeline.namespace,
+        entrypoint="pipeline",
+        labels=meta["labels"],
+        annotations=meta["annotations"],
+        **_common_workflow_fields(plan, plan.service_account, pipeline.config_map, pipeline.deadline_s),
+    ) as template:
+        containers = {step.name: _container(plan, step, producers) for step in pipeline.steps}
+        with DAG(name="pipeline"):
+            tasks = {}
+            for step in pipeline.steps:
+                arguments = [
+                    m.Artifact(name=artifact_name(dep), from_=f"{{{{tasks.{producers[dep]}.outputs.artifacts.{artifact_name(dep)}}}}}")
+                    for dep in step.deps if dep in producers
+                ]
+                call = {"arguments": arguments} if arguments else {}
+                tasks[step.name] = containers[step.name](name=step.name, **call)
+            for step in pipeline.steps:
+                for before in step.after:
+                    tasks[before] >> tasks[step.name]
+    return template
+
+
+def build_retrain(plan: SystemPlan, pipeline: PipelinePlan) -> CronWorkflow:
+    spec_hash = pipeline.steps[0].config.spec_hash
+    meta = _metadata(plan, pipeline.environment, pipeline.model, str(pipeline.origin), spec_hash, "CronWorkflow")
+    return CronWorkflow(
+        name=f"{pipeline.model}-retrain",
+        namespace=pipeline.namespace,
+        schedules=[pipeline.schedule],
+        timezone="UTC",
+        concurrency_policy="Forbid",
+        starting_deadline_seconds=3600,
+        successful_jobs_history_limit=3,
+        failed_jobs_history_limit=3,
+        labels=meta["labels"],
+        annotations=meta["annotations"],
+        workflow_template_ref=m.WorkflowTemplateRef(name=pipeline.name),
+    )
+
+
+def build_monitor(plan: SystemPlan, monitor: MonitorPlan) -> CronWorkflow:
+    step = monitor.step
+    meta = _metadata(plan, monitor.environment, monitor.model, str(monitor.origin), step.config.spec_hash, "CronWorkflow")
+    with CronWorkflow(
+        name=f"{monitor.model}-monitor",
+        namespace=monitor.namespace,
+        schedules=[monitor.schedule],
+        timezone="UTC",
+        concurrency_policy="Replace",
+        successful_jobs_history_limit=1,
+        failed_jobs_history_limit=3,
+        entrypoint="monitor",
+        labels=meta["labels"],
+        annotations=meta["annotations"],
+        **_common_workflow_fields(plan, MONITOR_SERVICE_ACCOUNT, monitor.config_map, 900),
+    ) as cron:
+        _container(plan, step, {})
+    return cron
+
+
+def _sources(*origins: str) -> tuple[str, ...]:
+    return tuple(o for o in origins if o)
+
+
+def emit(plan: SystemPlan) -> Iterator[Artifact]:
+    for pipeline in plan.pipelines:
+        source = (pipeline.origin.resource, f"System/{plan.name}")
+        wt = build_training(plan, pipeline)
+        yield yaml_artifact(manifest_file(plan, pipeline.environment, "WorkflowTemplate", pipeline.name), wt.to_dict(),
+                            source, NAME)
+        cron = build_retrain(plan, pipeline)
+        yield yaml_artifact(manifest_file(plan, pipeline.environment, "CronWorkflow", f"{pipeline.model}-retrain"),
+                            cron.to_dict(), source, NAME)
+    for monitor in plan.monitors:
+        cron = build_monitor(plan, monitor)
+        yield yaml_artifact(manifest_file(plan, monitor.environment, "CronWorkflow", f"{monitor.model}-monitor"),
+                            cron.to_dict(), (monitor.origin.resource, f"System/{plan.name}"), NAME)
+
+
+def workflows_of(artifacts: Iterable[Artifact]) -> list[Artifact]:
+    return [a for a in artifacts if a.backend == NAME]

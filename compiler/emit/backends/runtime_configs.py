@@ -1,0 +1,27 @@
+"""What the runtime reads locally: the compiled step configs of every
+training pipeline (embedded-defaults variant) and each model's policy
+bundle, under generated/runtime/ -- outside every folder Argo CD syncs.
+The cluster variants of the same files travel in ConfigMaps."""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Iterator
+
+from compiler.emit.artifact import Artifact
+from compiler.emit.serialize import json_artifact
+from compiler.plan import SystemPlan
+from runtime.contracts import PolicyBundle
+
+__all__ = ["NAME", "emit"]
+
+NAME = "runtime-configs"
+
+
+def emit(plan: SystemPlan) -> Iterator[Artifact]:
+    for pipeline in plan.pipelines:
+        for step in pipeline.steps:
+            yield json_artifact(step.config_path, step.config, (pipeline.origin.resource,), NAME)
+        bundle = PolicyBundle(rules=plan.policy_bundle.for_model(pipeline.model))
+        path = posixpath.join(posixpath.dirname(pipeline.steps[0].config_path), "policy-bundle.json")
+        yield json_artifact(path, bundle, (pipeline.origin.resource, *(f"RiskPolicy/{r.policy}" for r in bundle.rules)), NAME)

@@ -1,0 +1,51 @@
+"""The one canonical serializer: sorted keys, block style, no timestamps, so
+the same plan gives the same bytes on any machine."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+import yaml
+from pydantic import BaseModel
+
+from compiler.emit.artifact import HEADER, Artifact
+
+__all__ = ["json_artifact", "plain", "to_json", "to_yaml", "yaml_artifact"]
+
+_Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+def plain(obj: Any) -> Any:
+    """A typed model (hera/pydantic, kubernetes or kserve SDK) as plain camelCase data."""
+    if isinstance(obj, BaseModel):
+        return obj.model_dump(mode="json", by_alias=True, exclude_none=True)
+    if hasattr(obj, "openapi_types") and hasattr(obj, "attribute_map"):
+        # kubernetes / kserve SDK models: attribute_map holds the wire (camelCase)
+        # names.  Their to_dict() (which ApiClient falls back to for kserve) is
+        # snake_case, so it is never used.
+        return {obj.attribute_map[attr]: plain(getattr(obj, attr))
+                for attr in obj.openapi_types if getattr(obj, attr) is not None}
+    if isinstance(obj, dict):
+        return {k: plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [plain(v) for v in obj]
+    return obj
+
+
+def to_yaml(obj: Any) -> str:
+    return yaml.dump(plain(obj), Dumper=_Dumper, sort_keys=True, default_flow_style=False, allow_unicode=True,
+                     width=4096, explicit_start=False)
+
+
+def to_json(obj: Any) -> str:
+    return json.dumps(plain(obj), sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+
+
+def yaml_artifact(path: str, obj: Any, sources: Iterable[str], backend: str) -> Artifact:
+    return Artifact(path, (HEADER + to_yaml(obj)).encode("utf-8"), tuple(sorted(set(sources))), backend)
+
+
+def json_artifact(path: str, obj: Any, sources: Iterable[str], backend: str) -> Artifact:
+    return Artifact(path, to_json(obj).encode("utf-8"), tuple(sorted(set(sources))), backend)
