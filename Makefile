@@ -4,11 +4,12 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 SPECOPS := $(VENV)/bin/specops
 
-.PHONY: demo install test lint show schema bench clean
+.PHONY: demo install test lint show compile check schema bench clean
 
-demo: install  ## set up, then lint and show the example system
+demo: install  ## set up, then lint, show and compile the example system
 	$(SPECOPS) lint specs/
 	$(SPECOPS) show specs/
+	$(SPECOPS) compile specs/ --out generated/
 
 install: $(VENV)/.installed
 
@@ -26,6 +27,13 @@ lint: install
 
 show: install
 	$(SPECOPS) show specs/
+
+compile: install  ## regenerate generated/ and dvc.yaml from the specs
+	$(SPECOPS) compile specs/ --out generated/
+
+check: install  ## what CI gates on: lint, generated/ up to date
+	$(SPECOPS) lint specs/
+	$(SPECOPS) compile specs/ --out generated/ --check
 
 schema: install  ## regenerate the JSON Schema and the spec reference
 	$(SPECOPS) schema --out docs/reference/specops.schema.json

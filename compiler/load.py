@@ -459,7 +459,7 @@ class _Builder:
         except OverflowError:
             raise _BuildError(
                 Diagnostic("SO204", Severity.ERROR, f"number with {len(value)} digits is out of range", self._loc(node),
-                           hint="no spec field takes a number this large; check for a pasted value")
+                           hint="no spec field takes a number this large; if it is a hash or an identifier, quote it")
             ) from None
 
 

@@ -13,6 +13,19 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-goldens", action="store_true", default=False,
+                     help="rewrite tests/golden/*/expected from the current compiler (never in CI)")
+
+
+@pytest.fixture(scope="session")
+def update_goldens(request: pytest.FixtureRequest) -> bool:
+    wanted = bool(request.config.getoption("--update-goldens"))
+    if wanted and os.environ.get("CI"):
+        pytest.fail("--update-goldens is refused in CI: goldens change only in a reviewed commit")
+    return wanted
+
+
 @pytest.fixture(scope="session")
 def repo() -> Path:
     return REPO

@@ -371,7 +371,8 @@ class _Builder:
                 edges.append(EdgePlan(
                     name=f"{model.name}-edge-runner", model=model.name, environment=env.name, namespace=env.namespace,
                     release=self.release_ref(champion), release_name=champion.name, config_path=cfg_path, config=config,
-                    config_map=f"{model.name}-edge-{_short(champion.spec.version)}", origin=_origin(node)))
+                    config_map=f"{model.name}-edge-{_short(champion.spec.version)}-{_content_hash(config)}",
+                    origin=_origin(node)))
                 continue
             canary = by_role.get("canary")
             shadow = by_role.get("shadow")
@@ -397,7 +398,8 @@ class _Builder:
                 previous_release=champion.name if canary else None, canary_percent=percent,
                 shadow=self.release_ref(shadow) if shadow else None,
                 approvals=len({a.approver for a in served.spec.approvals}), config_path=cfg_path, config=config,
-                config_map=f"{model.name}-serve-{_short(served.spec.version)}",
+                config_map=f"{model.name}-serve-{_short(served.spec.version)}-"
+                           f"{_content_hash(config, PolicyBundle(rules=self.policy_bundle().for_model(model.name)))}",
                 resources=ResourcesPlan(r.cpu, r.memory, r.cpu_limit, r.memory_limit),
                 min_replicas=m.serving.replicas.min, max_replicas=m.serving.replicas.max,
                 timeout_s=max(1, int(m.serving.timeout.seconds)), spec_hash=spec_hash, origin=_origin(node),
@@ -425,7 +427,7 @@ class _Builder:
             environment=serving.environment, namespace=serving.namespace, objectives=tuple(objectives),
             psi_warning=drift.psi_warning, psi_alert=drift.psi_alert, p_value=drift.p_value, correction=drift.correction,
             persistence=drift.persistence, drift_window_s=drift.window.seconds, notifiers=notifiers,
-            retrain_workflow=retrain, output=f"{WORK_ROOT}/{model.name}/monitor/{serving.environment}",
+            retrain_workflow=retrain, retrain_namespace=pipeline.namespace if pipeline else serving.namespace, output=f"{WORK_ROOT}/{model.name}/monitor/{serving.environment}",
         )
         cfg_path = f"{CONFIG_MOUNT}/{model.name}/monitor-{serving.environment}.json"
         step = StepPlan(
@@ -505,7 +507,7 @@ class _Builder:
                     monitors.append(mon)
         return SystemPlan(
             name=self.system.name, repo_url=s.gitops.repo_url, revision=s.gitops.target_revision,
-            generated_dir=s.gitops.path, image=s.runtime.reference, image_pull_secret=s.runtime.pull_secret,
+            generated_dir=s.gitops.path, image=s.runtime.reference, image_pull_secret=s.runtime.pull_secret_name,
             service_account=s.service_account, artifacts_uri=s.artifacts.uri,
             artifacts_secret=(s.artifacts.credentials.secret_ref.name, s.artifacts.credentials.secret_ref.key)
             if s.artifacts.credentials else None,
@@ -515,6 +517,12 @@ class _Builder:
             resource_hashes=tuple(sorted((i, self.spec.nodes[i].document.file, h) for i, h in self.hashes.items())),
             origin=sys_origin,
         )
+
+
+def _content_hash(*models: Any) -> str:
+    """A short digest of configs: names of immutable ConfigMaps change whenever their content does."""
+    text = "\n".join(m.model_dump_json() for m in models)
+    return hashlib.sha256(text.encode()).hexdigest()[:10]
 
 
 def _short(version: str) -> str:

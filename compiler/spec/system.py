@@ -35,7 +35,8 @@ class RuntimeImage(SpecModel):
     repository: Annotated[Str, Field(pattern=r"^[a-z0-9.-]+(:[0-9]+)?(/[a-z0-9._-]+)+$")]
     tag: Annotated[Str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")] | None = None
     digest: Annotated[Str, Field(pattern=r"^sha256:[0-9a-f]{64}$")] | None = None
-    pull_secret: Name | None = None
+    # The name of the image pull Secret (a reference, never credentials).
+    pull_secret_name: Name | None = None
 
     @model_validator(mode="after")
     def _tag_or_digest(self) -> "RuntimeImage":

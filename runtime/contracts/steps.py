@@ -270,7 +270,8 @@ class MonitorConfig(StepConfig):
     persistence: int
     drift_window_s: Seconds
     notifiers: tuple[str, ...]
-    retrain_workflow: str  # the WorkflowTemplate a retrain action submits
+    retrain_workflow: str  # the WorkflowTemplate a retrain action submits...
+    retrain_namespace: str  # ...in the namespace where the training pipeline lives
     output: str
 
 
