@@ -204,6 +204,10 @@ _CATALOG: tuple[tuple[str, str, str, str], ...] = (
     ("SO472", "edge export unused",
      "An edge bundle is exported but no edge environment serves it (warning).",
      "Serve in an edge environment or disable the export."),
+    ("SO473", "reserved environment name",
+     "Each environment's manifests live in generated/<environment>/; 'argocd' and 'runtime' are taken by the "
+     "Argo CD bootstrap folder and the runtime configs.",
+     "Rename the environment."),
     # ----------------------------------------------------------- policy
     ("SO501", "risk policy violated",
      "A 'spec' rule of a risk policy evaluated to false for this resource. The message and rule id come from policies/.",

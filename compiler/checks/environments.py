@@ -10,7 +10,13 @@ from compiler.diagnostics import Diagnostic
 from compiler.resolve import ResolvedSpec
 from compiler.spec import Model
 
-__all__ = ["check"]
+__all__ = ["RESERVED_ENVIRONMENT_NAMES", "check"]
+
+# generated/<environment>/ is an Argo CD Application's folder; these names are taken.
+RESERVED_ENVIRONMENT_NAMES = {
+    "argocd": "the AppProject and Applications",
+    "runtime": "the runtime's step configs",
+}
 
 
 def check(spec: ResolvedSpec) -> Iterator[Diagnostic]:
@@ -25,6 +31,12 @@ def check(spec: ResolvedSpec) -> Iterator[Diagnostic]:
                         f"environments '{orders[env.promotion_order]}' and '{env.name}' share promotion order {env.promotion_order}",
                         "give each environment a distinct promotionOrder")
         orders.setdefault(env.promotion_order, env.name)
+    for i, env in enumerate(envs):
+        if env.name in RESERVED_ENVIRONMENT_NAMES:
+            yield error("SO473", system, ("spec", "environments", i, "name"),
+                        f"environment name '{env.name}' is reserved: generated/{env.name}/ holds "
+                        f"{RESERVED_ENVIRONMENT_NAMES[env.name]}",
+                        "rename the environment, e.g. 'prod-eu' or 'staging'")
     edge_envs = {e.name for e in envs if e.kind == "edge"}
     for node, model in spec.of_kind(Model):
         edge_enabled = model.spec.export.edge.enabled
