@@ -132,6 +132,8 @@ def references_of(node: SpecNode) -> Iterator[Reference]:
             yield Reference(src, "Model", m, ("spec", "selector", "models", i))
         for i, a in enumerate(r.spec.approvals):
             yield Reference(src, "Environment", a.environment, ("spec", "approvals", i, "environment"))
+        for i, env in enumerate(r.spec.manual_sync):
+            yield Reference(src, "Environment", env, ("spec", "manualSync", i))
         for i, rule in enumerate(r.spec.rules):
             for j, env in enumerate(rule.environments):
                 yield Reference(src, "Environment", env, ("spec", "rules", i, "environments", j))

@@ -466,6 +466,16 @@ class _Builder:
 
     # ------------------------------------------------------------------ system
 
+    def manual_sync_environments(self) -> set[str]:
+        """Environments a risk policy puts on manual sync because it selects a model served there."""
+        out: set[str] = set()
+        models = [m for _, m in self.spec.of_kind(Model)]
+        for _, policy in self.spec.of_kind(RiskPolicy):
+            for m in models:
+                if selects(policy, m):
+                    out.update(e for e in policy.spec.manual_sync if e in self.spec.deployed_environments(m.name))
+        return out
+
     def policy_bundle(self) -> PolicyBundle:
         models = [m for _, m in self.spec.of_kind(Model)]
         rules: list[PredictionRule] = []
@@ -482,11 +492,13 @@ class _Builder:
     def build(self) -> SystemPlan:
         s = self.system.spec
         sys_origin = _origin(self.system_node)
+        manual = self.manual_sync_environments()
         envs = {
             e.name: EnvironmentPlan(
                 name=e.name, kind=e.kind, namespace=e.namespace, order=e.promotion_order, production=e.production,
                 cluster=e.cluster, cluster_selector=tuple(sorted(e.cluster_selector.match_labels.items())) if e.cluster_selector else (),
-                automated=e.sync.automated, prune=e.sync.prune, self_heal=e.sync.self_heal, origin=sys_origin)
+                automated=e.sync.automated and e.name not in manual, prune=e.sync.prune, self_heal=e.sync.self_heal,
+                origin=sys_origin)
             for e in s.environments
         }
         cloud = sorted((e for e in envs.values() if e.kind == "cloud"), key=lambda e: e.order)

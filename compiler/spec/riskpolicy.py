@@ -80,12 +80,15 @@ class RiskPolicySpec(SpecModel):
     approvals: tuple[Approval, ...] = ()
     # The largest canary step a selected model may take in one pull request.
     max_canary_percent: Annotated[int, Field(ge=1, le=100, strict=True)] | None = None
+    # Environments where a selected model's changes are synced by hand (Argo CD
+    # manual sync), whatever the environment's own sync policy says.
+    manual_sync: tuple[Name, ...] = ()
     rules: tuple[PolicyRule, ...] = ()
 
     @model_validator(mode="after")
     def _something(self) -> "RiskPolicySpec":
-        if not (self.rules or self.approvals or self.max_canary_percent):
-            raise ValueError("a risk policy needs at least one rule, approval or maxCanaryPercent")
+        if not (self.rules or self.approvals or self.max_canary_percent or self.manual_sync):
+            raise ValueError("a risk policy needs at least one rule, approval, maxCanaryPercent or manualSync")
         ids = [r.id for r in self.rules]
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         if dupes:

@@ -163,3 +163,17 @@ def test_inconsistent_output_is_reported_not_written(result):
     assert diag.code == "SO601" and "workflowTemplateRef 'pump-failure-trainin'" in diag.message
     assert diag.location.file == "specs/system.yaml"
     assert output_checks(result.plan, result.artifacts) == []
+
+
+def test_a_risk_policy_can_demand_manual_sync(repo, tmp_path):
+    for folder in ("specs", "policies"):
+        shutil.copytree(repo / folder, tmp_path / folder)
+    policy = tmp_path / "policies/high-risk.yaml"
+    policy.write_text(policy.read_text().replace("  maxCanaryPercent: 25\n", "  maxCanaryPercent: 25\n  manualSync: [prod]\n"))
+    files, problems = read_sources([tmp_path / "specs", tmp_path / "policies"], base=str(tmp_path))
+    res = compile_sources(files, problems)
+    assert res.ok, [str(d) for d in res.diagnostics]
+    apps = {a.path: yaml.safe_load(a.content) for a in res.artifacts if a.path.startswith("generated/argocd/application-")}
+    assert "automated" not in apps["generated/argocd/application-prod.yaml"]["spec"]["syncPolicy"]
+    assert "automated" in apps["generated/argocd/application-staging.yaml"]["spec"]["syncPolicy"]
+    assert argocd.check_consistency(res.plan, res.artifacts) == []
