@@ -8,6 +8,7 @@ from compiler.version import __version__
 
 __all__ = [
     "ANNOTATION_APPROVALS",
+    "ANNOTATION_CANARY_PERCENT",
     "ANNOTATION_PREVIOUS_RELEASE",
     "ANNOTATION_RELEASE",
     "ANNOTATION_SHA256",
@@ -40,6 +41,11 @@ ANNOTATION_RELEASE = "specops.dev/release"
 ANNOTATION_PREVIOUS_RELEASE = "specops.dev/previous-release"
 ANNOTATION_SHA256 = "specops.dev/artifact-sha256"
 ANNOTATION_APPROVALS = "specops.dev/approvals"
+# The canary step git declares.  canaryTrafficPercent itself is ignored by Argo
+# CD (the runtime may set it to 0); this annotation is not, so a pull request
+# that moves to the next step makes the InferenceService OutOfSync and the
+# sync applies it whole, canaryTrafficPercent included.
+ANNOTATION_CANARY_PERCENT = "specops.dev/canary-percent"
 SYNC_WAVE = "argocd.argoproj.io/sync-wave"
 
 # Sync waves: namespaces, then RBAC, config and policies, then workflows, then serving.

@@ -1,7 +1,8 @@
 """Shared steps for the acceptance features: a scratch copy of the example
 repository, edits that a pull request would make (addressed by a YAML path,
 leaving every other line, comment and line number alone), the real
-`specops` CLI, and checks on its text, SARIF and GitHub outputs.
+`specops` CLI, and checks on its text, SARIF and GitHub outputs and on the
+files it wrote.
 
 YAML paths are dotted keys with list indices: ``spec.approvals[1].role``.
 In a file with several resources, ``of "<name>"`` picks the document whose
@@ -16,7 +17,8 @@ import shlex
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from pathlib import Path
 
 import pytest
@@ -50,6 +52,8 @@ class Run:
 class LintCI:
     root: Path
     run: Run | None = None
+    # Every file of the copy (relative path -> bytes) just before the last command ran.
+    before_run: dict[str, bytes] = field(default_factory=dict)
     # Index (in the output lines) of the diagnostic the last "located error" step found.
     focus: int | None = None
     focus_file: str | None = None
@@ -158,9 +162,21 @@ def lint_ci(tmp_path: Path) -> LintCI:
 
 @given("a copy of the example repository")
 def example_repository(lint_ci: LintCI, monkeypatch: pytest.MonkeyPatch) -> None:
-    for folder in ("specs", "policies"):
+    """specs/, policies/ and the committed compiler output; the empty
+    pyproject.toml marks the copy as a repository root, so the search for
+    policies/ stops there."""
+    for folder in ("specs", "policies", "generated"):
         shutil.copytree(REPO / folder, lint_ci.root / folder)
+    shutil.copy2(REPO / "dvc.yaml", lint_ci.root / "dvc.yaml")
+    (lint_ci.root / "pyproject.toml").write_text("", encoding="utf-8")
     monkeypatch.chdir(lint_ci.root)
+
+
+@given(parsers.re(rf"a hand-written file {q('file')}"))
+def hand_written_file(lint_ci: LintCI, file: str) -> None:
+    path = lint_ci.root / file
+    assert not path.exists(), f"{file} exists already"
+    path.write_text("# Release notes\n\nWritten by people, not by specops.\n", encoding="utf-8")
 
 
 # ------------------------------------------------------------------ steps: when (edits)
@@ -199,6 +215,27 @@ def remove_field_of(lint_ci: LintCI, yaml_path: str, resource: str, file: str) -
     _edit(lint_ci, file, lambda t: remove(t, yaml_path, resource))
 
 
+def remove_document(text: str, resource: str) -> str:
+    """Drops the YAML document whose metadata.name is ``resource`` (with its comments and one ``---``)."""
+    chunks = re.split(r"(?m)^---[ \t]*\n", text)
+    names = [((yaml.safe_load(c) or {}).get("metadata") or {}).get("name") for c in chunks]
+    assert names.count(resource) == 1, f"{resource!r} is not exactly one of the documents {names}"
+    kept = [c for c, name in zip(chunks, names) if name != resource]
+    return "---\n".join(kept)
+
+
+@when(parsers.re(rf"I remove the resource {q('resource')} from {q('file')}"))
+def remove_resource(lint_ci: LintCI, resource: str, file: str) -> None:
+    _edit(lint_ci, file, lambda t: remove_document(t, resource))
+
+
+@when(parsers.re(rf"I add {q('file')}:"))
+def add_file(lint_ci: LintCI, file: str, docstring: str) -> None:
+    path = lint_ci.root / file
+    assert not path.exists(), f"{file} exists already"
+    path.write_text(docstring.rstrip("\n") + "\n", encoding="utf-8")
+
+
 # ------------------------------------------------------------------ steps: when (run)
 
 
@@ -206,11 +243,16 @@ def remove_field_of(lint_ci: LintCI, yaml_path: str, resource: str, file: str) -
 def run_command(lint_ci: LintCI, command: str) -> None:
     argv = shlex.split(command)
     assert argv[0] == "specops", f"only specops commands are supported, got {command!r}"
+    lint_ci.before_run = snapshot(lint_ci.root)
     result = CliRunner().invoke(app, argv[1:])
     lint_ci.run = Run(argv, result.exit_code, result.stdout, result.output, result.exception)
     lint_ci.focus = None
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise AssertionError(f"`{command}` crashed: {result.exception!r}\n{result.output}") from result.exception
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 # ------------------------------------------------------------------ steps: then (text)
@@ -351,3 +393,69 @@ def annotation(lint_ci: LintCI, level: str, code: str, text: str, file: str) -> 
     prefix = f"::{level} file={file},line={line},"
     hits = [out for out in lint_ci.lines if out.startswith(prefix) and f",title={code}::" in out]
     assert hits, f"no annotation starting {prefix!r} for {code}:\n{lint_ci.run.stdout}"
+
+
+# ------------------------------------------------------------------ steps: then (files written)
+
+# What `specops compile` prints per file: created/updated/deleted, or with
+# --check missing/stale/extra; and what each means on disk.
+_LISTED = re.compile(r"^(missing|stale|extra|created|updated|deleted): (\S+)$")
+_ON_DISK = {"created": "added", "updated": "changed", "deleted": "removed"}
+
+
+def listed_files(lint_ci: LintCI) -> list[tuple[str, str]]:
+    return [(m[1], m[2]) for m in map(_LISTED.match, lint_ci.lines) if m]
+
+
+def disk_changes(before: dict[str, bytes], after: dict[str, bytes]) -> set[tuple[str, str]]:
+    return ({("added", p) for p in after.keys() - before.keys()}
+            | {("removed", p) for p in before.keys() - after.keys()}
+            | {("changed", p) for p in before.keys() & after.keys() if before[p] != after[p]})
+
+
+@then("the command lists exactly these files:")
+def lists_exactly(lint_ci: LintCI, datatable: list[list[str]]) -> None:
+    """Rows ``| status | file |`` after a header row; ``*`` in a file stands for a content hash."""
+    expected = [(status.strip(), pattern.strip()) for status, pattern in datatable[1:]]
+    listed = listed_files(lint_ci)
+    unmatched = list(listed)
+    for status, pattern in expected:
+        hits = [item for item in unmatched if item[0] == status and fnmatchcase(item[1], pattern)]
+        assert len(hits) == 1, f"`{status}: {pattern}` matches {hits} in the listing {listed}"
+        unmatched.remove(hits[0])
+    assert not unmatched, f"listed but not expected: {unmatched}"
+
+
+@then("exactly the listed files changed on disk")
+def listed_files_changed(lint_ci: LintCI) -> None:
+    listed = {(_ON_DISK[status], path) for status, path in listed_files(lint_ci)}
+    assert len(listed) == len(listed_files(lint_ci)), "a file is listed twice"
+    assert disk_changes(lint_ci.before_run, snapshot(lint_ci.root)) == listed
+
+
+@then("no file was written")
+def nothing_written(lint_ci: LintCI) -> None:
+    changes = disk_changes(lint_ci.before_run, snapshot(lint_ci.root))
+    assert not changes, f"the command changed files: {sorted(changes)}"
+
+
+@then(parsers.re(r"no file in (?P<folders>.+) changed"))
+def folders_unchanged(lint_ci: LintCI, folders: str) -> None:
+    """``no file in "generated/prod" or "generated/edge" changed``"""
+    names = re.findall(r'"([^"]+)"', folders)
+    assert names, folders
+    changes = disk_changes(lint_ci.before_run, snapshot(lint_ci.root))
+    touched = sorted(c for c in changes if any(c[1].startswith(n.rstrip("/") + "/") for n in names))
+    assert not touched, touched
+
+
+@then(parsers.re(rf"the hand-written {q('file')} is untouched"))
+def untouched(lint_ci: LintCI, file: str) -> None:
+    assert file in lint_ci.before_run, f"{file} did not exist before the command"
+    assert (lint_ci.root / file).read_bytes() == lint_ci.before_run[file], f"{file} changed"
+
+
+@then(parsers.re(rf"the output says {q('text')}"))
+def output_says(lint_ci: LintCI, text: str) -> None:
+    assert lint_ci.run is not None
+    assert text in lint_ci.run.output, f"{text!r} not in the output:\n{lint_ci.run.output}"

@@ -125,9 +125,10 @@ SYNC_OPTIONS: tuple[str, ...] = (
     # traffic set to 0 by the runtime) stays in sync because that one field
     # is in ignoreDifferences, so syncing any other change never re-applies
     # it and never undoes the rollback.  A pull request that changes the
-    # InferenceService itself (the next canary step, or the revert of a
-    # rolled-back release) makes it out of sync and is applied whole,
-    # canaryTrafficPercent included.
+    # InferenceService itself (the next canary step -- visible to the diff
+    # through the specops.dev/canary-percent annotation, since the traffic
+    # field itself is ignored -- or the revert of a rolled-back release)
+    # makes it out of sync and is applied whole, canaryTrafficPercent included.
     #
     # Deliberately NOT RespectIgnoreDifferences=true: it keeps the live value
     # of ignored fields on existing objects, so a canary-step pull request

@@ -43,6 +43,7 @@ from compiler.emit.backends.kubernetes import (
 )
 from compiler.emit.conventions import (
     ANNOTATION_APPROVALS,
+    ANNOTATION_CANARY_PERCENT,
     ANNOTATION_PREVIOUS_RELEASE,
     ANNOTATION_RELEASE,
     ANNOTATION_SHA256,
@@ -125,6 +126,8 @@ def build_service_annotations(serving: ServingPlan) -> dict[str, str]:
     }
     if serving.canary_percent is not None and serving.previous_release:
         out[ANNOTATION_PREVIOUS_RELEASE] = serving.previous_release
+    if serving.canary_percent is not None:
+        out[ANNOTATION_CANARY_PERCENT] = str(serving.canary_percent)
     return out
 
 
