@@ -15,6 +15,10 @@ __all__ = [
     "ANNOTATION_SOURCE",
     "ANNOTATION_SPEC_HASH",
     "CANARY_POINTER",
+    "CONTAINER_SECURITY",
+    "DROP_CAPABILITIES",
+    "POD_SECURITY",
+    "SECCOMP_PROFILE",
     "CONFIG_MOUNT",
     "LABEL_ENVIRONMENT",
     "LABEL_MANAGED_BY",
@@ -72,6 +76,24 @@ MONITOR_ROLE = "specops-monitor"
 RUN_AS_USER = 10001
 # Writable scratch space under the read-only root filesystem.
 SCRATCH_MOUNT = f"{WORKSPACE}/.specops"
+
+# The hardened pod and container settings (Pod Security Standards
+# "restricted"), as data: each backend builds them with its own model types.
+CONTAINER_SECURITY: dict[str, object] = {
+    "run_as_non_root": True,
+    "run_as_user": RUN_AS_USER,
+    "run_as_group": RUN_AS_USER,
+    "read_only_root_filesystem": True,
+    "allow_privilege_escalation": False,
+}
+POD_SECURITY: dict[str, object] = {
+    "run_as_non_root": True,
+    "run_as_user": RUN_AS_USER,
+    "run_as_group": RUN_AS_USER,
+    "fs_group": RUN_AS_USER,
+}
+DROP_CAPABILITIES = ("ALL",)
+SECCOMP_PROFILE = "RuntimeDefault"
 
 _PART_OF = "specops"
 

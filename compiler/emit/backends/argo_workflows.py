@@ -19,8 +19,11 @@ from compiler.emit.artifact import Artifact
 from compiler.emit.conventions import (
     ANNOTATION_SOURCE,
     ANNOTATION_SPEC_HASH,
+    CONTAINER_SECURITY,
+    DROP_CAPABILITIES,
     MONITOR_SERVICE_ACCOUNT,
-    RUN_AS_USER,
+    POD_SECURITY,
+    SECCOMP_PROFILE,
     SCRATCH_MOUNT,
     WORKSPACE,
     labels,
@@ -46,19 +49,12 @@ def artifact_name(path: str) -> str:
 
 
 def _security_context() -> m.SecurityContext:
-    return m.SecurityContext(
-        run_as_non_root=True,
-        run_as_user=RUN_AS_USER,
-        read_only_root_filesystem=True,
-        allow_privilege_escalation=False,
-        capabilities=m.Capabilities(drop=["ALL"]),
-        seccomp_profile=m.SeccompProfile(type="RuntimeDefault"),
-    )
+    return m.SecurityContext(**CONTAINER_SECURITY, capabilities=m.Capabilities(drop=list(DROP_CAPABILITIES)),
+                             seccomp_profile=m.SeccompProfile(type=SECCOMP_PROFILE))
 
 
 def _pod_security_context() -> m.PodSecurityContext:
-    return m.PodSecurityContext(run_as_non_root=True, run_as_user=RUN_AS_USER, run_as_group=RUN_AS_USER, fs_group=RUN_AS_USER,
-                                seccomp_profile=m.SeccompProfile(type="RuntimeDefault"))
+    return m.PodSecurityContext(**POD_SECURITY, seccomp_profile=m.SeccompProfile(type=SECCOMP_PROFILE))
 
 
 def _volumes(config_map: str) -> list[m.Volume]:

@@ -35,13 +35,16 @@ from kubernetes import client as k8s
 
 from compiler.emit.artifact import Artifact
 from compiler.emit.conventions import (
+    CONTAINER_SECURITY,
+    DROP_CAPABILITIES,
+    POD_SECURITY,
+    SECCOMP_PROFILE,
     ANNOTATION_RELEASE,
     ANNOTATION_SHA256,
     ANNOTATION_SOURCE,
     ANNOTATION_SPEC_HASH,
     MONITOR_ROLE,
     MONITOR_SERVICE_ACCOUNT,
-    RUN_AS_USER,
     SCRATCH_MOUNT,
     WORKSPACE,
     labels,
@@ -317,20 +320,12 @@ def build_config_maps(plan: SystemPlan) -> list[ConfigMapSpec]:
 
 def build_container_security_context() -> k8s.V1SecurityContext:
     """The hardened container context (Pod Security Standards "restricted")."""
-    return k8s.V1SecurityContext(
-        run_as_non_root=True,
-        run_as_user=RUN_AS_USER,
-        run_as_group=RUN_AS_USER,
-        read_only_root_filesystem=True,
-        allow_privilege_escalation=False,
-        capabilities=k8s.V1Capabilities(drop=["ALL"]),
-        seccomp_profile=k8s.V1SeccompProfile(type="RuntimeDefault"),
-    )
+    return k8s.V1SecurityContext(**CONTAINER_SECURITY, capabilities=k8s.V1Capabilities(drop=list(DROP_CAPABILITIES)),
+                                 seccomp_profile=k8s.V1SeccompProfile(type=SECCOMP_PROFILE))
 
 
 def build_pod_security_context() -> k8s.V1PodSecurityContext:
-    return k8s.V1PodSecurityContext(run_as_non_root=True, run_as_user=RUN_AS_USER, run_as_group=RUN_AS_USER,
-                                    fs_group=RUN_AS_USER, seccomp_profile=k8s.V1SeccompProfile(type="RuntimeDefault"))
+    return k8s.V1PodSecurityContext(**POD_SECURITY, seccomp_profile=k8s.V1SeccompProfile(type=SECCOMP_PROFILE))
 
 
 def build_resources(r: ResourcesPlan) -> k8s.V1ResourceRequirements:
