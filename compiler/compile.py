@@ -35,7 +35,9 @@ class CompileResult:
 def output_checks(plan: SystemPlan, artifacts: Iterable[Artifact]) -> list[Diagnostic]:
     """Offline checks of what was emitted (what `argo lint` would catch).  A
     problem here is a compiler bug; it is reported at the system spec."""
-    docs = [yaml.safe_load(a.content) for a in artifacts if a.path.endswith(".yaml") and a.backend == "argo-workflows"]
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    docs = [a.document if a.document is not None else yaml.load(a.content, Loader=loader)  # noqa: S506
+            for a in artifacts if a.path.endswith(".yaml") and a.backend == "argo-workflows"]
     origin = plan.origin
     where = Location(origin.file, origin.line, 1) if origin else Location("specs")
     return [

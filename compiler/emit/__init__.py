@@ -40,6 +40,6 @@ def emit(plan: SystemPlan, chosen: dict[str, Backend] | None = None) -> tuple[Ar
         for artifact in chosen[name](plan):
             if artifact.path in out:
                 raise DuplicateArtifactError(f"{artifact.path} emitted by {out[artifact.path].backend} and {name}")
-            out[artifact.path] = Artifact(artifact.path, artifact.content, artifact.sources, name)
+            out[artifact.path] = Artifact(artifact.path, artifact.content, artifact.sources, name, artifact.document)
     artifacts = tuple(out[p] for p in sorted(out))
     return (*artifacts, _index.manifest(plan, artifacts))

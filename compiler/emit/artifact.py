@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 __all__ = ["Artifact", "HEADER"]
 
@@ -17,3 +18,6 @@ class Artifact:
     content: bytes
     sources: tuple[str, ...]  # "Kind/name" of the spec resources it was built from
     backend: str = ""
+    # The plain data the bytes were serialized from (YAML manifests), so
+    # offline checks need not parse the output again.  Not part of equality.
+    document: Any = field(default=None, compare=False, repr=False)

@@ -34,17 +34,25 @@ def plain(obj: Any) -> Any:
     return obj
 
 
-def to_yaml(obj: Any) -> str:
-    return yaml.dump(plain(obj), Dumper=_Dumper, sort_keys=True, default_flow_style=False, allow_unicode=True,
+def _dump_yaml(data: Any) -> str:
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=True, default_flow_style=False, allow_unicode=True,
                      width=4096, explicit_start=False)
 
 
-def to_json(obj: Any) -> str:
+def to_yaml(obj: Any) -> str:
+    return _dump_yaml(plain(obj))
+
+
+def to_json(obj: Any, *, compact: bool = False) -> str:
+    """Canonical JSON; ``compact`` (one line, C encoder) for values embedded in manifests."""
+    if compact:
+        return json.dumps(plain(obj), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return json.dumps(plain(obj), sort_keys=True, indent=2, ensure_ascii=False) + "\n"
 
 
 def yaml_artifact(path: str, obj: Any, sources: Iterable[str], backend: str) -> Artifact:
-    return Artifact(path, (HEADER + to_yaml(obj)).encode("utf-8"), tuple(sorted(set(sources))), backend)
+    data = plain(obj)
+    return Artifact(path, (HEADER + _dump_yaml(data)).encode("utf-8"), tuple(sorted(set(sources))), backend, data)
 
 
 def json_artifact(path: str, obj: Any, sources: Iterable[str], backend: str) -> Artifact:

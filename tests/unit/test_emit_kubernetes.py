@@ -180,7 +180,7 @@ def test_config_maps_hold_the_cluster_configs_as_canonical_json(plan, docs):
     assert set(data) == {posixpath.basename(s.config_path) for s in pipeline.steps}
     train = next(s for s in pipeline.steps if s.step == "train")
     assert type(train.cluster_config).model_validate_json(data["train.json"]) == train.cluster_config
-    assert data["train.json"] == to_json(train.cluster_config)
+    assert data["train.json"] == to_json(train.cluster_config, compact=True)
     assert json.loads(data["train.json"])["artifacts"]["uri"].startswith("s3://")
     for monitor in plan.monitors:
         cm = _find(docs, monitor.environment, "ConfigMap", monitor.config_map)

@@ -167,8 +167,8 @@ def serve_config_data(plan: SystemPlan, serving: ServingPlan) -> dict[str, str]:
                          f"{serving.config_path}; one ConfigMap mount cannot hold both")
     bundle = PolicyBundle(rules=plan.policy_bundle.for_model(serving.model))
     return {
-        posixpath.basename(serving.config_path): to_json(serving.config),
-        posixpath.basename(bundle_path): to_json(bundle),
+        posixpath.basename(serving.config_path): to_json(serving.config, compact=True),
+        posixpath.basename(bundle_path): to_json(bundle, compact=True),
     }
 
 
@@ -274,13 +274,13 @@ def build_config_map(plan: SystemPlan, spec: ConfigMapSpec) -> k8s.V1ConfigMap:
 
 
 def _pipeline_config_map(plan: SystemPlan, p: PipelinePlan) -> ConfigMapSpec:
-    data = {posixpath.basename(s.config_path): to_json(s.cluster_config) for s in p.steps}
+    data = {posixpath.basename(s.config_path): to_json(s.cluster_config, compact=True) for s in p.steps}
     return ConfigMapSpec(p.environment, p.namespace, p.config_map, data, p.model, False,
                          p.steps[0].cluster_config.spec_hash, p.origin, _sources(plan, p.origin.resource))
 
 
 def _monitor_config_map(plan: SystemPlan, m: MonitorPlan) -> ConfigMapSpec:
-    data = {posixpath.basename(m.step.config_path): to_json(m.step.cluster_config)}
+    data = {posixpath.basename(m.step.config_path): to_json(m.step.cluster_config, compact=True)}
     return ConfigMapSpec(m.environment, m.namespace, m.config_map, data, m.model, False,
                          m.step.cluster_config.spec_hash, m.origin, _sources(plan, m.origin.resource))
 
@@ -293,13 +293,13 @@ def _serve_config_map(plan: SystemPlan, s: ServingPlan) -> ConfigMapSpec:
 
 
 def _ingester_config_map(plan: SystemPlan, i: IngesterPlan) -> ConfigMapSpec:
-    data = {posixpath.basename(i.config_path): to_json(i.config)}
+    data = {posixpath.basename(i.config_path): to_json(i.config, compact=True)}
     return ConfigMapSpec(i.environment, i.namespace, i.config_map, data, None, False, i.config.spec_hash, i.origin,
                          _sources(plan, i.origin.resource))
 
 
 def _edge_config_map(plan: SystemPlan, e: EdgePlan) -> ConfigMapSpec:
-    data = {posixpath.basename(e.config_path): to_json(e.config)}
+    data = {posixpath.basename(e.config_path): to_json(e.config, compact=True)}
     return ConfigMapSpec(e.environment, e.namespace, e.config_map, data, e.model, True, e.config.spec_hash, e.origin,
                          _sources(plan, e.origin.resource, f"ModelRelease/{e.release_name}"))
 
