@@ -1,5 +1,6 @@
 """The one canonical serializer: sorted keys, block style, no timestamps, so
-the same plan gives the same bytes on any machine."""
+the same plan gives the same bytes on any machine (YAML by
+``compiler.emit.yaml_writer``, JSON by the standard library)."""
 
 from __future__ import annotations
 
@@ -7,14 +8,13 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-import yaml
 from pydantic import BaseModel
 
+from compiler.emit import yaml_writer
 from compiler.emit.artifact import HEADER, Artifact
 
 __all__ = ["json_artifact", "plain", "to_json", "to_yaml", "yaml_artifact"]
 
-_Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
 def plain(obj: Any) -> Any:
@@ -35,8 +35,7 @@ def plain(obj: Any) -> Any:
 
 
 def _dump_yaml(data: Any) -> str:
-    return yaml.dump(data, Dumper=_Dumper, sort_keys=True, default_flow_style=False, allow_unicode=True,
-                     width=4096, explicit_start=False)
+    return yaml_writer.dump(data)
 
 
 def to_yaml(obj: Any) -> str:
