@@ -41,6 +41,7 @@ schema: install  ## regenerate the JSON Schema and the spec reference
 
 bench: install  ## benchmarks; figures go to bench/results/
 	$(PY) bench/lint/bench_lint.py
+	$(PY) bench/compile/bench_compile.py
 	$(PY) bench/cel/bench_cel.py
 
 clean:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
+from functools import cached_property
 from typing import Any
 
 from compiler.plan.model import (
@@ -399,7 +400,7 @@ class _Builder:
                 shadow=self.release_ref(shadow) if shadow else None,
                 approvals=len({a.approver for a in served.spec.approvals}), config_path=cfg_path, config=config,
                 config_map=f"{model.name}-serve-{_short(served.spec.version)}-"
-                           f"{_content_hash(config, PolicyBundle(rules=self.policy_bundle().for_model(model.name)))}",
+                           f"{_content_hash(config, self.bundle.only(model.name))}",
                 resources=ResourcesPlan(r.cpu, r.memory, r.cpu_limit, r.memory_limit),
                 min_replicas=m.serving.replicas.min, max_replicas=m.serving.replicas.max,
                 timeout_s=max(1, int(m.serving.timeout.seconds)), spec_hash=spec_hash, origin=_origin(node),
@@ -476,7 +477,9 @@ class _Builder:
                     out.update(e for e in policy.spec.manual_sync if e in self.spec.deployed_environments(m.name))
         return out
 
-    def policy_bundle(self) -> PolicyBundle:
+    @cached_property
+    def bundle(self) -> PolicyBundle:
+        """Every prediction rule, computed once (each serving's ConfigMap name hashes its part)."""
         models = [m for _, m in self.spec.of_kind(Model)]
         rules: list[PredictionRule] = []
         for _, policy in self.spec.of_kind(RiskPolicy):
@@ -525,7 +528,7 @@ class _Builder:
             if s.artifacts.credentials else None,
             environments=tuple(sorted(envs.values(), key=lambda e: (e.order, e.name))),
             pipelines=tuple(pipelines), monitors=tuple(monitors), servings=tuple(servings),
-            ingesters=tuple(self.ingesters(servings, envs)), edges=tuple(edges), policy_bundle=self.policy_bundle(),
+            ingesters=tuple(self.ingesters(servings, envs)), edges=tuple(edges), policy_bundle=self.bundle,
             resource_hashes=tuple(sorted((i, self.spec.nodes[i].document.file, h) for i, h in self.hashes.items())),
             origin=sys_origin,
         )

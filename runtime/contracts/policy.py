@@ -95,6 +95,11 @@ class PolicyBundle(_Contract):
     def for_model(self, model: str) -> tuple[PredictionRule, ...]:
         return tuple(r for r in self.rules if model in r.models)
 
+    def only(self, model: str) -> "PolicyBundle":
+        """The bundle one predictor loads: its model's rules, naming only that model
+        (so a bundle's size does not grow with the number of models)."""
+        return PolicyBundle(rules=tuple(r.model_copy(update={"models": (model,)}) for r in self.for_model(model)))
+
 
 class Decision(_Contract):
     action: Literal["auto", "human_review", "abstain"]

@@ -63,7 +63,6 @@ from compiler.plan import (
     ServingPlan,
     SystemPlan,
 )
-from runtime.contracts import PolicyBundle
 
 __all__ = [
     "ANNOTATION_CONFIG_SHA256",
@@ -165,7 +164,7 @@ def serve_config_data(plan: SystemPlan, serving: ServingPlan) -> dict[str, str]:
     if posixpath.dirname(bundle_path) != posixpath.dirname(serving.config_path):
         raise ValueError(f"{serving.name}/{serving.environment}: policy bundle {bundle_path} is not beside "
                          f"{serving.config_path}; one ConfigMap mount cannot hold both")
-    bundle = PolicyBundle(rules=plan.policy_bundle.for_model(serving.model))
+    bundle = plan.policy_bundle.only(serving.model)
     return {
         posixpath.basename(serving.config_path): to_json(serving.config, compact=True),
         posixpath.basename(bundle_path): to_json(bundle, compact=True),

@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from compiler.emit.artifact import Artifact
 from compiler.emit.serialize import json_artifact
 from compiler.plan import SystemPlan
-from runtime.contracts import PolicyBundle
 
 __all__ = ["NAME", "emit"]
 
@@ -22,6 +21,6 @@ def emit(plan: SystemPlan) -> Iterator[Artifact]:
     for pipeline in plan.pipelines:
         for step in pipeline.steps:
             yield json_artifact(step.config_path, step.config, (pipeline.origin.resource,), NAME)
-        bundle = PolicyBundle(rules=plan.policy_bundle.for_model(pipeline.model))
+        bundle = plan.policy_bundle.only(pipeline.model)
         path = posixpath.join(posixpath.dirname(pipeline.steps[0].config_path), "policy-bundle.json")
         yield json_artifact(path, bundle, (pipeline.origin.resource, *(f"RiskPolicy/{r.policy}" for r in bundle.rules)), NAME)
