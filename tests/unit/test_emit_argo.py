@@ -13,13 +13,7 @@ import yaml
 
 from compiler.emit.argo_lint import check_workflows
 from compiler.emit.backends import argo_workflows, dvc
-from compiler.lint import lint_paths
-from compiler.plan import build_plan
 
-
-@pytest.fixture(scope="module")
-def plan(repo):
-    return build_plan(lint_paths([repo / "specs", repo / "policies"], base=str(repo)).spec)
 
 
 @pytest.fixture(scope="module")

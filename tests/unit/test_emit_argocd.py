@@ -23,15 +23,7 @@ from compiler.emit.argocd_models import AppProject, Application, ApplicationSet
 from compiler.emit.backends import argocd
 from compiler.emit.conventions import CANARY_POINTER, SYNC_WAVE, WAVES
 from compiler.emit.serialize import yaml_artifact
-from compiler.lint import lint_paths
-from compiler.plan import SystemPlan, build_plan
-
-
-@pytest.fixture(scope="module")
-def plan(repo: Path) -> SystemPlan:
-    result = lint_paths([repo / "specs", repo / "policies"], base=str(repo))
-    assert result.diagnostics == ()
-    return build_plan(result.spec)
+from compiler.plan import SystemPlan
 
 
 def _emit(plan: SystemPlan) -> list[Artifact]:

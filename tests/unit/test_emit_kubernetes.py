@@ -28,19 +28,11 @@ from compiler.emit.conventions import (
     WORKSPACE,
 )
 from compiler.emit.serialize import to_json
-from compiler.lint import lint_paths
-from compiler.plan import SystemPlan, build_plan
+from compiler.plan import SystemPlan
 from runtime.contracts import PolicyBundle
 from runtime.contracts.policy import PredictionRule
 
 SNAKE = re.compile(r"[a-z0-9]_[a-z0-9]")
-
-
-@pytest.fixture(scope="module")
-def plan(repo: Path) -> SystemPlan:
-    result = lint_paths([repo / "specs", repo / "policies"], base=str(repo))
-    assert result.ok, result.diagnostics
-    return build_plan(result.spec)
 
 
 @pytest.fixture(scope="module")
