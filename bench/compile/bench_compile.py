@@ -79,14 +79,12 @@ from __future__ import annotations
 import argparse
 import cProfile
 import dataclasses
-import datetime as dt
 import gc
 import importlib.metadata
 import importlib.util
 import io
 import json
 import os
-import platform
 import pstats
 import shutil
 import statistics
@@ -320,8 +318,7 @@ def stage_times(root: Path, out: Path) -> list[tuple[str, float, float]]:
     return stages
 
 
-def summary(times: list[float]) -> dict[str, Any]:
-    return {"median": statistics.median(times), "min": min(times), "max": max(times), "all": times}
+summary = bl.summary
 
 
 # --------------------------------------------------------------------------
@@ -395,19 +392,7 @@ def profile_compile(root: Path, top: int = 25) -> tuple[str, list[dict[str, Any]
     return buf.getvalue(), key
 
 
-def versions() -> dict[str, str]:
-    out = {}
-    for dist in ("hera", "pydantic", "pydantic-core", "PyYAML", "kubernetes", "kserve"):
-        try:
-            out[dist] = importlib.metadata.version(dist)
-        except importlib.metadata.PackageNotFoundError:
-            out[dist] = "not installed"
-    return out
-
-
-# --------------------------------------------------------------------------
-# Main
-# --------------------------------------------------------------------------
+COMPILE_DISTS = ("hera", "pydantic", "pydantic-core", "PyYAML", "kubernetes", "kserve")
 
 
 def _drop(tmp_dirs: list[Path]) -> None:
@@ -569,16 +554,8 @@ def main(argv: list[str] | None = None) -> int:
         print("\n" + profile_text)
 
     result = {
-        "generated_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "mode": "quick" if args.quick else "full",
-        "python": platform.python_version(),
-        "implementation": platform.python_implementation(),
-        "platform": platform.platform(),
-        "machine": platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "versions": versions(),
+        **bl.run_header("quick" if args.quick else "full", COMPILE_DISTS, load_before),
         "yaml_c_loader_dumper": hasattr(yaml, "CSafeLoader") and hasattr(yaml, "CSafeDumper"),
-        "loadavg_1_5_15": {"before": load_before, "after": os.getloadavg()},
         "run_s": run_s,
         "budget_s": args.budget,
         "method": {
@@ -601,10 +578,7 @@ def main(argv: list[str] | None = None) -> int:
         "targets": targets,
         "profile_key_functions": profile_key,
     }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    tmp_path = args.output.with_suffix(".json.tmp")
-    tmp_path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    tmp_path.replace(args.output)
+    bl.write_results(args.output, result)
     print(f"\nwrote {args.output.relative_to(REPO) if args.output.is_relative_to(REPO) else args.output}")
     return 0
 

@@ -614,14 +614,40 @@ def check_clean(root: Path, resources: int) -> int:
     return counts["warning"]
 
 
-def versions() -> dict[str, str]:
+LINT_DISTS = ("pydantic", "pydantic-core", "PyYAML", "networkx", "common-expression-language")
+
+
+def versions(dists: tuple[str, ...] = LINT_DISTS) -> dict[str, str]:
     out = {}
-    for dist in ("pydantic", "pydantic-core", "PyYAML", "networkx", "common-expression-language"):
+    for dist in dists:
         try:
             out[dist] = importlib.metadata.version(dist)
         except importlib.metadata.PackageNotFoundError:
             out[dist] = "not installed"
     return out
+
+
+def run_header(mode: str, dists: tuple[str, ...], load_before: Any) -> dict[str, Any]:
+    """The machine and software facts every results file starts with (shared with bench/compile)."""
+    return {
+        "generated_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "mode": mode,
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "versions": versions(dists),
+        "loadavg_1_5_15": {"before": load_before, "after": os.getloadavg()},
+    }
+
+
+def write_results(path: Path, result: dict[str, Any]) -> None:
+    """Write a results file atomically (a half-written file never replaces a good one)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp_path = path.with_suffix(".json.tmp")
+    tmp_path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    tmp_path.replace(path)
 
 
 def profile_lint(root: Path, top: int = 25) -> str:
@@ -744,16 +770,8 @@ def main(argv: list[str] | None = None) -> int:
         print("\n" + profile_text)
 
     result = {
-        "generated_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "mode": "quick" if args.quick else "full",
-        "python": platform.python_version(),
-        "implementation": platform.python_implementation(),
-        "platform": platform.platform(),
-        "machine": platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "versions": versions(),
+        **run_header("quick" if args.quick else "full", LINT_DISTS, load_before),
         "yaml_c_loader": hasattr(yaml, "CSafeLoader"),
-        "loadavg_1_5_15": {"before": load_before, "after": os.getloadavg()},
         "method": {
             "timer": "time.perf_counter",
             "statistic": "median of repeats; gc.collect() before each repeat, gc enabled during it",
@@ -769,10 +787,7 @@ def main(argv: list[str] | None = None) -> int:
         "stages": breakdown,
         "targets": targets,
     }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    tmp_path = args.output.with_suffix(".json.tmp")
-    tmp_path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    tmp_path.replace(args.output)
+    write_results(args.output, result)
     print(f"\nwrote {args.output.relative_to(REPO) if args.output.is_relative_to(REPO) else args.output}")
     return 0
 

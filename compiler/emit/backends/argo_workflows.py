@@ -149,38 +149,33 @@ def build_training(plan: SystemPlan, pipeline: PipelinePlan) -> WorkflowTemplate
     return template
 
 
+def _cron_fields(plan: SystemPlan, name: str, namespace: str, schedule: str, environment: str, model: str,
+                 origin: str, spec_hash: str) -> dict:
+    """What every CronWorkflow shares: identity, one UTC schedule, lineage metadata, failure history."""
+    meta = _metadata(plan, environment, model, origin, spec_hash, "CronWorkflow")
+    return {"name": name, "namespace": namespace, "schedules": [schedule], "timezone": "UTC",
+            "failed_jobs_history_limit": 3, "labels": meta["labels"], "annotations": meta["annotations"]}
+
+
 def build_retrain(plan: SystemPlan, pipeline: PipelinePlan) -> CronWorkflow:
-    spec_hash = pipeline.steps[0].config.spec_hash
-    meta = _metadata(plan, pipeline.environment, pipeline.model, str(pipeline.origin), spec_hash, "CronWorkflow")
     return CronWorkflow(
-        name=f"{pipeline.model}-retrain",
-        namespace=pipeline.namespace,
-        schedules=[pipeline.schedule],
-        timezone="UTC",
+        **_cron_fields(plan, f"{pipeline.model}-retrain", pipeline.namespace, pipeline.schedule, pipeline.environment,
+                       pipeline.model, str(pipeline.origin), pipeline.steps[0].config.spec_hash),
         concurrency_policy="Forbid",
         starting_deadline_seconds=3600,
         successful_jobs_history_limit=3,
-        failed_jobs_history_limit=3,
-        labels=meta["labels"],
-        annotations=meta["annotations"],
         workflow_template_ref=m.WorkflowTemplateRef(name=pipeline.name),
     )
 
 
 def build_monitor(plan: SystemPlan, monitor: MonitorPlan) -> CronWorkflow:
     step = monitor.step
-    meta = _metadata(plan, monitor.environment, monitor.model, str(monitor.origin), step.config.spec_hash, "CronWorkflow")
     with CronWorkflow(
-        name=f"{monitor.model}-monitor",
-        namespace=monitor.namespace,
-        schedules=[monitor.schedule],
-        timezone="UTC",
+        **_cron_fields(plan, f"{monitor.model}-monitor", monitor.namespace, monitor.schedule, monitor.environment,
+                       monitor.model, str(monitor.origin), step.config.spec_hash),
         concurrency_policy="Replace",
         successful_jobs_history_limit=1,
-        failed_jobs_history_limit=3,
         entrypoint="monitor",
-        labels=meta["labels"],
-        annotations=meta["annotations"],
         **_common_workflow_fields(plan, MONITOR_SERVICE_ACCOUNT, monitor.config_map, 900),
     ) as cron:
         _container(plan, step, {})
