@@ -1,0 +1,28 @@
+"""The step registry: step name -> the module that runs it.
+
+Each module exposes ``run(config) -> int`` taking the step's typed config
+(``runtime.contracts.steps``) and returning the process exit status.  A new
+step is one module and one line here.
+"""
+
+from __future__ import annotations
+
+__all__ = ["STEP_MODULES"]
+
+# Listed as data so `python -m runtime --help` and the tests can enumerate steps
+# without importing their (heavy) dependencies.
+STEP_MODULES: dict[str, str] = {
+    "generate-data": "runtime.steps.generate_data",
+    "validate-data": "runtime.steps.validate_data",
+    "build-features": "runtime.steps.build_features",
+    "parity": "runtime.steps.parity",
+    "train": "runtime.steps.train",
+    "evaluate": "runtime.steps.evaluate",
+    "export-onnx": "runtime.steps.export_onnx",
+    "register": "runtime.steps.register",
+    "propose-release": "runtime.steps.propose_release",
+    "monitor": "runtime.steps.monitor",
+    "ingest": "runtime.steps.ingest",
+    "serve": "runtime.steps.serve",
+    "edge-run": "runtime.steps.edge_run",
+}
