@@ -9,7 +9,17 @@ import math
 from collections.abc import Mapping
 from datetime import date, datetime, timezone
 
-__all__ = ["canonical_json", "event_id"]
+__all__ = ["ARRIVAL_TIME", "EVENT_ID", "SYSTEM_COLUMNS", "canonical_json", "event_id"]
+
+# System columns the runtime carries beside a source's declared fields.  They
+# start with "_" so they can never collide with a spec field name.
+EVENT_ID = "_event_id"  # stable identity: de-duplication and exactly-once apply
+# When the row became known to the platform (ingestion time for events, ticket
+# close time for labels).  Point-in-time joins use it: a row is visible at t
+# only if it had arrived by t.  Absent: events arrive at their event time and
+# labels at their timestamp plus the declared availability delay.
+ARRIVAL_TIME = "_arrival_time"
+SYSTEM_COLUMNS = (EVENT_ID, ARRIVAL_TIME)
 
 
 def _plain(value: object) -> object:
@@ -32,10 +42,11 @@ def canonical_json(record: Mapping[str, object]) -> str:
 
 
 def event_id(record: Mapping[str, object]) -> str:
-    """The event's id: its declared ``event_id`` if it has one, else the
-    sha256 of its canonical JSON (a redelivered or duplicated event has the
-    same id, so it is applied once)."""
-    declared = record.get("event_id")
+    """The event's id: its ``_event_id`` if it carries one, else the sha256
+    of the canonical JSON of its declared fields (system columns excluded, so
+    a redelivered or duplicated event has the same id and is applied once)."""
+    declared = record.get(EVENT_ID)
     if isinstance(declared, str) and declared:
         return declared
-    return hashlib.sha256(canonical_json({k: v for k, v in record.items() if k != "event_id"}).encode()).hexdigest()[:32]
+    fields = {k: v for k, v in record.items() if not k.startswith("_")}
+    return hashlib.sha256(canonical_json(fields).encode()).hexdigest()[:32]
