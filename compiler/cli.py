@@ -223,6 +223,52 @@ def list_codes() -> None:
         typer.echo(f"{info.code}  {info.stage:<9} {info.title}")
 
 
+class PlanFormat(str, Enum):
+    text = "text"
+    json = "json"
+    markdown = "markdown"
+
+
+@app.command()
+def plan(
+    paths: Annotated[Optional[list[Path]], typer.Argument(help="Spec files or folders (default: specs/).", show_default=False)] = None,
+    base: Annotated[str, typer.Option("--base", help="The git revision to compare with (branch, tag, commit, HEAD~1).")] = ...,  # type: ignore[assignment]
+    policies: PoliciesOpt = None,
+    format: Annotated[PlanFormat, typer.Option("--format", "-f", help="Output format.")] = PlanFormat.text,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the plan to a file.")] = None,
+    color: Annotated[Optional[bool], typer.Option("--color/--no-color", help="Colour text output.")] = None,
+) -> None:
+    """What the working tree changes against --base: resources, meaning, approvals required."""
+    from compiler.change import FORMATS, build_change_plan
+    from compiler.change.revision import RevisionError, read_revision, repository_root, resolve_revision
+    from compiler.compile import compile_sources
+    from compiler.load import read_sources
+
+    spec_paths = list(paths) if paths else [Path("specs")]
+    inputs = _inputs(spec_paths, policies)
+    try:
+        first = spec_paths[0] if spec_paths[0].is_dir() else spec_paths[0].parent
+        root = repository_root(first if first.is_dir() else Path.cwd())
+        revision = resolve_revision(root, base)
+        base_files, base_problems = read_revision(root, revision, inputs)
+    except RevisionError as exc:
+        typer.echo(f"plan: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    # No spec files at the base (the specs are new): everything is created.
+    base_result = compile_sources(base_files, base_problems) if base_files or base_problems else None
+    head_result = compile_sources(*read_sources(inputs))
+    change = build_change_plan(base_result, head_result, f"base {revision.label}")
+    use_color = color if color is not None else (format is PlanFormat.text and output is None and sys.stdout.isatty()
+                                                  and "NO_COLOR" not in os.environ)
+    report = FORMATS[format.value](change, {"color": use_color})
+    if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(report, encoding="utf-8")
+    else:
+        sys.stdout.write(report)
+    raise typer.Exit(EXIT_OK if change.ok else EXIT_ERRORS)
+
+
 @app.command()
 def version() -> None:
     """Print the version."""
