@@ -115,18 +115,10 @@ def _stricter(a: ApprovalRequirement | None, b: ApprovalRequirement | None) -> A
     return ApprovalRequirement(winner.count, winner.roles, tuple(sorted(set(a.sources) | set(b.sources))))
 
 
-def _recorded(head: ResolvedSpec, releases: Iterable[str], model: str, environment: str,
-              need: ApprovalRequirement) -> tuple[str, ...]:
-    approvers: set[str] = set()
-    for rid in releases:
-        node = head.nodes.get(rid)
-        if node is None:
-            continue
-        rel: ModelRelease = node.resource  # type: ignore[assignment]
-        if rel.spec.model != model or environment not in {d.environment for d in rel.spec.deployments}:
-            continue
-        approvers |= {a.approver for a in rel.spec.approvals if not need.roles or a.role in need.roles}
-    return tuple(sorted(approvers))
+def _approvers(head: ResolvedSpec, rid: str, need: ApprovalRequirement) -> tuple[str, ...]:
+    """Distinct approvers on one release whose role counts for ``need`` (as lint counts them)."""
+    rel: ModelRelease = head.nodes[rid].resource  # type: ignore[assignment]
+    return tuple(sorted({a.approver for a in rel.spec.approvals if not need.roles or a.role in need.roles}))
 
 
 def _deploys(spec: ResolvedSpec, rid: str, environment: str) -> bool:
@@ -145,14 +137,16 @@ def approvals_for(changes: Iterable[SpecChange], base: ResolvedSpec, head: Resol
             continue
         why = tuple(sorted(reasons[(model, env)]))
         releases = sorted({r.split(":", 1)[0] for r in why if r.startswith("ModelRelease/")})
-        recorded = _recorded(head, releases, model, env, need)
-        # Release records answer only for releases that still deploy here; taking one out
-        # (a rollback) is a change the pull request's reviewers approve.
-        only_releases = all(r.startswith("ModelRelease/") for r in why) and all(
-            _deploys(head, rid, env) for rid in releases)
-        if not only_releases:
-            status = "review"
+        deploying = [rid for rid in releases if _deploys(head, rid, env)]
+        per_release = [_approvers(head, rid, need) for rid in deploying]
+        weakest = min(per_release, key=len, default=())
+        if per_release and len(weakest) < need.count:
+            status, recorded = "missing", weakest
+        elif not all(r.split(":", 1)[0] in deploying for r in why):
+            # A spec change, or a release taken out of the environment (a rollback):
+            # no release record covers it, so the pull request's reviewers approve it.
+            status, recorded = "review", tuple(sorted({a for r in per_release for a in r}))
         else:
-            status = "met" if len(recorded) >= need.count else "missing"
+            status, recorded = "met", weakest
         out.append(ApprovalCheck(model, env, need, why, recorded, status))
     return tuple(out)
