@@ -349,3 +349,15 @@ def test_change_stages_are_pure() -> None:
         text = path.read_text(encoding="utf-8")
         for word in forbidden:
             assert word not in text, f"{path.relative_to(REPO)} uses {word}"
+
+
+def test_weakening_a_policy_needs_the_approvals_of_the_old_policy(repo: Path) -> None:
+    edit(repo, "policies/high-risk.yaml", "{environment: prod, count: 2, roles: [ml-lead, risk-officer]}",
+         "{environment: prod, count: 1, roles: [ml-lead, risk-officer]}")
+    code, doc = plan_json("--base", "HEAD")
+    assert code == 0
+    change = changes_of(doc, "RiskPolicy/high-risk-governance")["spec.approvals[prod].count"]
+    assert (change["category"], change["effect"]) == ("policy approvals", "loosened")
+    prod = approval(doc, "pump-failure", "prod")
+    assert prod["required"] == 2, "the stricter of base and head applies"
+    assert prod["status"] == "review"
