@@ -240,7 +240,7 @@ def plan(
 ) -> None:
     """What the working tree changes against --base: resources, meaning, approvals required."""
     from compiler.change import FORMATS, build_change_plan
-    from compiler.change.revision import RevisionError, read_revision, repository_root, resolve_revision
+    from compiler.change.revision import RevisionError, exists_at, read_revision, repository_root, resolve_revision
     from compiler.compile import compile_sources
     from compiler.load import read_sources
 
@@ -248,8 +248,11 @@ def plan(
     inputs = _inputs(spec_paths, policies)
     try:
         first = spec_paths[0] if spec_paths[0].is_dir() else spec_paths[0].parent
-        root = repository_root(first if first.is_dir() else Path.cwd())
+        root = repository_root((first if first.is_dir() else Path.cwd()).resolve())
         revision = resolve_revision(root, base)
+        for path in spec_paths:
+            if not path.exists() and not exists_at(root, revision, path):
+                raise RevisionError(f"'{path}' exists neither in the working tree nor at {revision.label}")
         base_files, base_problems = read_revision(root, revision, inputs)
     except RevisionError as exc:
         typer.echo(f"plan: {exc}", err=True)

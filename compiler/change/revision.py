@@ -14,7 +14,7 @@ from pathlib import Path, PurePosixPath
 from compiler.diagnostics import Diagnostic, Location, Severity
 from compiler.load import MAX_FILE_BYTES, SPEC_SUFFIXES, SourceFile
 
-__all__ = ["Revision", "RevisionError", "read_revision", "repository_root", "resolve_revision"]
+__all__ = ["Revision", "RevisionError", "exists_at", "read_revision", "repository_root", "resolve_revision"]
 
 # Plenty for a spec tree; a hung git (a credential prompt, a lock) fails instead of hanging CI.
 _TIMEOUT_S = 60
@@ -146,3 +146,9 @@ def read_revision(root: Path, revision: Revision, paths: Sequence[Path], *, disp
             continue
         files.append(SourceFile(name, contents[name]))
     return tuple(files), tuple(problems)
+
+
+def exists_at(root: Path, revision: Revision, path: Path) -> bool:
+    """Whether ``path`` (a file or folder) exists at ``revision``."""
+    rel = _relative(root, path)
+    return not rel or _git(root, "cat-file", "-e", f"{revision.commit}:{rel}").returncode == 0

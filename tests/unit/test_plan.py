@@ -265,6 +265,8 @@ def test_unknown_ref_is_a_usage_error(repo: Path) -> None:
     assert err.strip() == f"plan: unknown revision 'no-such-branch': no such branch, tag or commit in {repo}"
     code, _, err = plan("--base", "--upload-pack=touch x")
     assert code == 2 and "is not a git revision" in err and not (repo / "x").exists()
+    code, out, err = plan("--base", "HEAD", "nope/")
+    assert (code, out) == (2, "") and err.startswith("plan: 'nope' exists neither in the working tree nor at HEAD (")
 
 
 def test_not_a_git_repository(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
