@@ -61,6 +61,10 @@ CATEGORIES: tuple[tuple[str, str, str], ...] = (
     ("*", "metadata", "metadata"),
 )
 
+# What a whole resource created or deleted is about.
+_KIND_WORDS = {"Model": "model", "ModelRelease": "release", "DataSource": "data source", "FeatureSet": "features",
+               "ServiceLevel": "service level", "RiskPolicy": "policy", "System": "system"}
+
 # Keys that identify the items of a list of mappings, tried in order; the
 # first one present on every item with distinct values is used.
 LIST_KEYS: tuple[tuple[str, ...], ...] = (
@@ -198,10 +202,10 @@ def diff_specs(base: ResolvedSpec, head: ResolvedSpec) -> tuple[SpecChange, ...]
     for rid in sorted(old_nodes.keys() | new_nodes.keys()):
         kind = rid.split("/", 1)[0]
         if rid not in old_nodes:
-            out.append(SpecChange(rid, "created", _category(kind, "spec"), ""))
+            out.append(SpecChange(rid, "created", _KIND_WORDS.get(kind, kind.lower()), ""))
             continue
         if rid not in new_nodes:
-            out.append(SpecChange(rid, "deleted", _category(kind, "spec"), ""))
+            out.append(SpecChange(rid, "deleted", _KIND_WORDS.get(kind, kind.lower()), ""))
             continue
         for path, before, after in _walk(_dump(old_nodes[rid].resource), _dump(new_nodes[rid].resource), ""):
             action = "created" if before is None else "deleted" if after is None else "updated"
