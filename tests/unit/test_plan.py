@@ -199,7 +199,7 @@ def test_release_to_prod_without_enough_approvals(repo: Path) -> None:
     code, out, _ = plan("--base", "HEAD")
     assert code == 1
     assert "working tree does not compile" in out and "error[SO443]" in out
-    assert re.search(r"pump-failure\s+│\s+prod\s+│\s+2\s+│", out), out
+    assert re.search(r"pump-failure\s+│\s+prod\s+│\s+2 \(ml-lead or", out), out
     assert "MISSING" in out
 
 

@@ -19,8 +19,17 @@ STATUS_TEXT = {
 }
 
 
+def _unset_dropped(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {k: _unset_dropped(x) for k, x in v.items() if x is not None}
+    if isinstance(v, list):
+        return [_unset_dropped(x) for x in v]
+    return v
+
+
 def value(v: Any) -> str:
-    text = v if isinstance(v, str) else json.dumps(v, sort_keys=True, separators=(", ", ": "))
+    """A value in one short line; unset (null) fields of a mapping are left out."""
+    text = v if isinstance(v, str) else json.dumps(_unset_dropped(v), sort_keys=True, separators=(", ", ": "))
     return text if len(text) <= _MAX_VALUE else text[: _MAX_VALUE - 3] + "..."
 
 

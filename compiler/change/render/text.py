@@ -35,11 +35,12 @@ def render(plan: ChangePlan, options: dict[str, object]) -> str:
                 console.print(f"  {diagnostic_line(d)}")
     if plan.approvals:
         table = Table(title="Approvals required", title_justify="left", show_lines=False)
-        for col in ("model", "environment", "required", "roles", "required by", "recorded", "status"):
+        for col in ("model", "environment", "required", "required by", "recorded", "status"):
             table.add_column(col, overflow="fold")
         for a in plan.approvals:
-            table.add_row(a.model, a.environment, str(a.requirement.count), ", ".join(a.requirement.roles) or "any",
-                          ", ".join(a.requirement.sources), ", ".join(a.recorded) or "none",
+            roles = f" ({' or '.join(a.requirement.roles)})" if a.requirement.roles else ""
+            table.add_row(a.model, a.environment, f"{a.requirement.count}{roles}",
+                          "\n".join(a.requirement.sources), "\n".join(a.recorded) or "none",
                           Text(STATUS_TEXT[a.status], style=_STATUS_STYLE[a.status]))
         console.print()
         console.print(table)
