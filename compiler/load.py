@@ -72,6 +72,7 @@ _IMPLICIT = {
     "tag:yaml.org,2002:timestamp",
     _STR,
 }
+_LINE_BREAK = re.compile("\r\n|\r|\n|\x85|\u2028|\u2029")  # YAML's line breaks
 # YAML 1.2 core schema (https://yaml.org/spec/1.2.2/#1032-tag-resolution)
 _NULL = re.compile(r"^(?:~|null|Null|NULL|)$")
 _BOOL = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
@@ -234,6 +235,12 @@ def load(files: Iterable[SourceFile]) -> LoadResult:
     return LoadResult(file_list, tuple(documents), tuple(diagnostics))
 
 
+def _line_col(before: str) -> tuple[int, int]:
+    """Where the text after ``before`` starts, counting lines as YAML does (a lone \\r breaks a line too)."""
+    breaks = list(_LINE_BREAK.finditer(before))
+    return len(breaks) + 1, len(before) - (breaks[-1].end() if breaks else 0) + 1
+
+
 def _load_file(source: SourceFile) -> tuple[list[Document], list[Diagnostic]]:
     name = source.path
     if len(source.data) > MAX_FILE_BYTES:
@@ -243,10 +250,8 @@ def _load_file(source: SourceFile) -> tuple[list[Document], list[Diagnostic]]:
     try:
         text = source.data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        before = source.data[: exc.start]
-        line = before.count(b"\n") + 1
         # Columns count code points (as SARIF says), not bytes.
-        col = len(before[before.rfind(b"\n") + 1:].decode("utf-8", "replace")) + 1
+        line, col = _line_col(source.data[: exc.start].decode("utf-8", "replace"))
         return [], [
             Diagnostic(
                 "SO105",
@@ -284,8 +289,7 @@ def _load_file(source: SourceFile) -> tuple[list[Document], list[Diagnostic]]:
     except yaml.reader.ReaderError as exc:  # control characters, invalid code points
         # The C reader counts UTF-8 bytes; turn the offset back into characters.
         before = text.encode("utf-8")[: exc.position].decode("utf-8", "replace")
-        line = before.count("\n") + 1
-        col = len(before) - (before.rfind("\n") + 1) + 1
+        line, col = _line_col(before)
         return [], [
             Diagnostic("SO101", Severity.ERROR, f"{exc.reason} (character U+{exc.character:04X})" if isinstance(exc.character, int)
                        else f"{exc.reason}", Location(name, line, col),

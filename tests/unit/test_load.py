@@ -110,3 +110,16 @@ def test_multiple_documents_and_empty_ones():
 def test_files_are_processed_in_sorted_order():
     res = load([SourceFile("b.yaml", b"x: 1\n"), SourceFile("a.yaml", b"y: 1\n")])
     assert [d.file for d in res.documents] == ["a.yaml", "b.yaml"]
+
+
+def test_control_character_after_a_lone_carriage_return_is_located_on_the_next_line():
+    # A lone \r is a YAML line break (found by tests/fuzz: the column ran past line 1).
+    result = load([SourceFile("a.yaml", b"\r\x00# comment\n")])
+    (d,) = result.diagnostics
+    assert (d.code, d.location.line, d.location.col) == ("SO101", 2, 1)
+
+
+def test_invalid_utf8_after_a_lone_carriage_return_is_located_on_the_next_line():
+    result = load([SourceFile("a.yaml", b"\r\x80# comment\n")])
+    (d,) = result.diagnostics
+    assert (d.code, d.location.line, d.location.col) == ("SO105", 2, 1)
