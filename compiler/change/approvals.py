@@ -17,9 +17,11 @@ The rules (docs/architecture.md, "specops plan"):
   against: weakening a policy needs the approvals the old policy demanded.
 * Release records carry approvals for releases only.  A requirement that
   only release changes trigger is ``met`` or ``missing`` from the approvals
-  recorded on those releases; one that a spec change triggers (a lowered
-  gate, a new canary step) is ``review``: reviewers of the pull request with
-  those roles must approve it, because no release record covers it.
+  recorded on each release that deploys there (a release they replace needs
+  none of its own); one that a spec change triggers (a lowered gate, a new
+  canary step), or a release taken out with nothing in its place (a
+  rollback), is ``review``: reviewers of the pull request with those roles
+  must approve it, because no release record covers it.
 """
 
 from __future__ import annotations
@@ -140,13 +142,15 @@ def approvals_for(changes: Iterable[SpecChange], base: ResolvedSpec, head: Resol
         deploying = [rid for rid in releases if _deploys(head, rid, env)]
         per_release = [_approvers(head, rid, need) for rid in deploying]
         weakest = min(per_release, key=len, default=())
+        spec_change = any(not r.startswith("ModelRelease/") for r in why)
         if per_release and len(weakest) < need.count:
             status, recorded = "missing", weakest
-        elif not all(r.split(":", 1)[0] in deploying for r in why):
-            # A spec change, or a release taken out of the environment (a rollback):
-            # no release record covers it, so the pull request's reviewers approve it.
+        elif spec_change or not deploying:
+            # A spec change, or a release taken out with nothing approved in its place
+            # (a rollback): no release record covers it, so the pull request's reviewers approve it.
             status, recorded = "review", tuple(sorted({a for r in per_release for a in r}))
         else:
+            # Releases that deploy here carry the approvals; one they replace needs none of its own.
             status, recorded = "met", weakest
         out.append(ApprovalCheck(model, env, need, why, recorded, status))
     return tuple(out)

@@ -157,29 +157,29 @@ def _dump(resource: Any) -> dict[str, Any]:
             "spec": data.get("spec", {})}
 
 
+def _traffic(spec: ResolvedSpec, rid: str, deployment: Any) -> str | None:
+    """What a release's deployment means: its role, and for a canary the traffic of its step."""
+    if not isinstance(deployment, dict):
+        return None
+    if deployment.get("role") != "canary":
+        return deployment.get("role")
+    node = spec.nodes.get(rid)
+    model = spec.get("Model", node.resource.spec.model) if node is not None else None  # type: ignore[attr-defined]
+    canary = model.resource.spec.serving.canary if model is not None else None  # type: ignore[attr-defined]
+    step = deployment.get("canaryStep")
+    if canary is None or step is None or step >= len(canary.steps):
+        return f"canary step {step}"
+    return f"canary {canary.steps[step]}%"
+
+
 def _canary_note(rid: str, path: str, before: Any, after: Any, base: ResolvedSpec, head: ResolvedSpec) -> str | None:
-    """A release's canaryStep is an index; say what traffic it means."""
+    """A release's canaryStep is an index and its role a word; say what traffic they mean."""
     if not rid.startswith("ModelRelease/") or not path.startswith("spec.deployments["):
         return None
-
-    def percent(spec: ResolvedSpec, deployment: Any) -> str | None:
-        if not isinstance(deployment, dict):
-            return None
-        node = spec.nodes.get(rid)
-        model = spec.get("Model", node.resource.spec.model) if node is not None else None  # type: ignore[attr-defined]
-        if deployment.get("role") != "canary":
-            return deployment.get("role")
-        canary = model.resource.spec.serving.canary if model is not None else None  # type: ignore[attr-defined]
-        step = deployment.get("canaryStep")
-        if canary is None or step is None or step >= len(canary.steps):
-            return f"canary step {step}"
-        return f"canary {canary.steps[step]}%"
-
     env = path[len("spec.deployments["):].split("]", 1)[0]
-    dep_path = f"spec.deployments[{env}]"
-    old_dep = _item(base, rid, env) if path != dep_path else before
-    new_dep = _item(head, rid, env) if path != dep_path else after
-    old, new = percent(base, old_dep), percent(head, new_dep)
+    whole = path == f"spec.deployments[{env}]"
+    old = _traffic(base, rid, before if whole else _item(base, rid, env))
+    new = _traffic(head, rid, after if whole else _item(head, rid, env))
     if old == new:
         return None
     return f"{env}: {old or 'not deployed'} -> {new or 'not deployed'}"
@@ -195,6 +195,17 @@ def _item(spec: ResolvedSpec, rid: str, env: str) -> Any:
     return None
 
 
+def _release_summary(spec: ResolvedSpec, rid: str) -> str | None:
+    """A whole release in one line: version, where it deploys in which role, approvals."""
+    node = spec.nodes.get(rid)
+    if node is None or node.kind != "ModelRelease":
+        return None
+    rel = node.resource.spec  # type: ignore[attr-defined]
+    places = ", ".join(f"{d.environment} {_traffic(spec, rid, _item(spec, rid, d.environment))}"
+                       for d in rel.deployments) or "no deployments"
+    return f"{rel.model} {rel.version}: {places}; {len(rel.approvals)} approval(s)"
+
+
 def diff_specs(base: ResolvedSpec, head: ResolvedSpec) -> tuple[SpecChange, ...]:
     out: list[SpecChange] = []
     old_nodes: Mapping[str, Any] = base.nodes
@@ -202,13 +213,20 @@ def diff_specs(base: ResolvedSpec, head: ResolvedSpec) -> tuple[SpecChange, ...]
     for rid in sorted(old_nodes.keys() | new_nodes.keys()):
         kind = rid.split("/", 1)[0]
         if rid not in old_nodes:
-            out.append(SpecChange(rid, "created", _KIND_WORDS.get(kind, kind.lower()), ""))
+            out.append(SpecChange(rid, "created", _KIND_WORDS.get(kind, kind.lower()), "",
+                                  note=_release_summary(head, rid)))
             continue
         if rid not in new_nodes:
-            out.append(SpecChange(rid, "deleted", _KIND_WORDS.get(kind, kind.lower()), ""))
+            out.append(SpecChange(rid, "deleted", _KIND_WORDS.get(kind, kind.lower()), "",
+                                  note=_release_summary(base, rid)))
             continue
+        noted: set[str] = set()
         for path, before, after in _walk(_dump(old_nodes[rid].resource), _dump(new_nodes[rid].resource), ""):
             action = "created" if before is None else "deleted" if after is None else "updated"
+            note = _canary_note(rid, path, before, after, base, head)
+            if note in noted:
+                note = None  # role and canaryStep of one deployment: say it once
+            noted.add(note or "")
             out.append(SpecChange(rid, action, _category(kind, path), path, before, after, _effect(path, before, after),
-                                  _canary_note(rid, path, before, after, base, head)))
+                                  note))
     return tuple(out)

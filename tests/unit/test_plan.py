@@ -196,6 +196,8 @@ def test_release_to_prod_without_enough_approvals(repo: Path) -> None:
     assert doc["specsCompared"] and not doc["resourcesCompared"] and doc["resources"] == []
     prod = approval(doc, "pump-failure", "prod")
     assert (prod["required"], prod["recorded"], prod["status"]) == (2, ["dana@acme.example"], "missing")
+    created = changes_of(doc, "ModelRelease/pump-failure-1-5-0")[""]
+    assert (created["action"], created["note"]) == ("created", "pump-failure 1.5.0: prod canary 10%; 1 approval(s)")
     code, out, _ = plan("--base", "HEAD")
     assert code == 1
     assert "working tree does not compile" in out and "error[SO443]" in out
@@ -363,3 +365,25 @@ def test_weakening_a_policy_needs_the_approvals_of_the_old_policy(repo: Path) ->
     prod = approval(doc, "pump-failure", "prod")
     assert prod["required"] == 2, "the stricter of base and head applies"
     assert prod["status"] == "review"
+
+
+def test_promotion_to_champion_is_met_by_the_release_records(repo: Path) -> None:
+    edit(repo, RELEASES, "    - {environment: prod, role: champion}\n", "")  # 1.3.0 leaves prod
+    edit(repo, RELEASES, "{environment: prod, role: canary, canaryStep: 0}", "{environment: prod, role: champion}")
+    code, doc = plan_json("--base", "HEAD")
+    assert code == 0, doc["head"]["diagnostics"]
+    notes = [c["note"] for c in doc["changes"] if c["note"]]
+    assert notes == ["prod: champion -> not deployed", "prod: canary 10% -> champion"], doc["changes"]
+    prod = approval(doc, "pump-failure", "prod")
+    assert (prod["status"], prod["recorded"]) == ("met", ["dana@acme.example", "omar@acme.example"])
+    isvc = resource(doc, "generated/prod/inferenceservice-pump-failure.yaml")
+    assert {"pointer": "/spec/predictor/canaryTrafficPercent", "before": 10, "after": None} in isvc["fields"]
+
+
+def test_rollback_without_a_replacement_needs_review(repo: Path) -> None:
+    edit(repo, RELEASES, "    - {environment: prod, role: canary, canaryStep: 0}\n", "")
+    code, doc = plan_json("--base", "HEAD")
+    assert code == 0, doc["head"]["diagnostics"]
+    assert changes_of(doc, "ModelRelease/pump-failure-1-4-0")["spec.deployments[prod]"]["note"] == (
+        "prod: canary 10% -> not deployed")
+    assert approval(doc, "pump-failure", "prod")["status"] == "review"
