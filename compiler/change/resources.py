@@ -48,6 +48,14 @@ def _embedded_json(value: Any) -> Any:
     return None
 
 
+def _names(items: list[Any]) -> list[str] | None:
+    """The items' ``name``s when every item is a mapping with a distinct one."""
+    names = [i.get("name") for i in items if isinstance(i, dict)]
+    if len(names) != len(items) or not all(isinstance(n, str) for n in names) or len(set(names)) != len(names):
+        return None
+    return names
+
+
 def _escape(key: Any) -> str:
     return str(key).replace("~", "~0").replace("/", "~1")
 
@@ -58,10 +66,22 @@ def document_changes(before: Any, after: Any, pointer: str = "") -> Iterator[Fie
         for key in sorted(before.keys() | after.keys(), key=str):
             yield from document_changes(before.get(key), after.get(key), f"{pointer}/{_escape(key)}")
         return
-    if isinstance(before, list) and isinstance(after, list) and len(before) == len(after):
-        for i, (b, a) in enumerate(zip(before, after)):
-            yield from document_changes(b, a, f"{pointer}/{i}")
-        return
+    if isinstance(before, list) and isinstance(after, list):
+        old_names, new_names = _names(before), _names(after)
+        if old_names is not None and new_names is not None and old_names != new_names:
+            # Items added, removed or moved (containers, env vars, schema fields): match them by
+            # name; a pointer indexes the new list, or the old one for a removed item.
+            where = {n: i for i, n in enumerate(new_names)}
+            gone = {n: i for i, n in enumerate(old_names)}
+            for name in [*new_names, *(n for n in old_names if n not in where)]:
+                b = before[gone[name]] if name in gone else None
+                a = after[where[name]] if name in where else None
+                yield from document_changes(b, a, f"{pointer}/{where.get(name, gone.get(name))}")
+            return
+        if len(before) == len(after):
+            for i, (b, a) in enumerate(zip(before, after)):
+                yield from document_changes(b, a, f"{pointer}/{i}")
+            return
     if before == after:
         return
     inner_b, inner_a = _embedded_json(before), _embedded_json(after)

@@ -387,3 +387,26 @@ def test_rollback_without_a_replacement_needs_review(repo: Path) -> None:
     assert changes_of(doc, "ModelRelease/pump-failure-1-4-0")["spec.deployments[prod]"]["note"] == (
         "prod: canary 10% -> not deployed")
     assert approval(doc, "pump-failure", "prod")["status"] == "review"
+
+
+def test_document_changes_match_named_items() -> None:
+    from compiler.change.resources import document_changes
+
+    before = {"env": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}]}
+    after = {"env": [{"name": "B", "value": "3"}, {"name": "C", "value": "4"}, {"name": "A", "value": "1"}]}
+    got = [(f.pointer, f.before, f.after) for f in document_changes(before, after)]
+    assert got == [("/env/0/value", "2", "3"), ("/env/1", None, {"name": "C", "value": "4"})]
+    embedded = {"data": {"x.json": '{"gates": [{"min": 0.25}]}'}}
+    changed = {"data": {"x.json": '{"gates": [{"min": 0.2}]}'}}
+    assert [(f.pointer, f.before, f.after) for f in document_changes(embedded, changed)] == [
+        ("/data/x.json/gates/0/min", 0.25, 0.2)]
+
+
+def test_markdown_lists_at_most_max_rows_per_environment(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from compiler.change.render import markdown
+
+    monkeypatch.setattr(markdown, "MAX_ROWS", 2)
+    edit(repo, MODEL, "{metric: pr_auc, min: 0.25}", "{metric: pr_auc, min: 0.2}")
+    _, md, _ = plan("--base", "HEAD", "--format", "markdown")
+    assert "and 5 more resource(s) in runtime: `specops plan --format json` lists them all." in md
+    assert md.count("| ~ updated | StepConfig |") == 2

@@ -10,9 +10,11 @@ import jinja2
 from compiler.change.model import ChangePlan
 from compiler.change.render.phrases import STATUS_TEXT, change_text, diagnostic_line, headline, value
 
-__all__ = ["TEMPLATE", "render"]
+__all__ = ["MAX_ROWS", "TEMPLATE", "render"]
 
 TEMPLATE = "change_plan.md.j2"
+# GitHub refuses comments over 65,536 characters: list this many resources per environment.
+MAX_ROWS = 40
 
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("compiler", "templates"),
@@ -38,7 +40,8 @@ def render(plan: ChangePlan, options: dict[str, object]) -> str:
     resources = [
         (env, [{"action": r.action, "kind": r.kind, "ref": r.ref, "path": r.path,
                 "fields": [f"{f.pointer}: {value(f.before)} -> {value(f.after)}" for f in r.fields],
-                "more": r.fields_total - len(r.fields), "derived": r.derived} for r in group])
+                "more": r.fields_total - len(r.fields), "derived": r.derived} for r in group[:MAX_ROWS]],
+         len(group) - MAX_ROWS)
         for env, group in environments
     ]
     sides = [{"label": s.label, "lines": [diagnostic_line(d) for d in s.diagnostics if d.is_error]}
