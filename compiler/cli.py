@@ -33,6 +33,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+from compiler.cli_release import release_app  # noqa: E402  (after app: a sub-command group)
+
+app.add_typer(release_app, name="release")
+
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
 DEFAULT_SCHEMA_PATH = "docs/reference/specops.schema.json"
 DEFAULT_REFERENCE_PATH = "docs/reference/spec-reference.md"
