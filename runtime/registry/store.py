@@ -78,19 +78,24 @@ class Registry:
         with self.fs.open(path, "r") as fh:
             return RegistryEntry.model_validate_json(fh.read())
 
+    def version_for(self, model: str, sha256: str) -> str:
+        """The version these model bytes have, or would get if registered now."""
+        versions = self.versions(model)
+        for version in versions:
+            if self.entry(model, version).sha256 == sha256:
+                return version
+        last = _version_key(versions[-1]) if versions else (0, 0, 0)
+        return f"{last[0]}.{last[1] + 1}.0" if len(last) == 3 else "0.1.0"
+
     def register(self, model: str, files: Mapping[str, Path], model_file: str, card: Mapping[str, object]) -> RegistryEntry:
         """Store ``files`` (relative name -> local path) as a new version, or
         return the version that already holds the same ONNX model."""
         if model_file not in files:
             raise RegistryError(f"the model file {model_file!r} is not among the files to register")
         hashes = {name: sha256_file(path) for name, path in sorted(files.items())}
-        for version in self.versions(model):
-            existing = self.entry(model, version)
-            if existing.sha256 == hashes[model_file]:
-                return existing
-        versions = self.versions(model)
-        last = _version_key(versions[-1]) if versions else (0, 0, 0)
-        version = f"{last[0]}.{last[1] + 1}.0" if len(last) == 3 else "0.1.0"
+        version = self.version_for(model, hashes[model_file])
+        if version in self.versions(model):
+            return self.entry(model, version)
         folder = posixpath.join(self._model_dir(model), "versions", version)
         staging = folder + ".partial"
         if self.fs.exists(staging):  # left by a crashed run: never trusted, rewritten
