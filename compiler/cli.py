@@ -33,6 +33,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+from compiler.cli_release import release_app  # noqa: E402  (after app: a sub-command group)
+
+app.add_typer(release_app, name="release")
+
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
 DEFAULT_SCHEMA_PATH = "docs/reference/specops.schema.json"
 DEFAULT_REFERENCE_PATH = "docs/reference/spec-reference.md"
@@ -117,6 +121,11 @@ def compile(
     format: Annotated[Format, typer.Option("--format", "-f", help="Diagnostics format.")] = Format.text,
 ) -> None:
     """Compile specs into generated/ (Argo Workflows, KServe, Argo CD, DVC, runtime configs)."""
+    _compile_and_write(paths, out, check, policies, format)
+
+
+def _compile_and_write(paths: Optional[list[Path]], out: Path, check: bool, policies: Optional[str], format: Format) -> Path:
+    """Compile and write (or check) generated/; returns the repository root.  Exits on errors."""
     from compiler.compile import compile_sources
     from compiler.load import read_sources
     from compiler.write import write
@@ -148,9 +157,50 @@ def compile(
                        "run `specops compile` and commit the result", err=True)
             raise typer.Exit(EXIT_ERRORS)
         typer.echo(f"compile --check: {len(result.artifacts)} files up to date")
-        return
+        return root
     typer.echo(f"compile: {len(result.artifacts)} files ({len(report.created)} created, {len(report.updated)} updated, "
                f"{len(report.deleted)} deleted, {len(report.unchanged)} unchanged)")
+    return root
+
+
+@app.command()
+def run(
+    paths: Annotated[Optional[list[Path]], typer.Argument(help="Spec files or folders (default: specs/).", show_default=False)] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="The generated/ folder (its parent is the repository root).")] = Path("generated"),
+    stage: Annotated[Optional[list[str]], typer.Option("--stage", "-s", help="Run only this DVC stage and what it needs (repeatable).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Rerun stages even when nothing changed.")] = False,
+    policies: PoliciesOpt = None,
+) -> None:
+    """Compile, then execute the generated DVC pipeline end to end on this machine.
+
+    The stages are the same `python -m runtime <step>` commands Argo runs in a
+    cluster; unchanged stages are skipped (DVC cache)."""
+    from compiler.execute import PipelineError, run_pipeline
+
+    root = _compile_and_write(paths, out, False, policies, Format.text)
+    console = Console(highlight=False, stderr=True)
+
+    def announce(index: int, total: int, name: str) -> None:
+        console.rule(f"[bold]stage {index + 1}/{total}: {name}")
+
+    try:
+        report = run_pipeline(root, tuple(stage or ()), force=force, on_stage=announce)
+    except PipelineError as exc:
+        typer.echo(f"run: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    _print_run_summary(report, root)
+    if not report.ok:
+        failed = report.failed
+        typer.echo(f"run: stage '{failed.name}' failed: {failed.message}" if failed else "run: failed", err=True)
+        raise typer.Exit(EXIT_ERRORS)
+
+
+def _print_run_summary(report: "RunReport", root: Path) -> None:  # noqa: F821 (imported lazily)
+    from compiler.run_summary import summarize
+
+    console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
+    for renderable in summarize(report, root):
+        console.print(renderable)
 
 
 @app.command()
