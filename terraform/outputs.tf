@@ -1,0 +1,19 @@
+output "namespace" {
+  description = "The environment's namespace."
+  value       = module.namespace.name
+}
+
+output "secrets" {
+  description = "The Secrets created in the namespace (names only)."
+  value       = module.secrets.names
+}
+
+output "artifact_bucket_arn" {
+  description = "The artifact bucket's ARN, when this environment manages it."
+  value       = one(module.artifact_bucket[*].arn)
+}
+
+output "root_application" {
+  description = "The Argo CD root Application that syncs the generated Argo CD manifests, when this environment installs Argo CD."
+  value       = one(module.argocd[*].root_application)
+}
