@@ -110,3 +110,15 @@ def test_argocd_consistency_ignores_the_terraform_folder(plan: SystemPlan) -> No
     artifacts = emit(plan)
     assert any(a.path.startswith("generated/terraform/") for a in artifacts)
     assert argocd.check_consistency(plan, artifacts) == []
+
+
+def test_s3_bucket_names_s3_would_refuse() -> None:
+    from compiler.checks.platform import s3_bucket_problem
+
+    assert s3_bucket_problem("acme-ml-artifacts") is None
+    assert s3_bucket_problem("a.b-c1") is None
+    for bad, why in [("ab", "3 to 63"), ("a" * 64, "3 to 63"), ("Acme", "lowercase"), ("a_b", "lowercase"),
+                     ("-ab", "start and end"), ("a..b", "adjacent dots"), ("192.168.1.1", "IP address"),
+                     ("xn--abc", "reserved prefix"), ("abc-s3alias", "reserved suffix")]:
+        problem = s3_bucket_problem(bad)
+        assert problem is not None and why in problem, (bad, problem)
