@@ -21,7 +21,7 @@ module "artifact_bucket" {
   source = "./modules/artifact-bucket"
   count  = var.manage_artifact_bucket && var.artifact_bucket != null ? 1 : 0
 
-  name                              = var.artifact_bucket.name
+  name                              = try(var.artifact_bucket.name, "")
   noncurrent_version_retention_days = var.noncurrent_version_retention_days
 }
 

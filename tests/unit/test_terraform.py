@@ -315,3 +315,37 @@ def test_root_application_bootstraps_generated_argocd() -> None:
         values = json.loads(tfvars.read_text(encoding="utf-8"))
         assert values["gitops"]["argocd_path"] == "generated/argocd"
         assert values["gitops"]["argocd_namespace"] == tf_backend.ARGOCD_NAMESPACE
+
+
+def test_tfvars_of_variants_match_declared_types(plan) -> None:
+    """Not only the example: artifacts off S3 (null bucket), an image by tag, a pull Secret."""
+    import dataclasses
+
+    from compiler.plan import SecretRefPlan
+
+    declared = _variables(TERRAFORM)
+    variants = [
+        dataclasses.replace(plan, artifacts_uri="gs://b/x"),
+        dataclasses.replace(plan, image="registry.example:5000/team/runtime:1.2.3",
+                            secret_refs=(*plan.secret_refs, SecretRefPlan("pull", ".dockerconfigjson", ("System/x",)))),
+    ]
+    for variant in variants:
+        for artifact in tf_backend.emit(variant):
+            values = json.loads(artifact.content)
+            problems = [p for k, v in values.items() for p in _conforms(v, _parse_type(declared[k]["type"]), k)]
+            assert not problems, (artifact.path, problems)
+    (vars_,) = [json.loads(a.content) for a in tf_backend.emit(variants[1]) if "/prod." in a.path]
+    assert vars_["runtime_image"]["repository"] == "registry.example:5000/team/runtime"
+
+
+def test_a_mistyped_tfvars_value_is_caught() -> None:
+    """The check is not vacuous: a tfvars file with a wrong type or a stray key fails."""
+    declared = _variables(TERRAFORM)
+    values = json.loads(GENERATED_TFVARS[0].read_text(encoding="utf-8"))
+    values["install_addons"] = "yes"
+    values["secrets"][0]["keys"] = "credentials"
+    values["gitops"]["branch"] = "main"
+    problems = [p for k, v in values.items() for p in _conforms(v, _parse_type(declared[k]["type"]), k)]
+    assert sorted(problems) == ["gitops.branch: not an attribute of the declared object type",
+                                "install_addons: 'yes' is not a bool",
+                                "secrets[0].keys: 'credentials' is not a list"]
