@@ -45,7 +45,7 @@ bench: install  ## benchmarks; figures go to bench/results/
 	$(PY) bench/cel/bench_cel.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache bench/results/*.tmp
+	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache bench/results/*.tmp
 
 # checkov lives in its own virtual environment: it pins an old networkx that
 # the compiler's must not get.  Any failed check fails the target; skips carry
