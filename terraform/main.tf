@@ -4,9 +4,10 @@
 module "namespace" {
   source = "./modules/namespace"
 
-  name          = var.namespace
-  labels        = var.namespace_labels
-  runtime_image = var.runtime_image.reference
+  name         = var.namespace
+  labels       = var.namespace_labels
+  production   = var.production
+  kube_context = var.kube_context
 }
 
 module "secrets" {

@@ -3,6 +3,16 @@ output "namespace" {
   value       = module.namespace.name
 }
 
+output "argocd_destination" {
+  description = "The cluster as the generated Application names it; a remote one must be registered in Argo CD under this name or URL."
+  value       = var.cluster
+}
+
+output "runtime_image" {
+  description = "The runtime image the environment's generated manifests run (spec.runtime, pinned by digest in production)."
+  value       = var.runtime_image.reference
+}
+
 output "secrets" {
   description = "The Secrets created in the namespace (names only)."
   value       = module.secrets.names

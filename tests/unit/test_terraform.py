@@ -349,3 +349,11 @@ def test_a_mistyped_tfvars_value_is_caught() -> None:
     assert sorted(problems) == ["gitops.branch: not an attribute of the declared object type",
                                 "install_addons: 'yes' is not a bool",
                                 "secrets[0].keys: 'credentials' is not a list"]
+
+
+def test_every_declared_variable_is_used() -> None:
+    """A variable nothing reads is a tfvars key that silently does nothing."""
+    for module in _modules():
+        text = "\n".join(f.read_text(encoding="utf-8") for f in sorted(module.glob("*.tf")))
+        for name in _variables(module):
+            assert re.search(rf"\bvar\.{name}\b", text), f"{module.name}: variable {name} is never used"

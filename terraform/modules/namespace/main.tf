@@ -7,12 +7,15 @@ resource "kubernetes_namespace_v1" "this" {
   metadata {
     name   = var.name
     labels = var.labels
-    annotations = {
-      "specops.dev/runtime-image" = var.runtime_image
-    }
   }
 
   lifecycle {
     ignore_changes = [metadata[0].labels, metadata[0].annotations]
+
+    # Every apply plans this resource, so the guard always runs.
+    precondition {
+      condition     = !var.production || var.kube_context != null
+      error_message = "Environment namespace ${var.name} is production: set kube_context explicitly, so an apply never lands on whichever cluster is current."
+    }
   }
 }

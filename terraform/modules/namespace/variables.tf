@@ -8,7 +8,13 @@ variable "labels" {
   description = "The namespace's labels (as in the generated Namespace manifest)."
 }
 
-variable "runtime_image" {
+variable "production" {
+  type        = bool
+  description = "Whether the environment is production (then kube_context must be explicit)."
+}
+
+variable "kube_context" {
   type        = string
-  description = "The runtime image reference the environment runs, recorded as an annotation."
+  description = "The kubeconfig context the apply uses; null for the current one."
+  default     = null
 }
