@@ -37,8 +37,8 @@ S3 = "s3://"
 
 
 def tfvars_path(plan: SystemPlan, env: EnvironmentPlan) -> str:
-    # *.auto.tfvars.json: Terraform loads it by itself when copied next to the
-    # root module; from here it is passed with -var-file.
+    # Passed with -var-file (terraform/README.md): the .auto.tfvars.json
+    # suffix only marks it as Terraform variables in JSON.
     return f"{terraform_dir(plan)}/{env.name}.auto.tfvars.json"
 
 
