@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 SPECOPS := $(VENV)/bin/specops
 
-.PHONY: demo install test lint show compile check schema bench clean
+.PHONY: demo install test lint show compile check schema bench clean checkov
 
 demo: install  ## set up, then lint, show and compile the example system
 	$(SPECOPS) lint specs/
@@ -45,4 +45,24 @@ bench: install  ## benchmarks; figures go to bench/results/
 	$(PY) bench/cel/bench_cel.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache bench/results/*.tmp
+	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache bench/results/*.tmp
+
+# checkov lives in its own virtual environment: it pins an old networkx that
+# the compiler's must not get.  Any failed check fails the target; skips carry
+# their reasons (inline in terraform/, in .ci/checkov-generated.yaml for the
+# compiler's output).  --skip-download: no network for guidelines.
+CHECKOV_VENV ?= .venv-checkov
+CHECKOV_VERSION ?= 3.3.30
+CHECKOV := $(CHECKOV_VENV)/bin/checkov --skip-download --compact --quiet
+
+$(CHECKOV_VENV)/.installed:
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet 'checkov==$(CHECKOV_VERSION)'
+	touch $@
+
+checkov: $(CHECKOV_VENV)/.installed  ## checkov over terraform/, generated/, the CI workflows and the Dockerfile
+	$(CHECKOV) -d terraform --framework terraform
+	$(CHECKOV) -d generated --config-file .ci/checkov-generated.yaml
+	# checkov finds workflows only under <root>/.github/workflows of the scanned folder.
+	$(CHECKOV) -d . --framework github_actions --skip-path $(VENV) --skip-path $(CHECKOV_VENV)
+	if [ -f Dockerfile ]; then $(CHECKOV) -f Dockerfile --framework dockerfile; fi

@@ -205,9 +205,17 @@ _CATALOG: tuple[tuple[str, str, str, str], ...] = (
      "An edge bundle is exported but no edge environment serves it (warning).",
      "Serve in an edge environment or disable the export."),
     ("SO473", "reserved environment name",
-     "Each environment's manifests live in generated/<environment>/; 'argocd' and 'runtime' are taken by the "
-     "Argo CD bootstrap folder and the runtime configs.",
+     "Each environment's manifests live in generated/<environment>/; 'argocd', 'runtime' and 'terraform' are taken "
+     "by the Argo CD bootstrap folder, the runtime configs and the Terraform variables.",
      "Rename the environment."),
+    ("SO490", "invalid S3 bucket name",
+     "The bucket of artifacts.uri is created by terraform/ (modules/artifact-bucket); S3 refuses this name, so the "
+     "apply would fail after the pull request merged.",
+     "Use 3-63 lowercase letters, digits, dots or hyphens, starting and ending with a letter or digit."),
+    ("SO491", "artifact store not provisioned",
+     "terraform/ creates the artifact bucket only on S3; a gs://, az:// or abfs:// store must already exist "
+     "(warning).",
+     "Create the bucket (versioned, private, encrypted) before the first run, or move the artifacts to s3://."),
     # ----------------------------------------------------------- policy
     ("SO501", "risk policy violated",
      "A 'spec' rule of a risk policy evaluated to false for this resource. The message and rule id come from policies/.",

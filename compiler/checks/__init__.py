@@ -9,6 +9,7 @@ from compiler.checks import (
     environments,
     features,
     imbalance,
+    platform,
     point_in_time,
     policies,
     releases,
@@ -31,6 +32,7 @@ CHECKS: tuple[tuple[str, Check], ...] = (
     ("releases", releases.check),
     ("secrets", secrets.check),
     ("policies", policies.check),
+    ("platform", platform.check),
 )
 
 

@@ -16,6 +16,7 @@ __all__ = ["RESERVED_ENVIRONMENT_NAMES", "check"]
 RESERVED_ENVIRONMENT_NAMES = {
     "argocd": "the AppProject and Applications",
     "runtime": "the runtime's step configs",
+    "terraform": "the Terraform variables",
 }
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from compiler.plan import SystemPlan
 
-__all__ = ["argocd_dir", "environment_dir", "manifest_path", "manifest_file", "runtime_dir"]
+__all__ = ["argocd_dir", "environment_dir", "manifest_file", "manifest_path", "runtime_dir", "terraform_dir"]
 
 
 def environment_dir(plan: SystemPlan, env: str) -> str:
@@ -28,3 +28,8 @@ def manifest_path(plan: SystemPlan) -> str:
 def manifest_file(plan: SystemPlan, env: str, kind: str, name: str) -> str:
     """generated/<env>/<kind>-<name>.yaml: one Kubernetes object per file."""
     return f"{environment_dir(plan, env)}/{kind.lower()}-{name}.yaml"
+
+
+def terraform_dir(plan: SystemPlan) -> str:
+    """generated/terraform/<env>.auto.tfvars.json: variables for terraform/, never synced by Argo CD."""
+    return f"{plan.generated_dir}/terraform"

@@ -12,6 +12,8 @@ from collections.abc import Iterable
 from functools import cached_property
 from typing import Any
 
+from pydantic import BaseModel
+
 from compiler.plan.model import (
     CONFIG_MOUNT,
     EdgePlan,
@@ -21,6 +23,7 @@ from compiler.plan.model import (
     Origin,
     PipelinePlan,
     ResourcesPlan,
+    SecretRefPlan,
     ServingPlan,
     StepPlan,
     SystemPlan,
@@ -28,6 +31,7 @@ from compiler.plan.model import (
 from compiler.policy.select import selects
 from compiler.resolve import ResolvedSpec
 from compiler.spec import DataSource, FeatureSet, Model, ModelRelease, RiskPolicy, ServiceLevel, System
+from compiler.spec.base import SecretRef
 from compiler.spec.servicelevel import DURATION_METRICS
 from compiler.validate import SpecNode
 from runtime.contracts import PolicyBundle
@@ -56,7 +60,7 @@ from runtime.contracts.steps import (
     ValidateDataConfig,
 )
 
-__all__ = ["LOCAL_ARTIFACTS", "build_plan", "resource_hash"]
+__all__ = ["DOCKER_CONFIG_KEY", "LOCAL_ARTIFACTS", "build_plan", "resource_hash", "secret_refs"]
 
 LOCAL_ARTIFACTS = ".specops/artifacts"
 WORK_ROOT = ".specops/work"
@@ -531,7 +535,40 @@ class _Builder:
             ingesters=tuple(self.ingesters(servings, envs)), edges=tuple(edges), policy_bundle=self.bundle,
             resource_hashes=tuple(sorted((i, self.spec.nodes[i].document.file, h) for i, h in self.hashes.items())),
             origin=sys_origin,
+            secret_refs=secret_refs(self.spec),
         )
+
+
+# The key under which a docker-registry Secret holds its credentials.
+DOCKER_CONFIG_KEY = ".dockerconfigjson"
+
+
+def _walk_secret_refs(value: Any) -> Iterable[SecretRef]:
+    if isinstance(value, SecretRef):
+        yield value
+    elif isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            yield from _walk_secret_refs(getattr(value, name))
+    elif isinstance(value, (tuple, list)):
+        for item in value:
+            yield from _walk_secret_refs(item)
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _walk_secret_refs(item)
+
+
+def secret_refs(spec: ResolvedSpec) -> tuple[SecretRefPlan, ...]:
+    """Every Secret key the specs reference, found by walking the typed
+    resources (so a secretRef added to any kind is covered), merged by
+    (name, key) and sorted."""
+    found: dict[tuple[str, str], set[str]] = {}
+    for node_id in sorted(spec.nodes):
+        resource = spec.nodes[node_id].resource
+        for ref in _walk_secret_refs(resource):
+            found.setdefault((ref.name, ref.key), set()).add(node_id)
+        if isinstance(resource, System) and resource.spec.runtime.pull_secret_name:
+            found.setdefault((resource.spec.runtime.pull_secret_name, DOCKER_CONFIG_KEY), set()).add(node_id)
+    return tuple(SecretRefPlan(name, key, tuple(sorted(ids))) for (name, key), ids in sorted(found.items()))
 
 
 def _content_hash(*models: Any) -> str:

@@ -22,6 +22,7 @@ __all__ = [
     "Origin",
     "PipelinePlan",
     "ResourcesPlan",
+    "SecretRefPlan",
     "ServingPlan",
     "StepPlan",
     "SystemPlan",
@@ -171,6 +172,16 @@ class EnvironmentPlan:
     origin: Origin
 
 
+@dataclass(frozen=True, slots=True)
+class SecretRefPlan:
+    """A Kubernetes Secret key some spec references (never its value); the
+    platform's Terraform creates it in every cloud environment's namespace."""
+
+    name: str
+    key: str
+    resources: tuple[str, ...]  # "Kind/name" of the specs that reference it, sorted
+
+
 @dataclass(frozen=True)
 class SystemPlan:
     name: str
@@ -192,6 +203,8 @@ class SystemPlan:
     # sha256 of every spec resource's canonical form, for lineage and the manifest.
     resource_hashes: tuple[tuple[str, str, str], ...] = field(default=())  # (id, file, sha256)
     origin: Origin | None = None
+    # Every secretRef in the specs (and the image pull Secret), by (name, key).
+    secret_refs: tuple[SecretRefPlan, ...] = ()
 
     def environment(self, name: str) -> EnvironmentPlan:
         return next(e for e in self.environments if e.name == name)

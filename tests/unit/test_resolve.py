@@ -12,7 +12,7 @@ spec:
   owner: me
   gitops: {repoUrl: 'https://g.example/r.git'}
   runtime: {repository: ghcr.io/a/b, tag: '1'}
-  artifacts: {uri: s3://b/p}
+  artifacts: {uri: s3://bucket/p}
   environments:
     - {name: staging, namespace: st, promotionOrder: 1}
 """

@@ -65,7 +65,7 @@ def test_wrong_type_says_what_was_found():
 def test_yes_is_not_a_boolean():
     text = ("apiVersion: specops.dev/v1alpha1\nkind: System\nmetadata: {name: s}\nspec:\n  owner: me\n"
             "  gitops: {repoUrl: 'https://g.example/r.git'}\n  runtime: {repository: ghcr.io/a/b, tag: '1'}\n"
-            "  artifacts: {uri: s3://b/p}\n  environments:\n    - {name: dev, namespace: dev, promotionOrder: 1, production: yes}\n")
+            "  artifacts: {uri: s3://bucket/p}\n  environments:\n    - {name: dev, namespace: dev, promotionOrder: 1, production: yes}\n")
     (d,) = _diags(text)
     assert d.code == "SO203" and d.location.line == 10 and "YAML 1.2" in (d.hint or "")
 

@@ -1,13 +1,13 @@
 """Argo CD: the AppProject, one Application per cloud environment and one
 ApplicationSet per edge environment, all in ``generated/argocd/``.
 
-Bootstrap: ``generated/argocd/`` is applied once, by hand or by the platform
-pipeline (``kubectl apply -f generated/argocd/``); it holds nothing but these
-Kubernetes manifests.  There is deliberately no root "app of apps": the
-AppProject and Applications change only when the System spec's environments
-change, a reviewed and rare event, and keeping them out of every synced folder
-means no Application can widen its own project.  From then on Argo CD
-reconciles each environment from git:
+Bootstrap: ``generated/argocd/`` holds nothing but these Kubernetes
+manifests.  It is synced by the root Application that ``terraform/`` creates
+(modules/argocd), or applied by hand (``kubectl apply -f generated/argocd/``).
+The root Application lives in its own bootstrap AppProject, owned by
+Terraform and limited to Argo CD's kinds in Argo CD's namespace, and never
+prunes: no Application synced from ``generated/<env>/`` can widen its own
+project.  From then on Argo CD reconciles each environment from git:
 
 * cloud environment ``<env>`` -> Application ``<system>-<env>`` syncing
   ``generated/<env>/`` (nothing but Kubernetes manifests, non-recursive) into

@@ -1,0 +1,4 @@
+output "root_application" {
+  description = "The root Application's namespace/name."
+  value       = "${var.namespace}/${local.root_name}"
+}
