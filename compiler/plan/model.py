@@ -7,10 +7,13 @@ Backends read only this; they never look at specs."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from runtime.contracts import PolicyBundle, StepConfig
 from runtime.contracts.steps import ReleaseRef, StepName
+
+if TYPE_CHECKING:
+    from compiler.plan.admission import AdmissionRulePlan
 
 __all__ = [
     "CONFIG_MOUNT",
@@ -192,6 +195,8 @@ class SystemPlan:
     # sha256 of every spec resource's canonical form, for lineage and the manifest.
     resource_hashes: tuple[tuple[str, str, str], ...] = field(default=())  # (id, file, sha256)
     origin: Origin | None = None
+    # ValidatingAdmissionPolicies compiled from the admission rules of policies/.
+    admission: tuple[AdmissionRulePlan, ...] = ()
 
     def environment(self, name: str) -> EnvironmentPlan:
         return next(e for e in self.environments if e.name == name)

@@ -30,7 +30,8 @@ __all__ = [
 SPEC_VARIABLES = frozenset(
     {"resource", "model", "system", "environments", "serviceLevels", "releases", "featureSets", "dataSources", "policy"}
 )
-ADMISSION_VARIABLES = frozenset({"object", "oldObject", "request", "params", "namespaceObject"})
+# As in Kubernetes; ``variables`` holds what compiler.policy.admission compiles in.
+ADMISSION_VARIABLES = frozenset({"object", "oldObject", "request", "params", "namespaceObject", "variables"})
 
 
 def declared_variables(target: str) -> frozenset[str]:
@@ -49,6 +50,7 @@ def exemplar_context(target: str, kind: str | None = None) -> dict[str, Any]:
             "request": {"operation": "CREATE", "namespace": obj["metadata"]["namespace"], "userInfo": {"username": "argocd"}},
             "params": None,
             "namespaceObject": {"metadata": {"name": obj["metadata"]["namespace"], "labels": {"specops.dev/environment": "prod"}}},
+            "variables": {},
         }
     raise ValueError(target)
 
