@@ -228,7 +228,7 @@ _CATALOG: tuple[tuple[str, str, str, str], ...] = (
      "A rule uses a variable its target does not provide, compares unlike types, reads a missing field without has(), "
      "or does not evaluate to a boolean. spec rules see: resource, model, system, environments, serviceLevels, "
      "releases, featureSets, dataSources, policy. admission rules see: object, oldObject, request, params, "
-     "namespaceObject. prediction rules see: score, threshold, decision, confidence, model, entity, features, "
+     "namespaceObject, variables. prediction rules see: score, threshold, decision, confidence, model, entity, features, "
      "featureAgeSeconds, environment.",
      "Guard optional fields with has(x.y), compare like types (1.0 vs 1), and return a boolean."),
     ("SO504", "policy selects nothing",
