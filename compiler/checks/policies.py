@@ -85,10 +85,17 @@ def _admission_problem(spec: ResolvedSpec, pnode: SpecNode, policy: RiskPolicy, 
                           pnode.location("spec", "rules", index, "kinds", rule.kinds.index("Application"), value=True),
                           hint="check the System's gitops settings with a 'spec' rule (subject: System) instead",
                           resource=pnode.id)
+    if rule.when and "variables" in compile_cel(rule.when).variables:
+        return Diagnostic("SO480", Severity.ERROR,
+                          f"rule {rule.id}: 'when' cannot read variables: it becomes the policy's matchCondition, "
+                          "which Kubernetes evaluates before (and without) variables",
+                          pnode.location("spec", "rules", index, "when", value=True),
+                          hint="move the condition into the expression: `!(condition) || (assertion)`",
+                          resource=pnode.id)
     available = available_variables(policy)
     unknown = [v for v in referenced_variables(rule) if v not in available]
     if unknown:
-        field = "when" if rule.when and f"variables.{unknown[0]}" in rule.when.replace(" ", "") else "expression"
+        field = "expression"
         extra = " (set spec.maxCanaryPercent on the policy)" if unknown[0] == "maxCanaryPercent" else ""
         return Diagnostic("SO480", Severity.ERROR,
                           f"rule {rule.id}: variables.{unknown[0]} is not provided to this policy's admission rules{extra}",

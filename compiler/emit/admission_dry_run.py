@@ -37,7 +37,7 @@ from compiler.emit.conventions import ANNOTATION_SOURCE
 from compiler.emit.layout import environment_dir
 from compiler.plan import SystemPlan
 from compiler.policy.admission import ADMISSION_RESOURCES
-from runtime.contracts import CelError, CelProgram, compile_cel, prepare_context
+from runtime.contracts.cel import CelError, CelProgram, compile_cel, prepare_context, set_variable
 
 __all__ = ["NAMESPACE_NAME_LABEL", "Admission", "admission_dry_run", "evaluate_admission"]
 
@@ -131,19 +131,64 @@ def _match_resources(match: Mapping[str, Any] | None, doc: Mapping[str, Any], na
 # ---------------------------------------------------------------- evaluation
 
 
-class _Programs:
-    """Each expression compiled once for the whole dry run."""
+class _Evaluator:
+    """Compiles each expression once and converts each object to CEL values
+    once for the whole run (conversion costs more than evaluation); variables
+    shared by several policies (the same expressions) are evaluated once per object."""
 
     def __init__(self) -> None:
-        self._cache: dict[str, CelProgram | CelError] = {}
+        self._programs: dict[str, CelProgram | CelError] = {}
+        self._contexts: dict[int, tuple[Mapping[str, Any], Any]] = {}
+        self._variables: dict[tuple[int, tuple[tuple[str, str], ...]], dict[str, Any] | CelError] = {}
+        # What ``variables`` is bound to in each object's context now: rebinding converts it again.
+        self._bound: dict[int, Any] = {}
 
-    def get(self, source: str) -> CelProgram:
-        if source not in self._cache:
+    def program(self, source: str) -> CelProgram:
+        if source not in self._programs:
             try:
-                self._cache[source] = compile_cel(source)
+                self._programs[source] = compile_cel(source)
             except CelError as exc:
-                self._cache[source] = exc
-        found = self._cache[source]
+                self._programs[source] = exc
+        found = self._programs[source]
+        if isinstance(found, CelError):
+            raise found
+        return found
+
+    def context(self, doc: Mapping[str, Any], namespace_obj: Mapping[str, Any] | None, operation: str) -> Any:
+        """The converted Kubernetes variables of one object (``variables`` rebound per policy)."""
+        key = id(doc)
+        cached = self._contexts.get(key)
+        if cached is None or cached[0] is not doc:  # keep doc alive, so id() stays its own
+            converted = prepare_context({"object": doc, "oldObject": None, "request": _request(doc, operation),
+                                         "params": None, "namespaceObject": namespace_obj, "variables": {}})
+            cached = self._contexts[key] = (doc, converted)
+        return cached[1]
+
+    def bind(self, doc: Mapping[str, Any], context: Any, values: dict[str, Any]) -> None:
+        """Bind ``variables`` in an object's context, unless it is bound to these very values already."""
+        if self._bound.get(id(doc)) is not values:
+            set_variable(context, "variables", values)
+            self._bound[id(doc)] = values
+
+    def variables(self, doc: Mapping[str, Any], context: Any, spec: Iterable[Mapping[str, str]]) -> dict[str, Any]:
+        """``variables``, evaluated in order (each may read the ones before); raises CelError naming the variable."""
+        defs = tuple((v["name"], v["expression"]) for v in spec)
+        key = (id(doc), defs)
+        if key not in self._variables:
+            values: dict[str, Any] = {}
+            try:
+                for name, expression in defs:
+                    if values:  # the first one reads no other variable
+                        set_variable(context, "variables", dict(values))
+                        self._bound.pop(id(doc), None)
+                    try:
+                        values[name] = self.program(expression).evaluate(context)
+                    except CelError as exc:
+                        raise CelError(exc.kind, f"variables.{name}: {exc.message}") from None
+                self._variables[key] = values
+            except CelError as exc:
+                self._variables[key] = exc
+        found = self._variables[key]
         if isinstance(found, CelError):
             raise found
         return found
@@ -165,35 +210,34 @@ def _request(doc: Mapping[str, Any], operation: str) -> dict[str, Any]:
 
 
 def evaluate_admission(policy: Mapping[str, Any], binding: Mapping[str, Any], doc: Mapping[str, Any],
-                       namespace_obj: Mapping[str, Any] | None, programs: _Programs | None = None,
+                       namespace_obj: Mapping[str, Any] | None, evaluator: _Evaluator | None = None,
                        operation: str = "CREATE") -> Admission:
     """What the API server would answer for ``doc`` under one policy and binding."""
-    programs = programs or _Programs()
+    evaluator = evaluator or _Evaluator()
     pspec = policy.get("spec") or {}
     if not _match_resources(pspec.get("matchConstraints"), doc, namespace_obj, operation, need_rules=True):
         return Admission(True, False)
     if not _match_resources((binding.get("spec") or {}).get("matchResources"), doc, namespace_obj, operation,
                             need_rules=False):
         return Admission(True, False)
-    context: dict[str, Any] = {"object": doc, "oldObject": None, "request": _request(doc, operation), "params": None,
-                               "namespaceObject": namespace_obj, "variables": {}}
     where = "matchConditions"
     try:
+        context = evaluator.context(doc, namespace_obj, operation)
         for cond in pspec.get("matchConditions") or ():
             where = f"matchCondition '{cond['name']}'"
-            if not programs.get(cond["expression"]).evaluate_bool(prepare_context(context)):
+            program = evaluator.program(cond["expression"])
+            if "variables" in program.variables:
+                raise CelError("undeclared", "matchConditions cannot read variables (Kubernetes does not declare them there)")
+            if not program.evaluate_bool(context):
                 return Admission(True, False)
-        values: dict[str, Any] = {}
-        for var in pspec.get("variables") or ():
-            where = f"variables.{var['name']}"
-            values[var["name"]] = programs.get(var["expression"]).evaluate(prepare_context({**context, "variables": values}))
-        converted = prepare_context({**context, "variables": values})
+        where = "variables"
+        evaluator.bind(doc, context, evaluator.variables(doc, context, pspec.get("variables") or ()))
         for i, validation in enumerate(pspec.get("validations") or ()):
             where = f"validations[{i}]"
-            if not programs.get(validation["expression"]).evaluate_bool(converted):
+            if not evaluator.program(validation["expression"]).evaluate_bool(context):
                 return Admission(False, True, message=validation.get("message") or validation["expression"])
     except CelError as exc:
-        return Admission(False, True, error=f"{where}: {exc.message}")
+        return Admission(False, True, error=exc.message if where == "variables" else f"{where}: {exc.message}")
     return Admission(True, True)
 
 
@@ -254,7 +298,7 @@ def admission_dry_run(plan: SystemPlan, artifacts: Sequence[Artifact]) -> list[D
         for doc in _document(a):
             if _is_manifest(doc):
                 objects.setdefault(_cluster(plan, env), []).append(_Object(a.path, doc, a.sources))
-    programs = _Programs()
+    evaluator = _Evaluator()
     out: list[Diagnostic] = []
     system_where = Location(plan.origin.file, plan.origin.line, 1) if plan.origin else Location("specs")
     for cluster in sorted(objects):
@@ -290,7 +334,7 @@ def admission_dry_run(plan: SystemPlan, artifacts: Sequence[Artifact]) -> list[D
                     meta = found.get("metadata") or {}
                     ns_obj = {**found, "metadata": {**meta, "labels": {**(meta.get("labels") or {}),
                                                                        NAMESPACE_NAME_LABEL: ns_name}}}
-                result = evaluate_admission(policy.doc, binding.doc, obj.doc, ns_obj, programs)
+                result = evaluate_admission(policy.doc, binding.doc, obj.doc, ns_obj, evaluator)
                 if result.allowed:
                     continue
                 where, resource = _object_location(plan, obj)

@@ -336,3 +336,25 @@ def test_rule_that_lint_accepts_but_fails_on_real_output_is_so603(tree: Path):
     assert res.lint.ok
     assert {d.code for d in res.diagnostics if d.is_error} == {"SO603"}
     assert not res.ok
+
+
+@pytest.mark.parametrize(("when", "denied"), [("object.metadata.name == 'ingest-asset-health'", True),
+                                               ("object.metadata.name == 'no-such-deployment'", False)])
+def test_when_is_a_match_condition_the_dry_run_honours(tree: Path, when: str, denied: bool):
+    policy = REPLICAS_POLICY.replace("      expression:", f"      when: \"{when}\"\n      expression:")
+    (tree / "policies" / "availability.yaml").write_text(policy, encoding="utf-8")
+    files, problems = read_sources([tree / "specs", tree / "policies"], base=str(tree))
+    res = compile_sources(files, problems)
+    assert res.lint.ok
+    [plan] = [r for r in res.plan.admission if r.rule_id == "AV-001"]
+    vap = next(a.document for a in res.artifacts if a.path.endswith(f"validatingadmissionpolicy-{plan.name}.yaml"))
+    assert vap["spec"]["matchConditions"] == [{"name": "when", "expression": when}]
+    assert [d.code for d in res.diagnostics if d.is_error] == (["SO602"] if denied else [])
+
+
+def test_match_condition_reading_variables_is_not_evaluable(result):
+    def add_condition(doc):
+        doc["spec"]["matchConditions"] = [{"name": "when", "expression": "variables.maxCanaryPercent > 0"}]
+    path = f"generated/prod/validatingadmissionpolicy-{PREFIX}-prod-hr-021.yaml"
+    diags = admission_dry_run(result.plan, _mutated(result, path, add_condition))
+    assert [d.code for d in diags] == ["SO603"] and "matchConditions cannot read variables" in diags[0].message
