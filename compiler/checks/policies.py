@@ -57,15 +57,12 @@ def check(spec: ResolvedSpec) -> Iterator[Diagnostic]:
                 continue
             if rule.target == "spec":
                 yield from _evaluate_spec_rule(pnode, policy, i, programs, selected, builder, contexts)
-            elif rule.target == "admission" and (problem_diag := _admission_problem(spec, pnode, policy, i)):
-                yield problem_diag
+            elif rule.target == "admission" and (refused := _admission_problem(pnode, policy, i)):
+                yield refused
             else:
                 kinds = rule.kinds or (None,)
                 for kind in kinds:
-                    context = exemplar_context(rule.target, kind)
-                    if rule.target == "admission":
-                        context = _with_variables(spec, policy, rule, context)
-                    problem = _typecheck(programs, context) if isinstance(context, dict) else context
+                    problem = _typecheck_rule(spec, policy, rule, programs, kind)
                     if problem:
                         field, message = problem
                         yield Diagnostic("SO503", Severity.ERROR,
@@ -75,7 +72,7 @@ def check(spec: ResolvedSpec) -> Iterator[Diagnostic]:
                         break
 
 
-def _admission_problem(spec: ResolvedSpec, pnode: SpecNode, policy: RiskPolicy, index: int) -> Diagnostic | None:
+def _admission_problem(pnode: SpecNode, policy: RiskPolicy, index: int) -> Diagnostic | None:
     """What stops an admission rule from being compiled into a cluster policy."""
     rule = policy.spec.rules[index]
     if "Application" in rule.kinds:
@@ -95,26 +92,29 @@ def _admission_problem(spec: ResolvedSpec, pnode: SpecNode, policy: RiskPolicy, 
     available = available_variables(policy)
     unknown = [v for v in referenced_variables(rule) if v not in available]
     if unknown:
-        field = "expression"
         extra = " (set spec.maxCanaryPercent on the policy)" if unknown[0] == "maxCanaryPercent" else ""
         return Diagnostic("SO480", Severity.ERROR,
                           f"rule {rule.id}: variables.{unknown[0]} is not provided to this policy's admission rules{extra}",
-                          pnode.location("spec", "rules", index, field, value=True),
+                          pnode.location("spec", "rules", index, "expression", value=True),
                           hint=f"admission rules of '{policy.name}' may read: "
                                + ", ".join(f"variables.{v}" for v in available),
                           resource=pnode.id)
     return None
 
 
-def _with_variables(spec: ResolvedSpec, policy: RiskPolicy, rule: PolicyRule, context: dict) -> dict | tuple[str, str]:
-    """The exemplar context plus the rule's compiled ``variables`` (evaluated
-    over the typical object, as the cluster would), or the problem."""
-    envs = rule_environments(spec, rule)
-    try:
-        values = evaluate_variables(rule_variables(spec, policy, rule, envs[0] if envs else ""), context)
-    except CelError as exc:
-        return "expression", exc.message
-    return {**context, "variables": values}
+def _typecheck_rule(spec: ResolvedSpec, policy: RiskPolicy, rule: PolicyRule, programs: dict[str, CelProgram],
+                    kind: str | None) -> tuple[str, str] | None:
+    """Evaluates an admission or prediction rule on a typical object; an
+    admission rule also gets its compiled ``variables``, evaluated over that
+    object as the cluster would."""
+    context = exemplar_context(rule.target, kind)
+    if rule.target == "admission":
+        envs = rule_environments(spec, rule)
+        try:
+            context["variables"] = evaluate_variables(rule_variables(spec, policy, rule, envs[0] if envs else ""), context)
+        except CelError as exc:
+            return "expression", exc.message
+    return _typecheck(programs, context)
 
 
 def _hint(target: str, code: str) -> str:

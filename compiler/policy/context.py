@@ -5,7 +5,8 @@
   ``featureSets``, ``dataSources`` and ``policy`` — all as written in YAML
   (camelCase keys, durations as strings: compare with ``duration(...)``).
 * ``admission``: the ValidatingAdmissionPolicy variables ``object``,
-  ``oldObject``, ``request``, ``params`` and ``namespaceObject``.
+  ``oldObject``, ``request``, ``params``, ``namespaceObject`` and the
+  ``variables`` compiled in by ``compiler.policy.admission``.
 * ``prediction``: the fields of ``runtime.contracts.PredictionContext``.
 """
 
