@@ -21,6 +21,7 @@ from compiler.compile import OUTPUT_CHECKS, compile_sources
 from compiler.emit.admission_dry_run import admission_dry_run, evaluate_admission
 from compiler.emit.artifact import Artifact
 from compiler.emit.backends import argocd
+from compiler.emit.backends.admission import TOP_LEVEL_CONDITION, TOP_LEVEL_EXPRESSION
 from compiler.emit.conventions import LABEL_MODEL, WAVES
 from compiler.emit.serialize import yaml_artifact
 from compiler.load import read_sources
@@ -348,7 +349,8 @@ def test_when_is_a_match_condition_the_dry_run_honours(tree: Path, when: str, de
     assert res.lint.ok
     [plan] = [r for r in res.plan.admission if r.rule_id == "AV-001"]
     vap = next(a.document for a in res.artifacts if a.path.endswith(f"validatingadmissionpolicy-{plan.name}.yaml"))
-    assert vap["spec"]["matchConditions"] == [{"name": "when", "expression": when}]
+    assert vap["spec"]["matchConditions"] == [{"name": TOP_LEVEL_CONDITION, "expression": TOP_LEVEL_EXPRESSION},
+                                              {"name": "when", "expression": when}]
     assert [d.code for d in res.diagnostics if d.is_error] == (["SO602"] if denied else [])
 
 
@@ -358,3 +360,23 @@ def test_match_condition_reading_variables_is_not_evaluable(result):
     path = f"generated/prod/validatingadmissionpolicy-{PREFIX}-prod-hr-021.yaml"
     diags = admission_dry_run(result.plan, _mutated(result, path, add_condition))
     assert [d.code for d in diags] == ["SO603"] and "matchConditions cannot read variables" in diags[0].message
+
+
+def test_objects_a_controller_owns_are_left_to_their_owner(result):
+    """A Knative revision's Deployment (owned by its Revision) runs Knative's queue-proxy without a CPU
+    limit; the rules judge what git declares, so it is not matched, while a bare copy is denied."""
+    path = "generated/prod/deployment-ingest-asset-health.yaml"
+
+    def knative_child(doc):
+        doc["spec"]["template"]["spec"]["containers"].append({"name": "queue-proxy", "image": "gcr.io/knative/queue:v1"})
+        doc["metadata"]["ownerReferences"] = [{"apiVersion": "serving.knative.dev/v1", "kind": "Revision",
+                                              "name": "pump-failure-predictor-00001", "uid": "0" * 8,
+                                              "controller": True}]
+
+    assert admission_dry_run(result.plan, _mutated(result, path, knative_child)) == []
+
+    def bare(doc):
+        knative_child(doc)
+        doc["metadata"]["ownerReferences"][0]["controller"] = False
+    denied = admission_dry_run(result.plan, _mutated(result, path, bare))
+    assert sorted(d.message.split(": [")[1][:6] for d in denied) == ["PB-010", "PB-011"]

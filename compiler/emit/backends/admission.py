@@ -13,6 +13,9 @@ Why it looks like this:
   RiskPolicy selects (none when it selects every model), the rule's
   ``when`` is a ``matchCondition``, and the single validation's message names
   the rule id and the policy file:line, so a denial says which rule to read.
+* Objects a controller owns (``ownerReferences`` with ``controller: true``)
+  are not checked: the rules are about what git declares (see
+  ``TOP_LEVEL_EXPRESSION``).
 * ``failurePolicy: Fail`` and ``validationActions: [Deny]``: an expression
   that errors denies, as the offline dry run (``admission_dry_run``) assumes.
 * The objects are cluster-scoped; their names carry the system and the
@@ -39,6 +42,8 @@ __all__ = [
     "NAME",
     "NAMESPACE_NAME_LABEL",
     "OPERATIONS",
+    "TOP_LEVEL_CONDITION",
+    "TOP_LEVEL_EXPRESSION",
     "build_binding",
     "build_policy",
     "emit",
@@ -51,6 +56,13 @@ API_VERSION = "admissionregistration.k8s.io/v1"
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 # Deletes are never checked (a rollback by deletion must stay possible).
 OPERATIONS = ("CREATE", "UPDATE")
+# The rules judge what git declares, not what controllers derive from it: a
+# Knative revision's Deployment (owned by its Revision) carries Knative's
+# queue-proxy sidecar, which sets no CPU limit by default, so checking it
+# would keep every InferenceService from ever becoming ready.
+TOP_LEVEL_CONDITION = "not-controller-owned"
+TOP_LEVEL_EXPRESSION = ("!has(object.metadata.ownerReferences) || "
+                        "!object.metadata.ownerReferences.exists(r, has(r.controller) && r.controller)")
 
 
 def rule_message(rule: AdmissionRulePlan) -> str:
@@ -70,7 +82,9 @@ def build_policy(plan: SystemPlan, rule: AdmissionRulePlan) -> k8s.V1ValidatingA
                                       operations=list(OPERATIONS), scope="Namespaced")
         for r in (ADMISSION_RESOURCES[kind] for kind in rule.kinds)
     ]
-    conditions = [k8s.V1MatchCondition(name="when", expression=rule.when)] if rule.when else None
+    conditions = [k8s.V1MatchCondition(name=TOP_LEVEL_CONDITION, expression=TOP_LEVEL_EXPRESSION)]
+    if rule.when:
+        conditions.append(k8s.V1MatchCondition(name="when", expression=rule.when))
     variables = [k8s.V1Variable(name=v.name, expression=v.expression) for v in rule.variables] or None
     spec = k8s.V1ValidatingAdmissionPolicySpec(
         failure_policy="Fail",
