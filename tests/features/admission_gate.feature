@@ -26,6 +26,16 @@ Feature: Governance is executable: an unapproved release never reaches productio
     When "generated/prod/inferenceservice-pump-failure.yaml" is applied by hand without annotation "specops.dev/approvals"
     Then the cluster denies it with rule "HR-020" naming "policies/high-risk.yaml"
 
+  Scenario: An approval by a role the policy does not name does not count, in lint or in the cluster
+    When I change "spec.approvals[1].role" of "pump-failure-1-4-0" in "specs/releases/pump-failure.yaml" to "data-scientist"
+    And I run "specops compile specs/ --out generated/"
+    Then the exit code is 1
+    And the output contains a located error "SO443" at the line of "{environment: prod, role: canary, canaryStep: 0}" in "specs/releases/pump-failure.yaml"
+    And the message says "has 1"
+    And no file was written
+    When "generated/prod/inferenceservice-pump-failure.yaml" is applied by hand with annotation "specops.dev/approvals" set to "1"
+    Then the cluster denies it with rule "HR-020" naming "policies/high-risk.yaml"
+
   Scenario: The approved release, as committed, is admitted by every policy of its namespace
     When "generated/prod/inferenceservice-pump-failure.yaml" is applied by hand as committed
     Then the cluster admits it, checked by "HR-020, HR-021, PB-010, PB-011"

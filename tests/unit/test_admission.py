@@ -380,3 +380,25 @@ def test_objects_a_controller_owns_are_left_to_their_owner(result):
         doc["metadata"]["ownerReferences"][0]["controller"] = False
     denied = admission_dry_run(result.plan, _mutated(result, path, bare))
     assert sorted(d.message.split(": [")[1][:6] for d in denied) == ["PB-010", "PB-011"]
+
+
+def test_lint_annotation_and_admission_count_approvals_the_same_way(result, repo):
+    """The release annotation is counted_approvals (what SO443 compares) and the policy's number is
+    required_approvals (what SO443 requires): one definition of "approved" for all three."""
+    from compiler.lint import lint_paths
+    from compiler.policy.select import counted_approvals
+    from compiler.spec import ModelRelease
+
+    lint = lint_paths([repo / "specs", repo / "policies"], base=str(repo))
+    model = next(m for _, m in lint.spec.of_kind(Model) if m.name == "pump-failure")
+    release = next(r for _, r in lint.spec.of_kind(ModelRelease) if r.name == "pump-failure-1-4-0")
+    for env in ("staging", "prod"):
+        need = required_approvals(lint.spec, model, env)
+        isvc = next(a.document for a in result.artifacts if a.path == _isvc(env))
+        assert isvc["metadata"]["annotations"]["specops.dev/approvals"] == str(counted_approvals(release.spec.approvals, need))
+    # An approver without one of the roles the policy names does not count, anywhere.
+    need = required_approvals(lint.spec, model, "prod")
+    assert need.count == 2 and need.roles == ("ml-lead", "risk-officer")
+    other_role = [a.model_copy(update={"role": "data-scientist"}) if a.role == "risk-officer" else a
+                  for a in release.spec.approvals]
+    assert counted_approvals(other_role, need) == 1
