@@ -284,6 +284,33 @@ def _rule_location(plan: SystemPlan, policy: Mapping[str, Any]) -> Location | No
     return Location(m["file"], int(m["line"]), 1) if m else None
 
 
+def _namespace_object(found: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """The Namespace as the API server holds it: with the label it sets itself."""
+    meta = found.get("metadata") or {}
+    return {**found, "metadata": {**meta, "name": name,
+                                  "labels": {**(meta.get("labels") or {}), NAMESPACE_NAME_LABEL: name}}}
+
+
+def _namespace_objects(objects: Iterable[_Object]) -> dict[str, dict[str, Any]]:
+    return {o.doc["metadata"]["name"]: _namespace_object(o.doc, o.doc["metadata"]["name"])
+            for o in objects if o.doc["kind"] == "Namespace"}
+
+
+def _binding_problem(binding: _Object, policy: _Object | None, cluster: str) -> str | None:
+    """Why the dry run cannot judge through this binding (a compiler bug), or None."""
+    bspec = binding.doc.get("spec") or {}
+    if policy is None:
+        return f"names policy {bspec.get('policyName')!r}, which is not emitted to cluster {cluster}"
+    pspec = policy.doc.get("spec") or {}
+    if any(k in pspec for k in _UNMODELLED_POLICY) or any(
+            k in (pspec.get("matchConstraints") or {}) or k in (bspec.get("matchResources") or {})
+            for k in _UNMODELLED_MATCH):
+        return f"uses {', '.join(_UNMODELLED_POLICY + _UNMODELLED_MATCH)}, which the dry run does not model"
+    if "Deny" not in (bspec.get("validationActions") or ()):
+        return "does not deny (validationActions without Deny)"
+    return None
+
+
 def admission_dry_run(plan: SystemPlan, artifacts: Sequence[Artifact]) -> list[Diagnostic]:
     """SO602 for every emitted object its own cluster's admission policies
     would deny, SO603 for every policy expression that cannot be evaluated
@@ -307,19 +334,10 @@ def admission_dry_run(plan: SystemPlan, artifacts: Sequence[Artifact]) -> list[D
                     if o.doc["kind"] == "ValidatingAdmissionPolicy" and o.doc["apiVersion"].startswith(_GROUP)}
         bindings = [o for o in in_cluster
                     if o.doc["kind"] == "ValidatingAdmissionPolicyBinding" and o.doc["apiVersion"].startswith(_GROUP)]
-        namespaces = {o.doc["metadata"]["name"]: o.doc for o in in_cluster if o.doc["kind"] == "Namespace"}
+        namespaces = _namespace_objects(in_cluster)
         for binding in bindings:
-            bspec = binding.doc.get("spec") or {}
-            policy = policies.get(bspec.get("policyName", ""))
-            problem = None
-            if policy is None:
-                problem = f"names policy {bspec.get('policyName')!r}, which is not emitted to cluster {cluster}"
-            elif any(k in (policy.doc.get("spec") or {}) for k in _UNMODELLED_POLICY) or any(
-                    k in ((policy.doc.get("spec") or {}).get("matchConstraints") or {}) or k in (bspec.get("matchResources") or {})
-                    for k in _UNMODELLED_MATCH):
-                problem = f"uses {', '.join(_UNMODELLED_POLICY + _UNMODELLED_MATCH)}, which the dry run does not model"
-            elif "Deny" not in (bspec.get("validationActions") or ()):
-                problem = "does not deny (validationActions without Deny)"
+            policy = policies.get((binding.doc.get("spec") or {}).get("policyName", ""))
+            problem = _binding_problem(binding, policy, cluster)
             if problem:
                 out.append(Diagnostic("SO604", Severity.ERROR, f"{binding.path}: {binding.label} {problem}",
                                       system_where, hint="this is a compiler bug; please report it with the specs"))
@@ -328,12 +346,7 @@ def admission_dry_run(plan: SystemPlan, artifacts: Sequence[Artifact]) -> list[D
             rule_where = _rule_location(plan, policy.doc)
             for obj in in_cluster:
                 ns_name = obj.doc["metadata"].get("namespace")
-                ns_obj = None
-                if ns_name:
-                    found = namespaces.get(ns_name) or {"metadata": {"name": ns_name}}
-                    meta = found.get("metadata") or {}
-                    ns_obj = {**found, "metadata": {**meta, "labels": {**(meta.get("labels") or {}),
-                                                                       NAMESPACE_NAME_LABEL: ns_name}}}
+                ns_obj = namespaces.setdefault(ns_name, _namespace_object({}, ns_name)) if ns_name else None
                 result = evaluate_admission(policy.doc, binding.doc, obj.doc, ns_obj, evaluator)
                 if result.allowed:
                     continue
