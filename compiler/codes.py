@@ -217,6 +217,15 @@ _CATALOG: tuple[tuple[str, str, str, str], ...] = (
      "(warning).",
      "Create the bucket (versioned, private, encrypted) before the first run, or move the artifacts to s3://."),
     # ----------------------------------------------------------- policy
+    ("SO480", "unknown admission variable",
+     "An admission rule reads variables.<name> that its policy does not provide. The compiler provides "
+     "variables.containers, variables.model, variables.requiredApprovals, and variables.maxCanaryPercent when the "
+     "policy sets maxCanaryPercent.",
+     "Use one of the provided variables, or set spec.maxCanaryPercent on the policy."),
+    ("SO481", "admission rule on Argo CD Applications",
+     "Argo CD Applications live in the Argo CD namespace, outside every environment's namespace, so no "
+     "environment's admission binding can check them; the rule would never run.",
+     "Check the System's gitops settings with a 'spec' rule (subject: System), or drop the kind."),
     ("SO501", "risk policy violated",
      "A 'spec' rule of a risk policy evaluated to false for this resource. The message and rule id come from policies/.",
      "Change the spec to satisfy the rule (the hint shows it); policy changes need their own review."),
@@ -227,7 +236,7 @@ _CATALOG: tuple[tuple[str, str, str, str], ...] = (
      "A rule uses a variable its target does not provide, compares unlike types, reads a missing field without has(), "
      "or does not evaluate to a boolean. spec rules see: resource, model, system, environments, serviceLevels, "
      "releases, featureSets, dataSources, policy. admission rules see: object, oldObject, request, params, "
-     "namespaceObject. prediction rules see: score, threshold, decision, confidence, model, entity, features, "
+     "namespaceObject, variables. prediction rules see: score, threshold, decision, confidence, model, entity, features, "
      "featureAgeSeconds, environment.",
      "Guard optional fields with has(x.y), compare like types (1.0 vs 1), and return a boolean."),
     ("SO504", "policy selects nothing",
@@ -236,6 +245,23 @@ _CATALOG: tuple[tuple[str, str, str, str], ...] = (
     ("SO601", "inconsistent generated workflow",
      "An emitted Argo workflow refers to a template, task, artifact or parameter that does not exist. "
      "The compile stops instead of writing output a cluster would reject; this is a compiler bug.",
+     "Report it with the specs that trigger it."),
+    ("SO602", "denied by the cluster's own admission policy",
+     "The offline admission dry run evaluated every emitted ValidatingAdmissionPolicy (compiled from the "
+     "'admission' rules in policies/) against every emitted object its binding matches, as the API server would on "
+     "the Argo CD sync, and one of them would deny this object. The message names the manifest, the object, the rule "
+     "id with its policy file:line and the spec resources the object was built from.",
+     "Change the spec the object comes from so it satisfies the rule (e.g. add the approvals the release needs, "
+     "take a smaller canary step, pin the image by digest); changing the rule itself is a reviewed policy change."),
+    ("SO603", "admission rule cannot be evaluated offline",
+     "An admission rule (or one of its compiled variables or its 'when') fails to evaluate on an emitted object it "
+     "applies to: a missing field read without has(), unlike types, a non-boolean result, or a function only a "
+     "Kubernetes API server provides. With failurePolicy Fail the cluster would deny the object, and the compile "
+     "cannot show otherwise, so it is an error rather than a silent pass.",
+     "Guard optional fields with has(), compare like types, and use standard CEL functions."),
+    ("SO604", "admission output the dry run cannot model",
+     "An emitted admission binding names a policy that is not emitted to the same cluster, does not deny, or uses "
+     "a field the offline dry run does not model. This is a compiler bug.",
      "Report it with the specs that trigger it."),
 )
 

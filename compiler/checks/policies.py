@@ -8,10 +8,18 @@ from collections.abc import Iterator
 from typing import Any
 
 from compiler.diagnostics import Diagnostic, Severity
+from compiler.policy.admission import (
+    available_variables,
+    evaluate_variables,
+    referenced_variables,
+    rule_environments,
+    rule_variables,
+)
 from compiler.policy.context import SPEC_VARIABLES, SpecContextBuilder, declared_variables, exemplar_context
 from compiler.policy.select import selects
 from compiler.resolve import ResolvedSpec
 from compiler.spec import Model, RiskPolicy
+from compiler.spec.riskpolicy import PolicyRule
 from compiler.validate import SpecNode
 from runtime.contracts import CelError, CelProgram, compile_cel, prepare_context
 
@@ -49,10 +57,12 @@ def check(spec: ResolvedSpec) -> Iterator[Diagnostic]:
                 continue
             if rule.target == "spec":
                 yield from _evaluate_spec_rule(pnode, policy, i, programs, selected, builder, contexts)
+            elif rule.target == "admission" and (refused := _admission_problem(pnode, policy, i)):
+                yield refused
             else:
                 kinds = rule.kinds or (None,)
                 for kind in kinds:
-                    problem = _typecheck(programs, exemplar_context(rule.target, kind))
+                    problem = _typecheck_rule(spec, policy, rule, programs, kind)
                     if problem:
                         field, message = problem
                         yield Diagnostic("SO503", Severity.ERROR,
@@ -60,6 +70,51 @@ def check(spec: ResolvedSpec) -> Iterator[Diagnostic]:
                                          pnode.location("spec", "rules", i, field, value=True),
                                          hint=_hint(rule.target, "SO503"), resource=pnode.id)
                         break
+
+
+def _admission_problem(pnode: SpecNode, policy: RiskPolicy, index: int) -> Diagnostic | None:
+    """What stops an admission rule from being compiled into a cluster policy."""
+    rule = policy.spec.rules[index]
+    if "Application" in rule.kinds:
+        return Diagnostic("SO481", Severity.ERROR,
+                          f"rule {rule.id}: Argo CD Applications live in the Argo CD namespace, outside every "
+                          "environment's namespace, so no admission binding can check them",
+                          pnode.location("spec", "rules", index, "kinds", rule.kinds.index("Application"), value=True),
+                          hint="check the System's gitops settings with a 'spec' rule (subject: System) instead",
+                          resource=pnode.id)
+    if rule.when and "variables" in compile_cel(rule.when).variables:
+        return Diagnostic("SO480", Severity.ERROR,
+                          f"rule {rule.id}: 'when' cannot read variables: it becomes the policy's matchCondition, "
+                          "which Kubernetes evaluates before (and without) variables",
+                          pnode.location("spec", "rules", index, "when", value=True),
+                          hint="move the condition into the expression: `!(condition) || (assertion)`",
+                          resource=pnode.id)
+    available = available_variables(policy)
+    unknown = [v for v in referenced_variables(rule) if v not in available]
+    if unknown:
+        extra = " (set spec.maxCanaryPercent on the policy)" if unknown[0] == "maxCanaryPercent" else ""
+        return Diagnostic("SO480", Severity.ERROR,
+                          f"rule {rule.id}: variables.{unknown[0]} is not provided to this policy's admission rules{extra}",
+                          pnode.location("spec", "rules", index, "expression", value=True),
+                          hint=f"admission rules of '{policy.name}' may read: "
+                               + ", ".join(f"variables.{v}" for v in available),
+                          resource=pnode.id)
+    return None
+
+
+def _typecheck_rule(spec: ResolvedSpec, policy: RiskPolicy, rule: PolicyRule, programs: dict[str, CelProgram],
+                    kind: str | None) -> tuple[str, str] | None:
+    """Evaluates an admission or prediction rule on a typical object; an
+    admission rule also gets its compiled ``variables``, evaluated over that
+    object as the cluster would."""
+    context = exemplar_context(rule.target, kind)
+    if rule.target == "admission":
+        envs = rule_environments(spec, rule)
+        try:
+            context["variables"] = evaluate_variables(rule_variables(spec, policy, rule, envs[0] if envs else ""), context)
+        except CelError as exc:
+            return "expression", exc.message
+    return _typecheck(programs, context)
 
 
 def _hint(target: str, code: str) -> str:

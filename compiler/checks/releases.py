@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 from compiler.checks.base import error
 from compiler.diagnostics import Diagnostic
-from compiler.policy.select import policies_for, required_approvals
+from compiler.policy.select import counted_approvals, policies_for, required_approvals
 from compiler.resolve import ResolvedSpec
 from compiler.spec import Model, ModelRelease
 
@@ -73,15 +73,12 @@ def check(spec: ResolvedSpec) -> Iterator[Diagnostic]:
                                         f"canary at {percent}% exceeds {policy.id}'s maximum of {cap}%",
                                         "take a smaller step, or promote to champion after the analysis passes")
             need = required_approvals(spec, model, d.environment)
-            have = s.approvals
-            if need.roles:
-                have = tuple(a for a in have if a.role in need.roles)
-            approvers = {a.approver for a in have}
-            if len(approvers) < need.count:
+            counted = counted_approvals(s.approvals, need)
+            if counted < need.count:
                 roles_text = f" with role {' or '.join(need.roles)}" if need.roles else ""
                 yield error("SO443", node, path + ("environment",),
                             f"deploying '{s.model}' {s.version} to '{d.environment}' needs {need.count} distinct "
-                            f"approval(s){roles_text} (required by {', '.join(need.sources)}), has {len(approvers)}",
+                            f"approval(s){roles_text} (required by {', '.join(need.sources)}), has {counted}",
                             "add approvals (approver, role, date, reason) in a reviewed pull request")
     for (model_name, env, role), places in sorted(roles.items(), key=lambda kv: kv[0]):
         if len(places) > 1 or (role != "champion" and (model_name, env, "champion") not in roles):

@@ -1,5 +1,6 @@
 """The plan (IR) and the pure function that builds it from a resolved spec."""
 
+from compiler.plan.admission import AdmissionRulePlan
 from compiler.plan.build import build_plan, resource_hash
 from compiler.plan.model import (
     CONFIG_MOUNT,
@@ -18,6 +19,7 @@ from compiler.plan.model import (
 )
 
 __all__ = [
+    "AdmissionRulePlan",
     "CONFIG_MOUNT",
     "WORKSPACE",
     "EdgePlan",

@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from compiler.plan.admission import build_admission
 from compiler.plan.model import (
     CONFIG_MOUNT,
     EdgePlan,
@@ -28,7 +29,7 @@ from compiler.plan.model import (
     StepPlan,
     SystemPlan,
 )
-from compiler.policy.select import selects
+from compiler.policy.select import counted_approvals, required_approvals, selects
 from compiler.resolve import ResolvedSpec
 from compiler.spec import DataSource, FeatureSet, Model, ModelRelease, RiskPolicy, ServiceLevel, System
 from compiler.spec.base import SecretRef
@@ -402,7 +403,7 @@ class _Builder:
                 release=self.release_ref(served), release_name=served.name, role="canary" if canary else "champion",
                 previous_release=champion.name if canary else None, canary_percent=percent,
                 shadow=self.release_ref(shadow) if shadow else None,
-                approvals=len({a.approver for a in served.spec.approvals}), config_path=cfg_path, config=config,
+                approvals=counted_approvals(served.spec.approvals, required_approvals(self.spec, model, env.name)), config_path=cfg_path, config=config,
                 config_map=f"{model.name}-serve-{_short(served.spec.version)}-"
                            f"{_content_hash(config, self.bundle.only(model.name))}",
                 resources=ResourcesPlan(r.cpu, r.memory, r.cpu_limit, r.memory_limit),
@@ -534,7 +535,7 @@ class _Builder:
             pipelines=tuple(pipelines), monitors=tuple(monitors), servings=tuple(servings),
             ingesters=tuple(self.ingesters(servings, envs)), edges=tuple(edges), policy_bundle=self.bundle,
             resource_hashes=tuple(sorted((i, self.spec.nodes[i].document.file, h) for i, h in self.hashes.items())),
-            origin=sys_origin,
+            origin=sys_origin, admission=build_admission(self.spec),
             secret_refs=secret_refs(self.spec),
         )
 

@@ -7,10 +7,13 @@ Backends read only this; they never look at specs."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from runtime.contracts import PolicyBundle, StepConfig
 from runtime.contracts.steps import ReleaseRef, StepName
+
+if TYPE_CHECKING:
+    from compiler.plan.admission import AdmissionRulePlan
 
 __all__ = [
     "CONFIG_MOUNT",
@@ -205,6 +208,8 @@ class SystemPlan:
     origin: Origin | None = None
     # Every secretRef in the specs (and the image pull Secret), by (name, key).
     secret_refs: tuple[SecretRefPlan, ...] = ()
+    # ValidatingAdmissionPolicies compiled from the admission rules of policies/.
+    admission: tuple[AdmissionRulePlan, ...] = ()
 
     def environment(self, name: str) -> EnvironmentPlan:
         return next(e for e in self.environments if e.name == name)

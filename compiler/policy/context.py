@@ -5,7 +5,8 @@
   ``featureSets``, ``dataSources`` and ``policy`` — all as written in YAML
   (camelCase keys, durations as strings: compare with ``duration(...)``).
 * ``admission``: the ValidatingAdmissionPolicy variables ``object``,
-  ``oldObject``, ``request``, ``params`` and ``namespaceObject``.
+  ``oldObject``, ``request``, ``params``, ``namespaceObject`` and the
+  ``variables`` compiled in by ``compiler.policy.admission``.
 * ``prediction``: the fields of ``runtime.contracts.PredictionContext``.
 """
 
@@ -30,7 +31,8 @@ __all__ = [
 SPEC_VARIABLES = frozenset(
     {"resource", "model", "system", "environments", "serviceLevels", "releases", "featureSets", "dataSources", "policy"}
 )
-ADMISSION_VARIABLES = frozenset({"object", "oldObject", "request", "params", "namespaceObject"})
+# As in Kubernetes; ``variables`` holds what compiler.policy.admission compiles in.
+ADMISSION_VARIABLES = frozenset({"object", "oldObject", "request", "params", "namespaceObject", "variables"})
 
 
 def declared_variables(target: str) -> frozenset[str]:
@@ -49,6 +51,7 @@ def exemplar_context(target: str, kind: str | None = None) -> dict[str, Any]:
             "request": {"operation": "CREATE", "namespace": obj["metadata"]["namespace"], "userInfo": {"username": "argocd"}},
             "params": None,
             "namespaceObject": {"metadata": {"name": obj["metadata"]["namespace"], "labels": {"specops.dev/environment": "prod"}}},
+            "variables": {},
         }
     raise ValueError(target)
 

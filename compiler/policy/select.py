@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from compiler.resolve import ResolvedSpec
 from compiler.spec import Model, RiskPolicy
+from compiler.spec.release import Approval as ReleaseApproval
 
-__all__ = ["ApprovalRequirement", "policies_for", "required_approvals", "selects"]
+__all__ = ["ApprovalRequirement", "counted_approvals", "policies_for", "required_approvals", "selects"]
 
 
 def selects(policy: RiskPolicy, model: Model) -> bool:
@@ -48,3 +50,10 @@ def required_approvals(spec: ResolvedSpec, model: Model, environment: str) -> Ap
                 roles.update(a.roles)
                 sources.append(policy.id)
     return ApprovalRequirement(count, tuple(sorted(roles)), tuple(sources))
+
+
+def counted_approvals(approvals: Iterable[ReleaseApproval], need: ApprovalRequirement) -> int:
+    """The approvals that count towards ``need``: distinct approvers, with one
+    of its roles when it names roles.  Lint (SO443), the release annotation on
+    the InferenceService and the admission policy all use this number."""
+    return len({a.approver for a in approvals if not need.roles or a.role in need.roles})

@@ -14,7 +14,7 @@ from typing import Any
 
 import cel
 
-__all__ = ["CelError", "CelProgram", "compile_cel", "prepare_context"]
+__all__ = ["CelError", "CelProgram", "compile_cel", "prepare_context", "set_variable"]
 
 
 def prepare_context(variables: Mapping[str, Any]) -> Any:
@@ -27,6 +27,16 @@ def prepare_context(variables: Mapping[str, Any]) -> Any:
         return cel.Context(dict(variables))
     except (TypeError, ValueError) as exc:
         raise CelError("type", f"cannot convert the context to CEL values: {exc}") from None
+
+
+def set_variable(context: Any, name: str, value: Any) -> None:
+    """Bind (or rebind) one variable in a context from ``prepare_context``,
+    converting only that value: cheaper than converting the whole context
+    again when one small variable changes between evaluations."""
+    try:
+        context.add_variable(name, value)
+    except (TypeError, ValueError) as exc:
+        raise CelError("type", f"cannot convert '{name}' to a CEL value: {exc}") from None
 
 
 class CelError(Exception):

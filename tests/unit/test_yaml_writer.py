@@ -17,7 +17,7 @@ _scalars = (
     | st.text(max_size=30)
     | st.sampled_from(["yes", "No", "on", "OFF", "null", "~", "1e3", "0x1F", "0o17", "2026-11-27", "12:30", ".inf",
                        "- a", "a: b", "a #b", "#x", "&a", "*a", "!tag", "%x", "@x", "`x", "'q'", '"q"', "", " ",
-                       "a\nb", "\u2028", "\x85", "\ufeff", "é", "日本", "😀", "<<", "=", "?", "|", ">"])
+                       "a\nb", "a\n", "\u2028", "\x85", "\ufeff", "é", "日本", "😀", "<<", "=", "?", "|", ">"])
 )
 _keys = st.text(min_size=1, max_size=12) | st.sampled_from(["apiVersion", "on", "yes", "1", "a.b/c-d", "<<"])
 _data = st.recursive(_scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_keys, inner, max_size=4),
