@@ -20,6 +20,7 @@ from compiler.plan.model import (
     EdgePlan,
     EnvironmentPlan,
     IngesterPlan,
+    LocalServePlan,
     MonitorPlan,
     Origin,
     PipelinePlan,
@@ -64,6 +65,10 @@ from runtime.contracts.steps import (
 __all__ = ["DOCKER_CONFIG_KEY", "LOCAL_ARTIFACTS", "build_plan", "resource_hash", "secret_refs"]
 
 LOCAL_ARTIFACTS = ".specops/artifacts"
+# `specops serve`: the local predictor listens on loopback only.
+LOCAL_ENVIRONMENT = "local"
+LOCAL_HOST = "127.0.0.1"
+LOCAL_PORT = 8080
 WORK_ROOT = ".specops/work"
 MONITOR_SCHEDULE = "*/5 * * * *"
 PIPELINE_DEADLINE_S = 4 * 3600
@@ -412,6 +417,25 @@ class _Builder:
             ))
         return servings, edges
 
+    def local_serving(self, node: SpecNode, model: Model) -> LocalServePlan:
+        """`specops serve`: the model's local registry version on the embedded
+        defaults, bound to loopback; releases in git name production artifacts."""
+        m = model.spec
+        fs_configs = tuple(self.feature_set(n) for n in self.feature_set_names(model))
+        source_names = sorted({fs.source for fs in fs_configs} & {ds.name for _, ds in self.spec.of_kind(DataSource)})
+        config = ServeConfig(
+            model=model.name, spec_hash=self.lineage_hash(model), artifacts=self.local, work_dir=f"{WORK_ROOT}/{model.name}",
+            environment=LOCAL_ENVIRONMENT, role="champion", entity=m.entity, features=self.features_of(model),
+            feature_sets=fs_configs, timeout_s=m.serving.timeout.seconds,
+            max_feature_age_s=m.serving.max_feature_age.seconds if m.serving.max_feature_age else None,
+            policy_bundle=f"{CONFIG_MOUNT}/{model.name}/policy-bundle.json", risk_tier=m.risk.tier,
+            sources=tuple(self.data_source(n, False) for n in source_names),
+            registry_aliases=("champion", "candidate"), registry_shadow_alias="candidate" if m.serving.shadow else None,
+            host=LOCAL_HOST, port=LOCAL_PORT,
+        )
+        return LocalServePlan(model=model.name, config_path=f"{CONFIG_MOUNT}/{model.name}/serve.json", config=config,
+                              origin=_origin(node))
+
     def monitor(self, node: SpecNode, model: Model, serving: ServingPlan, pipeline: PipelinePlan | None) -> MonitorPlan | None:
         levels = [sl for _, sl in self.spec.service_levels_for(model.name)
                   if not sl.spec.environments or serving.environment in sl.spec.environments]
@@ -514,10 +538,12 @@ class _Builder:
         servings: list[ServingPlan] = []
         edges: list[EdgePlan] = []
         monitors: list[MonitorPlan] = []
+        local_servings: list[LocalServePlan] = []
         for node, model in self.spec.of_kind(Model):
             pipeline = self.pipeline(node, model, cloud[0]) if cloud else None
             if pipeline:
                 pipelines.append(pipeline)
+                local_servings.append(self.local_serving(node, model))
             sv, ed = self.servings(node, model, envs)
             servings.extend(sv)
             edges.extend(ed)
@@ -537,6 +563,7 @@ class _Builder:
             resource_hashes=tuple(sorted((i, self.spec.nodes[i].document.file, h) for i, h in self.hashes.items())),
             origin=sys_origin, admission=build_admission(self.spec),
             secret_refs=secret_refs(self.spec),
+            local_servings=tuple(local_servings),
         )
 
 

@@ -21,6 +21,7 @@ __all__ = [
     "EdgePlan",
     "EnvironmentPlan",
     "IngesterPlan",
+    "LocalServePlan",
     "MonitorPlan",
     "Origin",
     "PipelinePlan",
@@ -92,6 +93,17 @@ class PipelinePlan:
     schedule: str
     deadline_s: int
     config_map: str
+    origin: Origin
+
+
+@dataclass(frozen=True, slots=True)
+class LocalServePlan:
+    """The predictor `specops serve` runs on this machine: the model's local
+    registry version (champion, else candidate) on the embedded defaults."""
+
+    model: str
+    config_path: str
+    config: StepConfig
     origin: Origin
 
 
@@ -210,6 +222,8 @@ class SystemPlan:
     secret_refs: tuple[SecretRefPlan, ...] = ()
     # ValidatingAdmissionPolicies compiled from the admission rules of policies/.
     admission: tuple[AdmissionRulePlan, ...] = ()
+    # `specops serve`: one local predictor config per locally trained model.
+    local_servings: tuple[LocalServePlan, ...] = ()
 
     def environment(self, name: str) -> EnvironmentPlan:
         return next(e for e in self.environments if e.name == name)
