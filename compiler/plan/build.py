@@ -281,7 +281,8 @@ class _Builder:
                     early_stopping_rounds=m.validation.early_stopping_rounds, calibration=m.calibration.method,
                     threshold_strategy=m.threshold.strategy, false_negative_cost=m.threshold.false_negative_cost,
                     false_positive_cost=m.threshold.false_positive_cost, target_precision=m.threshold.target_precision,
-                    threshold_value=m.threshold.value, input=paths["features"], output=paths["model"]),
+                    threshold_value=m.threshold.value, input=paths["features"], output=paths["model"],
+                    slice_column=slice_column),
                 "evaluate": EvaluateConfig(
                     **c, gates=tuple(GateConfig(metric=g.metric, min=g.min, max=g.max, at=g.at) for g in m.gates),
                     challenger_metric=m.challenger.metric, challenger_tolerance=m.challenger.tolerance,

@@ -199,6 +199,7 @@ class TrainConfig(StepConfig):
     threshold_value: float | None = None
     input: str
     output: str  # model directory
+    slice_column: str | None = None  # per-slice metrics (an attribute column of the training table)
 
 
 class ReleaseRef(_Config):
@@ -231,6 +232,9 @@ class ExportOnnxConfig(StepConfig):
     model_dir: str
     input: str
     output: str  # onnx model + edge bundle directory
+    # The Ed25519 private key that signs the edge bundle: a file mounted from a
+    # secret.  None: a throwaway key, recorded as such in the bundle manifest.
+    signing_key_file: str | None = None
 
 
 class RegisterConfig(StepConfig):
