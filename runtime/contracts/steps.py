@@ -235,6 +235,9 @@ class ExportOnnxConfig(StepConfig):
     # The Ed25519 private key that signs the edge bundle: a file mounted from a
     # secret.  None: a throwaway key, recorded as such in the bundle manifest.
     signing_key_file: str | None = None
+    # When trees are dropped to meet edge_max_size_bytes, the holdout PR-AUC may
+    # fall by at most this much (compiled from the model's challenger tolerance).
+    truncation_max_pr_auc_loss: float = 0.01
 
 
 class RegisterConfig(StepConfig):

@@ -172,6 +172,8 @@ def to_onnx(model: Fitted, calibrator: Calibrator, features: tuple[str, ...], *,
             out_model = version_converter.convert_version(out_model, opset)
         except (RuntimeError, ValueError) as exc:
             raise ExportError(f"cannot move the graph to opset {opset}: {exc}") from None
+    # Self-describing: the champion/challenger comparison builds a release's
+    # inputs from "specops.encoding" when the caller passes it.
     meta = {"specops.features": json.dumps(list(features)), "specops.calibration": calibrator.method, **(metadata or {})}
     for key in sorted(meta):
         entry = out_model.metadata_props.add()

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Fold", "FoldError", "Window", "rolling_origin"]
+__all__ = ["Fold", "FoldError", "Window", "rolling_origin", "window"]
 
 
 class FoldError(Exception):
@@ -51,7 +51,9 @@ class Fold:
     test: Window
 
 
-def _window(times: np.ndarray, after: float, until: float) -> Window:
+def window(times: np.ndarray, after: float | None, until: float) -> Window:
+    """Rows with ``after < t <= until`` (``after=None``: from the start)."""
+    after = -np.inf if after is None else after
     lo = int(np.searchsorted(times, after, side="right"))
     hi = int(np.searchsorted(times, until, side="right"))
     return Window(lo=lo, hi=hi, after=after, until=until)
@@ -78,8 +80,8 @@ def rolling_origin(times: np.ndarray, folds: int, test_window_s: float, gap_s: f
                 f"minTrainWindow ({min_train_window_s / 86400:.1f} days): the table spans "
                 f"{(last - first) / 86400:.1f} days; provide {need:.1f} more days of data or declare fewer folds, "
                 "a shorter testWindow or a shorter minTrainWindow")
-        fold = Fold(index=k, fit=_window(times, -np.inf, fit_until),
-                    valid=_window(times, valid_after, valid_until), test=_window(times, test_after, test_until))
+        fold = Fold(index=k, fit=window(times, -np.inf, fit_until),
+                    valid=window(times, valid_after, valid_until), test=window(times, test_after, test_until))
         for name, w in (("training", fold.fit), ("validation", fold.valid), ("test", fold.test)):
             if len(w) == 0:
                 raise FoldError(f"fold {k + 1} of {folds}: the {name} window ({w.after:.0f}, {w.until:.0f}] has no rows")
