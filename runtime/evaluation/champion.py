@@ -20,7 +20,7 @@ import onnx
 from google.protobuf.message import DecodeError
 
 from runtime.contracts.steps import EvaluateConfig, GateConfig, ReleaseRef
-from runtime.evaluation.gates import LOWER_IS_BETTER, HoldoutScores, measure
+from runtime.evaluation.gates import LOWER_IS_BETTER, HoldoutScores, measure, onnx_scores
 from runtime.export.parity import onnx_scorer
 from runtime.training.table import FeatureEncoding, TrainingTable, encode
 
@@ -48,7 +48,7 @@ def _at(cfg: EvaluateConfig) -> float | None:
 
 
 def compare_with_champion(cfg: EvaluateConfig, challenger: HoldoutScores, table: TrainingTable,
-                          holdout: slice) -> ChampionResult:
+                          holdout: slice, cache: dict[str, object]) -> ChampionResult:
     ref = cfg.champion
     if ref is None:
         return ChampionResult("no champion", True, {"note": "no champion release in the production environment"})
@@ -78,7 +78,11 @@ def compare_with_champion(cfg: EvaluateConfig, challenger: HoldoutScores, table:
     at = _at(cfg)
     champ = HoldoutScores(challenger.model, champ_x, challenger.y, champ_p, challenger.slices)
     champ_value, _ = measure(cfg.challenger_metric, champ, at, {})
-    chall_value, _ = measure(cfg.challenger_metric, challenger, at, {})
+    # Both sides through onnxruntime: the champion exists only as a graph, and
+    # a rank metric over a small holdout moves with how near-ties break.
+    chall_onnx = HoldoutScores(challenger.model, challenger.x, challenger.y, onnx_scores(challenger, cache)[0],
+                               challenger.slices)
+    chall_value, _ = measure(cfg.challenger_metric, chall_onnx, at, {})
     detail = {**base, "champion": champ_value, "challenger": chall_value, "rows": int(len(challenger.y))}
     if champ_value is None or chall_value is None:
         return ChampionResult("compared", False, {**detail, "error": "the metric is undefined on the holdout"})

@@ -10,6 +10,7 @@ of a window without positives) fails its gate.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,7 +21,7 @@ from runtime.export.parity import latency, onnx_scorer
 from runtime.training.metrics import METRIC_FUNCTIONS, pr_auc
 from runtime.training.model_dir import ModelDir
 
-__all__ = ["EVAL_OPSET", "LOWER_IS_BETTER", "GateResult", "HoldoutScores", "evaluate_gate", "measure"]
+__all__ = ["EVAL_OPSET", "LOWER_IS_BETTER", "GateResult", "HoldoutScores", "evaluate_gate", "measure", "onnx_scores"]
 
 # The opset evaluate converts at to measure ONNX metrics; export-onnx converts
 # at the declared opset and re-gates parity with parity_tolerance.
@@ -49,11 +50,14 @@ class GateResult:
                 "value": self.value, "passed": self.passed, **({"note": self.note} if self.note else {})}
 
 
-def _onnx_scores(h: HoldoutScores) -> tuple[np.ndarray, object]:
-    blob = to_onnx(h.model.model, h.model.calibrator, h.model.encoding.features, opset=EVAL_OPSET,
-                   metadata={"specops.encoding": json.dumps(h.model.encoding.to_json(), sort_keys=True)})
-    score = onnx_scorer(blob)
-    return score(h.x), score
+def onnx_scores(h: HoldoutScores, cache: dict[str, object]) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
+    """The model's holdout scores through its ONNX graph (converted once per run)."""
+    if "onnx" not in cache:
+        blob = to_onnx(h.model.model, h.model.calibrator, h.model.encoding.features, opset=EVAL_OPSET,
+                       metadata={"specops.encoding": json.dumps(h.model.encoding.to_json(), sort_keys=True)})
+        score = onnx_scorer(blob)
+        cache["onnx"] = (score(h.x), score)
+    return cache["onnx"]  # type: ignore[return-value]
 
 
 def measure(metric: str, h: HoldoutScores, at: float | None, cache: dict[str, object]) -> tuple[float | None, str]:
@@ -73,9 +77,7 @@ def measure(metric: str, h: HoldoutScores, at: float | None, cache: dict[str, ob
         skipped = sorted(set(values) - set(defined))
         return defined[worst], f"worst slice {worst!r}" + (f"; no positives in {', '.join(skipped)}" if skipped else "")
     if metric in ("onnx_parity_max_abs_diff", "latency_p99_ms"):
-        if "onnx" not in cache:
-            cache["onnx"] = _onnx_scores(h)
-        onnx_p, score = cache["onnx"]  # type: ignore[misc]
+        onnx_p, score = onnx_scores(h, cache)
         if metric == "onnx_parity_max_abs_diff":
             return float(np.abs(onnx_p - h.p).max()), f"opset {EVAL_OPSET}, {len(h.p)} holdout rows"
         lat = latency(score, h.x)  # type: ignore[arg-type]

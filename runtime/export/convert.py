@@ -145,7 +145,9 @@ def to_onnx(model: Fitted, calibrator: Calibrator, features: tuple[str, ...], *,
     margin_model, sigma = _margin_booster(model.model)
     try:
         m = onnxmltools.convert_lightgbm(margin_model, initial_types=[(INPUT, FloatTensorType([None, len(features)]))],
-                                         target_opset=min(opset, _CONVERTER_MAX_OPSET), split=TREES_PER_NODE)
+                                         target_opset=min(opset, _CONVERTER_MAX_OPSET),
+                                         # onnxmltools refuses to "split" an ensemble that fits one node.
+                                         split=TREES_PER_NODE if margin_model.num_trees() > TREES_PER_NODE else None)
     except (RuntimeError, ValueError, NotImplementedError) as exc:
         raise ExportError(f"onnxmltools could not convert the model: {exc}") from None
     graph = m.graph

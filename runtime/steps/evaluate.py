@@ -66,7 +66,7 @@ def _evaluate(cfg: EvaluateConfig) -> dict[str, Any]:
     h = HoldoutScores(md, x, y, p, slices)
     cache: dict[str, object] = {}
     gates = [evaluate_gate(g, h, cache) for g in cfg.gates]
-    champion = compare_with_champion(cfg, h, win.table, win.holdout)
+    champion = compare_with_champion(cfg, h, win.table, win.holdout, cache)
     report: dict[str, Any] = {
         "model": cfg.model, "spec_hash": cfg.spec_hash,
         "training_data_sha256": md.training["training_data_sha256"],
