@@ -39,7 +39,8 @@ class Fitted:
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         if self.algorithm == "lightgbm":
-            return np.asarray(self.model.predict(x, num_iteration=self.best_iteration), dtype=np.float64)
+            # One thread: OpenMP start-up dominates small batches and spins on a busy machine.
+            return np.asarray(self.model.predict(x, num_iteration=self.best_iteration, num_threads=1), dtype=np.float64)
         return np.asarray(self.model.predict_proba(x)[:, 1], dtype=np.float64)
 
 

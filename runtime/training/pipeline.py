@@ -74,8 +74,9 @@ def _fit_fold(cfg: TrainConfig, algorithm: str, params: dict[str, Any], x: np.nd
     model = fit_model(algorithm, fx[rs.rows], fy[rs.rows], weight=rs.weight, scale_pos_weight=rs.scale_pos_weight,
                       valid=(vx, vy) if early_stopping else None, params=params, seed=cfg.seed,
                       early_stopping_rounds=cfg.early_stopping_rounds if early_stopping else None)
-    calibrator = fit_calibrator(cfg.calibration, model.predict(vx), vy)
-    vp = calibrator.apply(model.predict(vx))
+    raw_valid = model.predict(vx)
+    calibrator = fit_calibrator(cfg.calibration, raw_valid, vy)
+    vp = calibrator.apply(raw_valid)
     threshold = choose_threshold(vp, vy, strategy=cfg.threshold_strategy, fn_cost=cfg.false_negative_cost,
                                  fp_cost=cfg.false_positive_cost, target_precision=cfg.target_precision,
                                  value=cfg.threshold_value)
