@@ -75,7 +75,10 @@ def run(config: BuildFeaturesConfig) -> int:
             print(f"error: {path}: no validated data for source {name!r} (run validate-data first)", file=sys.stderr)
             return 1
         inputs[name] = path
-    con = duckdb.connect()
+    # One thread: DuckDB combines per-thread partial aggregates in a varying
+    # order, which changes the last bits of sums; the table's bytes (and the
+    # training-data hash a release records) must not depend on scheduling.
+    con = duckdb.connect(config={"threads": 1})
     try:
         views: dict[str, str] = {}
         for i, (name, path) in enumerate(inputs.items()):
