@@ -46,6 +46,8 @@ def _cast(value: Any, kind: str) -> FeatureValue:
 
 def _plain(value: Any) -> Any:
     """A record's value as both engines see it: numbers as doubles, NaN as NULL."""
+    if type(value) is float:
+        return None if value != value else value  # NaN is the only float unequal to itself
     if isinstance(value, bool) or value is None or isinstance(value, str):
         return value
     if isinstance(value, int | float):

@@ -49,10 +49,17 @@ class Series:
         return pos
 
     def insert(self, et: int, eid: str, value: Any) -> None:
-        pos = self.position(et, eid)
-        self.ets.insert(pos, et)
-        self.eids.insert(pos, eid)
-        self.vals.insert(pos, value)
+        ets = self.ets
+        appending = not ets or et > ets[-1] or (et == ets[-1] and eid >= self.eids[-1])
+        if appending:  # the common case: events arrive in time order
+            ets.append(et)
+            self.eids.append(eid)
+            self.vals.append(value)
+        else:
+            pos = self.position(et, eid)
+            ets.insert(pos, et)
+            self.eids.insert(pos, eid)
+            self.vals.insert(pos, value)
         if self.s is None:
             return
         num, den = float(value).as_integer_ratio()
@@ -60,6 +67,11 @@ class Series:
         if k > self.shift:
             self._rescale(k - self.shift)
         xi = num << (self.shift - k)
+        if appending:
+            self.s.append(self.s[-1] + xi)
+            if self.q is not None:
+                self.q.append(self.q[-1] + xi * xi)
+            return
         _insert_prefix(self.s, pos, xi)
         if self.q is not None:
             _insert_prefix(self.q, pos, xi * xi)
@@ -73,9 +85,9 @@ class Series:
 
     def evict(self, horizon: int) -> None:
         """Drop values with event time <= horizon."""
-        k = bisect_right(self.ets, horizon)
-        if not k:
+        if not self.ets or self.ets[0] > horizon:
             return
+        k = bisect_right(self.ets, horizon)
         del self.ets[:k], self.eids[:k], self.vals[:k]
         if self.s is not None:
             del self.s[:k]
@@ -124,7 +136,10 @@ class EntityState:
         return eid in self.ids
 
     def evict(self, horizon: int) -> None:
-        for eid, et in zip(self.events.eids, self.events.ets):
+        ets = self.events.ets
+        if (not ets or ets[0] > horizon) and not self.dropped:
+            return
+        for eid, et in zip(self.events.eids, ets):
             if et > horizon:
                 break
             self.ids.discard(eid)

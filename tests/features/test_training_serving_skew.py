@@ -9,11 +9,11 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+from dataclasses import dataclass
 
 import pyarrow.parquet as pq
 import pytest
 import yaml
-from conftest import LintCI, Run, q
 from pytest_bdd import given, parsers, scenarios, then, when
 
 import runtime.features.online as online
@@ -26,8 +26,23 @@ scenarios("training_serving_skew.feature")
 CONFIGS = "generated/runtime/pump-failure"
 
 
+def q(name: str) -> str:
+    return rf'"(?P<{name}>[^"]*)"'
+
+
+@dataclass
+class StepRun:
+    """What the shared `then` steps read from ``lint_ci.run`` (conftest.Run's fields)."""
+
+    args: list[str]
+    exit_code: int
+    stdout: str
+    output: str
+    exception: BaseException | None
+
+
 @given("the example data validated into a snapshot")
-def validated_snapshot(lint_ci: LintCI) -> None:
+def validated_snapshot(lint_ci) -> None:
     data = generate(GeneratorConfig(assets=8, days=16, null_rate=0.02, out_of_order_rate=0.05))
     for name, table in (("events", data.events), ("labels", data.labels)):
         (lint_ci.root / "data" / name).mkdir(parents=True)
@@ -48,16 +63,16 @@ def skewed_online_engine(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @when(parsers.re(rf"I run the runtime step {q('step')}"))
-def run_runtime_step(lint_ci: LintCI, step: str) -> None:
+def run_runtime_step(lint_ci, step: str) -> None:
     argv = [step, "--config", f"{CONFIGS}/{step}.json"]
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         code = main(argv)
-    lint_ci.run = Run(["python", "-m", "runtime", *argv], code, out.getvalue(), out.getvalue() + err.getvalue(), None)
+    lint_ci.run = StepRun(["python", "-m", "runtime", *argv], code, out.getvalue(), out.getvalue() + err.getvalue(), None)
 
 
 @then("the parity report lists each mismatch with entity, time, feature and both values")
-def parity_report(lint_ci: LintCI) -> None:
+def parity_report(lint_ci) -> None:
     report = json.loads((lint_ci.root / ".specops/work/pump-failure/reports/parity.json").read_text())
     assert report["ok"] is False and report["mismatch_count"] == len(report["mismatches"]) > 0
     for m in report["mismatches"]:
@@ -66,6 +81,6 @@ def parity_report(lint_ci: LintCI) -> None:
 
 
 @then(parsers.re(rf"in {q('file')} the stage {q('stage')} needs the output of {q('upstream')}"))
-def stage_needs(lint_ci: LintCI, file: str, stage: str, upstream: str) -> None:
+def stage_needs(lint_ci, file: str, stage: str, upstream: str) -> None:
     stages = yaml.safe_load((lint_ci.root / file).read_text())["stages"]
     assert set(stages[upstream]["outs"]) & set(stages[stage]["deps"]), f"{stage} does not wait for {upstream}"

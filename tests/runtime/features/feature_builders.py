@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -16,6 +18,20 @@ from runtime.features.definition import define
 from runtime.features.online import OnlineEngine
 from runtime.features.store import OnlineStore, open_store
 from runtime.features.timestamps import to_us
+
+
+def _shared_conftest():  # type: ignore[no-untyped-def]
+    # `from conftest import ...` is ambiguous without packages (several folders have one):
+    # load the top-level one by path for its require_service (skip locally, fail in CI).
+    path = Path(__file__).resolve().parents[2] / "conftest.py"
+    spec = importlib.util.spec_from_file_location("specops_tests_conftest", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+require_service = _shared_conftest().require_service
 
 T0 = datetime(2026, 3, 1, tzinfo=timezone.utc)
 HOUR = 3600.0

@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 import redis as redis_client
-from conftest import require_service
-from feature_builders import RATIO, event, events_table, feature_set, online_at, us
+from feature_builders import RATIO, event, events_table, feature_set, online_at, require_service, us
 
 from runtime.features.online import OnlineEngine
 from runtime.features.store import StoreError, open_store
