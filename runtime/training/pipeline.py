@@ -89,10 +89,7 @@ def _fit_fold(cfg: TrainConfig, algorithm: str, params: dict[str, Any], x: np.nd
 def train(cfg: TrainConfig, table: TrainingTable, slice_column: str | None = None) -> TrainResult:
     folds = rolling_origin(table.times, cfg.folds, cfg.test_window_s, cfg.gap_s, cfg.min_train_window_s)
     # The vocabulary comes from rows the shipped model may see (before its holdout).
-    encoding = fit_encoding(
-        type(table)(times=table.times[: folds[-1].valid.hi], columns=table.columns.slice(0, folds[-1].valid.hi),
-                    y=table.y[: folds[-1].valid.hi], source_hash=table.source_hash),
-        cfg.features)
+    encoding = fit_encoding(table.columns.slice(0, folds[-1].valid.hi), cfg.features)
     x, y = encode(table.columns, encoding), table.y
     slices = table.columns.column(slice_column).to_pylist() if slice_column else None
     results = []

@@ -151,10 +151,10 @@ def read_table(path: Path, features: tuple[str, ...], extra: tuple[str, ...] = (
                          y=_labels(table.column(LABEL_COLUMN), path), source_hash=training_data_hash(files, path))
 
 
-def fit_encoding(table: TrainingTable, features: tuple[str, ...]) -> FeatureEncoding:
+def fit_encoding(columns: pa.Table, features: tuple[str, ...]) -> FeatureEncoding:
     vocab = []
     for f in features:
-        col = table.columns.column(f)
+        col = columns.column(f)
         if pa.types.is_string(col.type) or pa.types.is_large_string(col.type) or pa.types.is_dictionary(col.type):
             values = pc.unique(pc.cast(col, pa.string())).drop_null().to_pylist()
             vocab.append((f, tuple(sorted(values))))

@@ -12,7 +12,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import evaluate_config, export_config, run_step, train_config
+from train_steps import evaluate_config, export_config, run_step, train_config
 
 
 def _report(root: Path) -> dict:

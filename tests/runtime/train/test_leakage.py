@@ -16,7 +16,7 @@ import lightgbm as lgb
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from conftest import DAY, run_step, train_config
+from train_steps import DAY, run_step, train_config
 from sklearn.metrics import average_precision_score
 from train_synthetic import START
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-from conftest import run_step, train_config
+from train_steps import run_step, train_config
 from train_synthetic import make_table, write_table
 
 from runtime.training.imbalance import resample
