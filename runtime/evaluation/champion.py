@@ -21,6 +21,7 @@ from google.protobuf.message import DecodeError
 
 from runtime.contracts.steps import EvaluateConfig, GateConfig, ReleaseRef
 from runtime.evaluation.gates import LOWER_IS_BETTER, HoldoutScores, measure, onnx_scores
+from runtime.export.convert import ExportError
 from runtime.export.parity import onnx_scorer
 from runtime.training.table import FeatureEncoding, TrainingTable, encode
 
@@ -80,8 +81,11 @@ def compare_with_champion(cfg: EvaluateConfig, challenger: HoldoutScores, table:
     champ_value, _ = measure(cfg.challenger_metric, champ, at, {})
     # Both sides through onnxruntime: the champion exists only as a graph, and
     # a rank metric over a small holdout moves with how near-ties break.
-    chall_onnx = HoldoutScores(challenger.model, challenger.x, challenger.y, onnx_scores(challenger, cache)[0],
-                               challenger.slices)
+    try:
+        chall_p = onnx_scores(challenger, cache)[0]
+    except ExportError as exc:
+        return ChampionResult("unavailable", False, {**base, "error": f"the challenger cannot be scored as ONNX: {exc}"})
+    chall_onnx = HoldoutScores(challenger.model, challenger.x, challenger.y, chall_p, challenger.slices)
     chall_value, _ = measure(cfg.challenger_metric, chall_onnx, at, {})
     detail = {**base, "champion": champ_value, "challenger": chall_value, "rows": int(len(challenger.y))}
     if champ_value is None or chall_value is None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from runtime.contracts.steps import GateConfig
-from runtime.export.convert import to_onnx
+from runtime.export.convert import ExportError, to_onnx
 from runtime.export.parity import latency, onnx_scorer
 from runtime.training.metrics import METRIC_FUNCTIONS, pr_auc
 from runtime.training.model_dir import ModelDir
@@ -77,7 +77,10 @@ def measure(metric: str, h: HoldoutScores, at: float | None, cache: dict[str, ob
         skipped = sorted(set(values) - set(defined))
         return defined[worst], f"worst slice {worst!r}" + (f"; no positives in {', '.join(skipped)}" if skipped else "")
     if metric in ("onnx_parity_max_abs_diff", "latency_p99_ms"):
-        onnx_p, score = onnx_scores(h, cache)
+        try:
+            onnx_p, score = onnx_scores(h, cache)
+        except ExportError as exc:  # the gate fails with the reason; the other gates still run
+            return None, str(exc)
         if metric == "onnx_parity_max_abs_diff":
             return float(np.abs(onnx_p - h.p).max()), f"opset {EVAL_OPSET}, {len(h.p)} holdout rows"
         lat = latency(score, h.x)  # type: ignore[arg-type]

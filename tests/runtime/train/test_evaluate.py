@@ -108,3 +108,13 @@ def test_a_changed_table_is_refused(work: Path, capsys: pytest.CaptureFixture[st
 def test_missing_model_dir_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
     assert run_step(tmp_path, "evaluate", evaluate_config(tmp_path)) == 1
     assert "model directory not found (run the train step first)" in _stderr(capsys)
+
+
+def test_an_unexportable_model_fails_the_parity_gate_with_the_reason(work: Path, capsys: pytest.CaptureFixture[str]):
+    assert run_step(work, "train", train_config(work, algorithm="logistic_regression", params={}, baseline=None)) == 0
+    assert run_step(work, "evaluate", evaluate_config(work, gates=[{"metric": "pr_auc", "min": 0.01},
+                                                                  {"metric": "onnx_parity_max_abs_diff", "max": 1e-5}])) == 1
+    gates = {g["metric"]: g for g in _report(work)["gates"]}
+    assert gates["pr_auc"]["passed"] and gates["onnx_parity_max_abs_diff"]["value"] is None
+    assert "ONNX export supports lightgbm models" in gates["onnx_parity_max_abs_diff"]["note"]
+    assert "FAIL  onnx_parity_max_abs_diff = n/a" in _stderr(capsys)
