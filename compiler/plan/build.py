@@ -53,6 +53,7 @@ from runtime.contracts.steps import (
     LabelConfig,
     MonitorConfig,
     ObjectiveConfig,
+    ParityConfig,
     ProposeReleaseConfig,
     RegisterConfig,
     ReleaseRef,
@@ -174,8 +175,10 @@ class _Builder:
         fs: FeatureSet = self.spec.nodes[f"FeatureSet/{name}"].resource  # type: ignore[assignment]
         kind, source = fs.spec.source.ref
         timestamp = "event_time"
+        late = None
         if kind == "DataSource":
             timestamp = self.spec.nodes[f"DataSource/{source}"].resource.spec.timestamp  # type: ignore[attr-defined]
+            late = self.spec.nodes[f"DataSource/{source}"].resource.spec.late_events  # type: ignore[attr-defined]
         aggregations = tuple(
             AggregationConfig(name=f"{agg.column or 'events'}_{fn}_{w}", column=agg.column, function=fn, window_s=w.seconds)
             for agg in fs.spec.aggregations
@@ -193,6 +196,8 @@ class _Builder:
             aggregations=aggregations,
             online_ttl_s=fs.spec.online.ttl.seconds if fs.spec.online.ttl else None,
             online_stream=fs.spec.online.stream,
+            allowed_lateness_s=late.allowed_lateness.seconds if late else None,
+            late_policy=late.policy if late else None,
         )
 
     def features_of(self, model: Model) -> tuple[str, ...]:
@@ -246,6 +251,7 @@ class _Builder:
             "validated": f"{work}/validated",
             "data_report": f"{work}/reports/data.json",
             "features": f"{work}/features",
+            "parity": f"{work}/reports/parity.json",
             "model": f"{work}/model",
             "evaluation": f"{work}/reports/evaluation.json",
             "onnx": f"{work}/onnx",
@@ -279,8 +285,12 @@ class _Builder:
                     **c, entity=m.entity, feature_sets=tuple(self.feature_set(n) for n in self.feature_set_names(model)),
                     features=self.features_of(model),
                     label=LabelConfig(source=m.label.source, outcome=labels.outcome, positive_value=labels.positive_value,
-                                      horizon_s=m.label.horizon.seconds, availability_delay_s=labels.availability_delay.seconds),
+                                      horizon_s=m.label.horizon.seconds, availability_delay_s=labels.availability_delay.seconds,
+                                      timestamp=label_src.spec.timestamp),
                     input=paths["validated"], output=paths["features"]),
+                "parity": ParityConfig(
+                    **c, feature_sets=tuple(self.feature_set(n) for n in self.feature_set_names(model)),
+                    features=self.features_of(model), input=paths["validated"], output=paths["parity"]),
                 "train": TrainConfig(
                     **c, features=self.features_of(model), algorithm=m.algorithm.type, params=dict(sorted(m.algorithm.params.items())),
                     seed=m.algorithm.seed, baseline=m.baseline.type if m.baseline else None,
@@ -291,7 +301,8 @@ class _Builder:
                     early_stopping_rounds=m.validation.early_stopping_rounds, calibration=m.calibration.method,
                     threshold_strategy=m.threshold.strategy, false_negative_cost=m.threshold.false_negative_cost,
                     false_positive_cost=m.threshold.false_positive_cost, target_precision=m.threshold.target_precision,
-                    threshold_value=m.threshold.value, input=paths["features"], output=paths["model"]),
+                    threshold_value=m.threshold.value, input=paths["features"], output=paths["model"],
+                    slice_column=slice_column),
                 "evaluate": EvaluateConfig(
                     **c, gates=tuple(GateConfig(metric=g.metric, min=g.min, max=g.max, at=g.at) for g in m.gates),
                     challenger_metric=m.challenger.metric, challenger_tolerance=m.challenger.tolerance,
@@ -301,7 +312,8 @@ class _Builder:
                     **c, opset=m.export.onnx.opset, parity_tolerance=m.export.onnx.parity_tolerance,
                     edge_enabled=m.export.edge.enabled, edge_max_size_bytes=m.export.edge.max_size_bytes,
                     edge_max_latency_ms=m.export.edge.max_latency_ms, allow_tree_truncation=m.export.edge.allow_tree_truncation,
-                    model_dir=paths["model"], input=paths["features"], output=paths["onnx"]),
+                    model_dir=paths["model"], input=paths["features"], output=paths["onnx"],
+                    truncation_max_pr_auc_loss=m.challenger.tolerance),
                 "register": RegisterConfig(**c, model_dir=paths["model"], onnx_dir=paths["onnx"], report=paths["evaluation"],
                                            output=paths["entry"]),
                 "propose-release": ProposeReleaseConfig(**c, entry=paths["entry"], releases_dir="specs/releases",
@@ -313,7 +325,9 @@ class _Builder:
         io = {
             "validate-data": (data_deps, (paths["validated"], paths["data_report"])),
             "build-features": ((paths["validated"],), (paths["features"],)),
-            "train": ((paths["features"],), (paths["model"],)),
+            "parity": ((paths["validated"],), (paths["parity"],)),
+            # train waits for the parity report: skew stops the pipeline before a model is trained.
+            "train": ((paths["features"], paths["parity"]), (paths["model"],)),
             "evaluate": ((paths["features"], paths["model"]), (paths["evaluation"],)),
             "export-onnx": ((paths["features"], paths["model"], paths["evaluation"]), (paths["onnx"],)),
             "register": ((paths["model"], paths["onnx"], paths["evaluation"]), (paths["entry"],)),
