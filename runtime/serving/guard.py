@@ -4,7 +4,12 @@ every request is counted (requests, latency, errors by reason) from the
 status it finally got, wherever it was refused.
 
 Only ``POST /v1/models/<name>:predict`` and ``POST /v2/models/<name>/infer``
-of served models are guarded; everything else passes through untouched.
+of served models are guarded; everything else passes through untouched,
+except three kserve routes it answers itself (schemathesis found the last
+two answering 5xx): the model-repository API (load/unload a model by name
+over HTTP; what is served changes only through git), ``:explain`` (no
+explainer is deployed) and any ``model_version`` (kserve raises
+NotImplementedError; one version is served, the one git names).
 """
 
 from __future__ import annotations
@@ -21,9 +26,10 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from runtime.serving.metrics import ServingMetrics
 
-__all__ = ["MAX_BODY_BYTES", "PredictGuard"]
+__all__ = ["MAX_BODY_BYTES", "REPOSITORY_PREFIX", "PredictGuard"]
 
 MAX_BODY_BYTES = 1 << 20
+REPOSITORY_PREFIX = "/v2/repository/"
 _ROUTE = re.compile(r"^/v1/models/(?P<v1>[^/]+):predict$|^/v2/models/(?P<v2>[^/]+)(?:/versions/[^/]+)?/infer$")
 
 Scope = MutableMapping[str, Any]
@@ -39,6 +45,18 @@ async def _refuse(send: Send, status: int, message: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+def _refused_route(scope: Scope) -> tuple[int, str] | None:
+    path: str = scope["path"]
+    if path.startswith(REPOSITORY_PREFIX):
+        return 404, "the model repository API is disabled: what is served changes only through git"
+    if path.startswith("/v1/models/") and path.endswith(":explain"):
+        return 404, "no explainer is deployed for this model"
+    if path.startswith("/v2/models/") and ("/versions/" in path or b"model_version" in scope.get("query_string", b"")):
+        return 400, ("model versions are not addressable: the server serves the one version its release names "
+                     "(see the response's model_version); omit model_version")
+    return None
+
+
 class PredictGuard:
     def __init__(self, app: Any, metrics: Callable[[str], ServingMetrics | None],
                  max_body_bytes: int = MAX_BODY_BYTES) -> None:
@@ -47,6 +65,11 @@ class PredictGuard:
         self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            refusal = _refused_route(scope)
+            if refusal is not None:
+                await _refuse(send, *refusal)
+                return
         if scope["type"] != "http" or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return

@@ -28,7 +28,10 @@ def _document(app: Any, models: Sequence[str]) -> dict[str, Any]:
     components = doc.setdefault("components", {}).setdefault("schemas", {})
     components.update(defs)
     components["V1Request"] = schema
-    for path, item in doc.get("paths", {}).items():
+    paths = doc.get("paths", {})
+    for path in [p for p in paths if p.startswith("/v2/repository/") or p.endswith(":explain") or "/versions/" in p]:
+        del paths[path]  # refused by the guard
+    for path, item in paths.items():
         for operation in item.values():
             for param in operation.get("parameters", []):
                 if param.get("name") == "model_name" and param.get("in") == "path":

@@ -7,8 +7,8 @@ host comes from the serve config (the local variant binds 127.0.0.1); and
 per-request logging (uvicorn's access log, kserve's timing middleware and
 latency log line) is off unless asked for, as it costs about half the
 throughput.  gRPC is off (the InferenceService exposes HTTP only), and the
-model-repository load/unload routes are removed: a served release changes
-only through git.
+model-repository load/unload routes are refused (``guard``): a served
+release changes only through git.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import Any
 
 from kserve import ModelServer
 from kserve.constants.constants import FASTAPI_APP_IMPORT_STRING
+from kserve.errors import InvalidInput
 from kserve.protocol.rest.server import RESTServer
 from uvicorn.importer import import_from_string
 
@@ -41,6 +42,14 @@ async def _serving_error(_: Any, exc: Exception) -> Any:
     return JSONResponse(status_code=exc.status, content={"error": exc.message})
 
 
+async def _invalid_input(_: Any, exc: Exception) -> Any:
+    """kserve's own handler logs a traceback for every malformed body; a
+    caller's mistake is not the server's error, so it is answered quietly."""
+    from fastapi.responses import JSONResponse
+
+    return JSONResponse(status_code=400, content={"error": str(exc)})
+
+
 class _RESTServer(RESTServer):
     def __init__(self, *args: Any, host: str, access_log: bool, models: Sequence[str],
                  metrics: Callable[[str], ServingMetrics | None], **kwargs: Any) -> None:
@@ -58,8 +67,8 @@ class _RESTServer(RESTServer):
     def create_application(self) -> None:
         super().create_application()
         app = import_from_string(FASTAPI_APP_IMPORT_STRING)
-        app.router.routes = [r for r in app.router.routes if not getattr(r, "path", "").startswith("/v2/repository")]
         app.add_exception_handler(ServingError, _serving_error)
+        app.add_exception_handler(InvalidInput, _invalid_input)
         app.add_middleware(PredictGuard, metrics=self._metrics)
         install_openapi(app, self._models)
 

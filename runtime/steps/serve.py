@@ -40,6 +40,9 @@ def _listen(config: ServeConfig) -> tuple[str, int, bool]:
 
 
 def run(config: ServeConfig) -> int:
+    # kserve parses sys.argv when imported, and argparse's prefix matching
+    # reads our --config as its --configure_logging: it must see no arguments.
+    sys.argv = sys.argv[:1]
     from runtime.serving.predictor import SpecOpsPredictor
     from runtime.serving.server import SpecOpsModelServer
 
