@@ -208,6 +208,22 @@ _CATALOG: tuple[tuple[str, str, str, str], ...] = (
      "Each environment's manifests live in generated/<environment>/; 'argocd' and 'runtime' are taken by the "
      "Argo CD bootstrap folder and the runtime configs.",
      "Rename the environment."),
+    ("SO485", "objective bound on the wrong side",
+     "Each objective metric breaches in one direction (latency, error rate, drift, backlog when too high; availability "
+     "and quality when too low). A bound on the other side compiles into no alert that could ever fire usefully.",
+     "Write 'max:' for metrics that breach when too high and 'min:' for availability and quality."),
+    ("SO486", "objective window too short for its rule",
+     "Prometheus scrapes every 30s; a rule over fewer than 4 scrapes (2m) sees too few samples to fire reliably. "
+     "Availability is alerted by burn rate over window/12, so its window must be at least 24m.",
+     "Lengthen the objective's window (see the hint for the minimum)."),
+    ("SO487", "objective name used twice",
+     "Objective names label the generated alerts (objective=...); two objectives with one name in a ServiceLevel "
+     "make their alerts indistinguishable.",
+     "Give each objective of the ServiceLevel a distinct name."),
+    ("SO488", "ServiceLevel enforced nowhere",
+     "The ServiceLevel lists only environments where its model is not served in the cloud, so no Prometheus rule "
+     "would enforce its objectives (edge gateways run no Prometheus).",
+     "List environments where the model is served, or remove spec.environments to cover all of them."),
     # ----------------------------------------------------------- policy
     ("SO501", "risk policy violated",
      "A 'spec' rule of a risk policy evaluated to false for this resource. The message and rule id come from policies/.",

@@ -14,6 +14,7 @@ from compiler.checks import (
     releases,
     secrets,
     slo_coverage,
+    slo_rules,
 )
 from compiler.checks.base import Check
 from compiler.diagnostics import Diagnostic
@@ -31,6 +32,7 @@ CHECKS: tuple[tuple[str, Check], ...] = (
     ("releases", releases.check),
     ("secrets", secrets.check),
     ("policies", policies.check),
+    ("slo-rules", slo_rules.check),
 )
 
 

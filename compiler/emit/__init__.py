@@ -16,7 +16,8 @@ __all__ = ["BUILTIN_BACKENDS", "HEADER", "Artifact", "Backend", "DuplicateArtifa
 Backend = Callable[[SystemPlan], Iterable[Artifact]]
 
 # The backends, by module name in compiler/emit/backends; each module has NAME and emit().
-BUILTIN_BACKENDS: tuple[str, ...] = ("argo_workflows", "argocd", "dvc", "kserve", "kubernetes", "runtime_configs")
+BUILTIN_BACKENDS: tuple[str, ...] = ("argo_workflows", "argocd", "dvc", "kserve", "kubernetes", "runtime_configs",
+                                     "prometheus")
 
 
 def backends() -> dict[str, Backend]:

@@ -19,10 +19,12 @@ __all__ = [
     "EnvironmentPlan",
     "IngesterPlan",
     "MonitorPlan",
+    "ObjectivePlan",
     "Origin",
     "PipelinePlan",
     "ResourcesPlan",
     "ServingPlan",
+    "SloPlan",
     "StepPlan",
     "SystemPlan",
 ]
@@ -157,6 +159,34 @@ class EdgePlan:
 
 
 @dataclass(frozen=True, slots=True)
+class ObjectivePlan:
+    """One ServiceLevel objective, bound in the SLI's base unit (seconds for durations)."""
+
+    name: str
+    metric: str  # a key of runtime.contracts.metrics.OBJECTIVE_SLIS
+    direction: Literal["max", "min"]  # which bound the spec sets
+    bound: float
+    window_ms: int
+    actions: tuple[str, ...]
+    severity: Literal["page", "ticket"]
+    origin: Origin  # the objective's own line
+
+
+@dataclass(frozen=True, slots=True)
+class SloPlan:
+    """A ServiceLevel in one cloud environment where its model is served: what
+    the Prometheus rules enforce and which predictor exports the metrics."""
+
+    name: str  # the ServiceLevel's name
+    model: str
+    environment: str
+    namespace: str
+    predictor: str  # the InferenceService serving the model there
+    objectives: tuple[ObjectivePlan, ...]
+    origin: Origin
+
+
+@dataclass(frozen=True, slots=True)
 class EnvironmentPlan:
     name: str
     kind: Literal["cloud", "edge"]
@@ -192,6 +222,7 @@ class SystemPlan:
     # sha256 of every spec resource's canonical form, for lineage and the manifest.
     resource_hashes: tuple[tuple[str, str, str], ...] = field(default=())  # (id, file, sha256)
     origin: Origin | None = None
+    slos: tuple[SloPlan, ...] = ()  # sorted by (environment, name)
 
     def environment(self, name: str) -> EnvironmentPlan:
         return next(e for e in self.environments if e.name == name)
