@@ -24,7 +24,9 @@ def _fmt(seconds: float) -> str:
 
 def check(spec: ResolvedSpec) -> Iterator[Diagnostic]:
     system = spec.system
-    cloud = {e.name for e in system.resource.spec.environments if e.kind == "cloud"} if system else set()  # type: ignore[attr-defined]
+    envs = system.resource.spec.environments if system else ()  # type: ignore[attr-defined]
+    known = {e.name for e in envs}
+    cloud = {e.name for e in envs if e.kind == "cloud"}
     for node, sl in spec.of_kind(ServiceLevel):
         seen: dict[str, int] = {}
         for i, o in enumerate(sl.spec.objectives):
@@ -56,7 +58,8 @@ def check(spec: ResolvedSpec) -> Iterator[Diagnostic]:
                     hint="give each objective a distinct name", resource=node.id,
                     related=((node.location("spec", "objectives", seen[o.name], "name", value=True), "first used here"),))
             seen.setdefault(o.name, i)
-        if sl.spec.environments:
+        # An unknown environment is already SO301; do not pile on.
+        if sl.spec.environments and known.issuperset(sl.spec.environments):
             served = set(spec.deployed_environments(sl.spec.model)) & cloud
             if served and not served.intersection(sl.spec.environments):
                 yield error("SO488", node, ("spec", "environments"),
