@@ -53,7 +53,7 @@ def _scalar(value: Any) -> str:
             text = f"{mantissa}.0e{exponent if exponent[0] in '+-' else '+' + exponent}"
         return text
     if isinstance(value, str):
-        if _PLAIN.match(value) and value.lower() not in _RESERVED and not _NUMBERISH.match(value):
+        if _PLAIN.fullmatch(value) and value.lower() not in _RESERVED and not _NUMBERISH.match(value):
             return value
         return _quote(value)
     raise TypeError(f"cannot write {type(value).__name__} as YAML")

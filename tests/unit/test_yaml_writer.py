@@ -43,3 +43,10 @@ def test_style_is_kubectl_like():
     text = dump({"b": [{"x": 1, "z": [1, 2]}, "s"], "a": {"c": None, "d": {}, "e": []}, "n": "0123"})
     # YAML 1.1 reads a plain n/y as a boolean: such keys are quoted, like numbers in strings.
     assert text == ('a:\n  c: null\n  d: {}\n  e: []\nb:\n- x: 1\n  z:\n  - 1\n  - 2\n- s\n"n": "0123"\n')
+
+
+def test_trailing_newline_is_kept():
+    """Regression (found by hypothesis): re's '$' matches before a final newline, so 'A\\n' was written plain and read back as 'A'."""
+    for value in ("A\n", "a b\n", "x\n\n"):
+        assert yaml.safe_load(dump(value)) == value
+        assert yaml.safe_load(dump({"k": value})) == {"k": value}
