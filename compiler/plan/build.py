@@ -458,7 +458,7 @@ class _Builder:
                     origin=Origin(node.id, node.document.file, node.location("spec", "objectives", i).line)))
             out.append(SloPlan(name=sl.name, model=model.name, environment=serving.environment,
                                namespace=serving.namespace, predictor=serving.name, objectives=tuple(objectives),
-                               origin=_origin(node)))
+                               origin=_origin(node), notify=sl.spec.notify, min_replicas=serving.min_replicas))
         return out
 
     def ingesters(self, servings: list[ServingPlan], envs: dict[str, EnvironmentPlan]) -> list[IngesterPlan]:

@@ -184,6 +184,8 @@ class SloPlan:
     predictor: str  # the InferenceService serving the model there
     objectives: tuple[ObjectivePlan, ...]
     origin: Origin
+    notify: tuple[str, ...] = ()  # the ServiceLevel's notifiers (who can be paged)
+    min_replicas: int = 0  # of the predictor: 0 means it may scale to zero and export nothing
 
 
 @dataclass(frozen=True, slots=True)

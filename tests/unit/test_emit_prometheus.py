@@ -112,8 +112,8 @@ def test_one_alert_per_objective_and_action_with_its_labels(plan, repo: Path):
     slo = next(s for s in plan.slos if s.environment == "prod")
     doc = _docs(plan)["generated/prod/prometheusrule-pump-failure-slo.yaml"]
     alerts = [r for r in _rules(doc) if "alert" in r]
-    expected = sorted((o.name, a) for o in slo.objectives for a in o.actions
-                      for _ in range(2 if o.metric == "availability" else 1))
+    expected = sorted([(o.name, a) for o in slo.objectives for a in o.actions
+                       for _ in range(2 if o.metric == "availability" else 1)] + [("(telemetry)", "page")])
     assert sorted((r["labels"]["objective"], r["labels"]["specops_action"]) for r in alerts) == expected
     spec_lines = (repo / "specs/slos/pump-failure.yaml").read_text().splitlines()
     for r in alerts:
@@ -125,9 +125,20 @@ def test_one_alert_per_objective_and_action_with_its_labels(plan, repo: Path):
         # The source annotation points at the objective's own line.
         file, line = re.match(r"(\S+):(\d+) ", r["annotations"]["specops_source"]).groups()  # type: ignore[union-attr]
         assert file == "specs/slos/pump-failure.yaml"
-        assert f"name: {labels['objective']}," in spec_lines[int(line) - 1]
+        wanted = "name: pump-failure" if labels["objective"] == "(telemetry)" else f"name: {labels['objective']},"
+        assert wanted in spec_lines[int(line) - 1]
         assert "for" not in r  # the SLI is already averaged over its window
     assert len({r["alert"] for r in alerts}) == len(alerts)
+
+
+def test_absence_alert_only_where_someone_can_be_paged_and_the_predictor_never_scales_to_zero(plan):
+    slo = plan.slos[0]
+    alert = prometheus.build_absence_alert(slo)
+    assert alert is not None and alert.alert == "SpecOpsTelemetryAbsentPage"
+    assert alert.expr == ('absent_over_time(specops_requests_total{model="pump-failure",'
+                          f'environment="{slo.environment}"}}[10m])')
+    assert prometheus.build_absence_alert(dataclasses.replace(slo, notify=())) is None
+    assert prometheus.build_absence_alert(dataclasses.replace(slo, min_replicas=0)) is None
 
 
 def test_recording_rules_are_named_by_metric_and_window_and_deduplicated(plan):

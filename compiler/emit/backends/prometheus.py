@@ -57,6 +57,7 @@ __all__ = [
     "SCRAPE_INTERVAL",
     "BurnRate",
     "alert_name",
+    "build_absence_alert",
     "build_alerts",
     "build_prometheus_rule",
     "build_recordings",
@@ -79,6 +80,12 @@ KSERVE_ISVC_LABEL = "serving.kserve.io/inferenceservice"
 KSERVE_COMPONENT_LABEL = "component"
 KNATIVE_SERVICE_TYPE_LABEL = "networking.internal.knative.dev/serviceType"
 KNATIVE_HTTP_PORT = "http"
+# The series whose absence means the predictor exports nothing (the runtime
+# exports its counters from start-up, at 0 before the first request).
+HEARTBEAT_METRIC = "specops_requests_total"
+ABSENT_AFTER_MS = 10 * 60_000
+TELEMETRY_OBJECTIVE = "telemetry-absent"
+TELEMETRY_LABEL = "(telemetry)"  # not a DNS-1123 name, so never a spec objective's name
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,8 +240,31 @@ def build_alerts(slo: SloPlan) -> tuple[Rule, ...]:
     return tuple(out)
 
 
+def build_absence_alert(slo: SloPlan) -> Rule | None:
+    """Every SLI vanishes when the predictor stops exporting (crashed, not
+    scraped), and a vanished SLI fires nothing: page instead of staying silent.
+    Only where someone can be paged and the predictor never scales to zero."""
+    if not slo.notify or slo.min_replicas < 1:
+        return None
+    heartbeat = _selector(metric(HEARTBEAT_METRIC).series, slo)
+    return Rule(
+        alert=alert_name(TELEMETRY_OBJECTIVE, "page"),
+        expr=f"absent_over_time({heartbeat}[{prom_duration(ABSENT_AFTER_MS)}])",
+        labels={LABEL_ACTION: "page", LABEL_MODEL: slo.model, LABEL_ENVIRONMENT: slo.environment,
+                "objective": TELEMETRY_LABEL, "severity": "page", LABEL_SERVICE_LEVEL: slo.name},
+        annotations={
+            "summary": f"{slo.model} in {slo.environment}: no metrics for {prom_duration(ABSENT_AFTER_MS)}",
+            "description": (f"No {HEARTBEAT_METRIC} from the {slo.predictor} predictor: every objective of "
+                            f"ServiceLevel {slo.name} is blind; triggers page."),
+            "specops_source": str(slo.origin),
+        },
+    )
+
+
 def build_prometheus_rule(plan: SystemPlan, slo: SloPlan) -> PrometheusRule:
-    group = RuleGroup(name=f"specops-slo-{slo.name}", rules=(*build_recordings(slo), *build_alerts(slo)))
+    absence = build_absence_alert(slo)
+    rules = (*build_recordings(slo), *build_alerts(slo), *((absence,) if absence else ()))
+    group = RuleGroup(name=f"specops-slo-{slo.name}", rules=rules)
     meta = ObjectMeta(name=f"{slo.name}-slo", namespace=slo.namespace,
                       labels=labels(plan.name, slo.environment, slo.model),
                       annotations={ANNOTATION_SOURCE: str(slo.origin), **wave("PrometheusRule")})
