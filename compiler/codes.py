@@ -245,6 +245,11 @@ _CATALOG: tuple[tuple[str, str, str, str], ...] = (
      "An emitted Argo workflow refers to a template, task, artifact or parameter that does not exist. "
      "The compile stops instead of writing output a cluster would reject; this is a compiler bug.",
      "Report it with the specs that trigger it."),
+    ("SO610", "inconsistent generated SLO rules",
+     "A generated PrometheusRule failed the offline check: an invalid name, an alert without its action, severity, "
+     "model, environment, objective or service_level label, an alert defined twice, or an alert reading a recording "
+     "no earlier rule of its group writes. The compile stops instead of writing it; this is a compiler bug.",
+     "Report it with the specs that trigger it."),
 )
 
 CODES: dict[str, CodeInfo] = {c: CodeInfo(c, t, e, f) for c, t, e, f in _CATALOG}

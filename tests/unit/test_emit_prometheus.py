@@ -247,3 +247,32 @@ def test_generated_rules_query_only_what_the_runtime_exports(plan):
                 seen.add(catalog[series].name)
     assert seen == {metric(s.metric).name for s in OBJECTIVE_SLIS.values()} | {
         metric(s.denominator).name for s in OBJECTIVE_SLIS.values() if s.denominator}
+
+
+# ------------------------------------------------------- offline check (SO610)
+
+
+def test_inconsistent_rules_are_reported_at_the_service_level(plan):
+    """SO610: an alert that lost its action label, or reads a recording nobody
+    writes, is a compiler bug reported at the ServiceLevel, and nothing is written."""
+    from compiler.compile import output_checks
+    from compiler.emit import emit
+    from compiler.emit.artifact import Artifact
+
+    artifacts = emit(plan)
+    assert output_checks(plan, artifacts) == []
+    target = "generated/prod/prometheusrule-pump-failure-slo.yaml"
+    broken = []
+    for a in artifacts:
+        if a.path == target:
+            text = a.content.replace(b"specops_action: retrain", b"specops_action: retrian", 1)
+            text = text.replace(b"specops:skew_mismatch_rate:1h{", b"specops:skew_mismatch_rate:2h{", 1)
+            assert text != a.content
+            a = Artifact(a.path, text, a.sources, a.backend)  # no cached document: the bytes are checked
+        broken.append(a)
+    diags = output_checks(plan, broken)
+    assert {d.code for d in diags} == {"SO610"}
+    messages = " | ".join(d.message for d in diags)
+    assert "specops_action='retrian'" in messages
+    assert "reads specops:skew_mismatch_rate:2h, which no earlier rule of the group records" in messages
+    assert {(d.location.file, d.location.line) for d in diags} == {("specs/slos/pump-failure.yaml", 6)}
