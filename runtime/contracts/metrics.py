@@ -12,6 +12,10 @@ Conventions (https://prometheus.io/docs/practices/naming/): base units
 Label values are bounded: model and environment come from the compiled
 config, version from the ModelRelease, ``reason`` / ``action`` / ``metric``
 from the fixed tuples below (never free text, never an entity id).
+
+Exporters initialise their counters at 0 on start-up (for their model,
+version and environment): the rules read a missing ``specops_requests_total``
+as "the predictor exports nothing" and page, and a missing error counter as 0.
 """
 
 from __future__ import annotations
