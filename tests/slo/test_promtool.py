@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import subprocess
+import types
 from pathlib import Path
 from typing import Any
 
@@ -173,3 +174,60 @@ def test_a_wrong_expectation_fails(mutation: str, promtool: str, tmp_path: Path)
     run = run_promtool_test(promtool, vector, tmp_path)
     assert run.returncode != 0, run.stdout
     assert "FAILED" in run.stderr and culprit in run.stderr, run.stderr
+
+
+# ------------------------------------------------------ any objective compiles
+
+
+def _objectives() -> Any:
+    from hypothesis import strategies as st
+
+    from compiler.plan import ObjectivePlan, Origin
+
+    def one(i: int, metric_name: str) -> Any:
+        sli = OBJECTIVE_SLIS[metric_name]
+        bound = (st.floats(min_value=1e-6, max_value=1.0) if sli.unit == "ratio"
+                 else st.floats(min_value=1e-3, max_value=1e6))
+        # Windows the lint accepts (SO486): >= 2m, availability >= 24m; odd ones like 1h30m500ms too.
+        least = 24 * 60_000 if sli.kind == "availability" else 2 * 60_000
+        window = st.integers(min_value=least, max_value=30 * 86_400_000)
+        actions = st.lists(st.sampled_from(("rollback", "open_circuit", "retrain", "page")), min_size=1, max_size=4,
+                           unique=True).map(tuple)
+        return st.builds(ObjectivePlan, name=st.just(f"o{i}-{metric_name.replace('_', '-')}"),
+                         metric=st.just(metric_name), direction=st.just(sli.direction), bound=bound,
+                         window_ms=window, actions=actions, severity=st.sampled_from(("page", "ticket")),
+                         origin=st.just(Origin("ServiceLevel/sl", "specs/slos/sl.yaml", 7 + i)))
+
+    metrics = st.lists(st.sampled_from(sorted(OBJECTIVE_SLIS)), min_size=1, max_size=8)
+    return metrics.flatmap(lambda ms: st.tuples(*(one(i, m) for i, m in enumerate(ms))))
+
+
+def test_any_lint_clean_objectives_compile_into_rules_promtool_accepts(promtool: str, tmp_path: Path) -> None:
+    """Random objectives (every metric, bounds from 1e-6, windows from 2m to 30d
+    with odd units, several actions): the emitted rules pass our offline check
+    and ``promtool check rules``."""
+    import dataclasses
+
+    from hypothesis import HealthCheck, given, settings
+
+    from compiler.emit.backends import prometheus
+    from compiler.emit.rules_lint import check_rules
+    from compiler.emit.serialize import plain
+    from compiler.plan import SloPlan
+
+    plan_stub = types.SimpleNamespace(name="sys")  # build_prometheus_rule reads only the system's name
+
+    @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(_objectives())
+    def check(objectives: tuple[Any, ...]) -> None:
+        slo = SloPlan(name="sl", model="m", environment="prod", namespace="ns", predictor="m",
+                      objectives=objectives, origin=objectives[0].origin, notify=("oncall",), min_replicas=1)
+        doc = plain(prometheus.build_prometheus_rule(plan_stub, dataclasses.replace(slo)))  # type: ignore[arg-type]
+        assert check_rules([doc]) == []
+        rules = tmp_path / "rules.yaml"
+        rules.write_text(yaml.safe_dump(doc["spec"]))
+        run = subprocess.run([promtool, "check", "rules", str(rules)], capture_output=True, text=True, timeout=60,
+                             check=False)
+        assert run.returncode == 0, f"{objectives}\n{run.stdout}{run.stderr}"
+
+    check()
