@@ -19,7 +19,7 @@ _BAD_SIDE = {"max": "too high", "min": "too low"}
 
 
 def _fmt(seconds: float) -> str:
-    return f"{seconds / 60:g}m" if seconds >= 60 else f"{seconds:g}s"
+    return f"{seconds / 60:g}m" if seconds % 60 == 0 else f"{round(seconds, 1):g}s"
 
 
 def check(spec: ResolvedSpec) -> Iterator[Diagnostic]:
