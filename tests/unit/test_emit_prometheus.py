@@ -176,6 +176,11 @@ def test_gauges_must_stay_beyond_the_bound_for_the_whole_window(plan):
     assert high.startswith("max by (model, environment) (min_over_time(specops_review_backlog{")
     assert low.startswith("min by (model, version, environment) (max_over_time(specops_realized_quality{")
     assert 'metric="pr_auc"' in low
+    # judged only once the series existed at the window's start (first tenth, at least 1m)
+    assert high.endswith('and max by (model, environment) (present_over_time(specops_review_backlog{'
+                         'model="pump-failure",environment="prod"}[6m] offset 54m))')
+    short = prometheus.sli_expr(OBJECTIVE_SLIS["review_backlog"], plan.slos[0], 120_000, "max")
+    assert short.endswith("[1m] offset 1m))")
 
 
 # ------------------------------------------------------------ ServiceMonitor

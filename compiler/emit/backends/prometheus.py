@@ -106,6 +106,10 @@ class BurnRate:
 # 2% of a 30-day budget in 1h; 6x spends 5% in 6h; short window = long / 12.
 BURN_RATES: tuple[BurnRate, ...] = (BurnRate("FastBurn", 14.4, 1, 12), BurnRate("SlowBurn", 6.0, 6, 12))
 
+# A gauge's series must have a sample in the first tenth of the window (at
+# least two scrapes long) to be judged.
+GAUGE_START_SLOT_MIN_MS = 60_000
+
 _UNITS_MS = (("w", 7 * 86_400_000), ("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000), ("ms", 1))
 
 
@@ -148,9 +152,16 @@ def sli_expr(sli: SliSpec, slo: SloPlan, window_ms: int, direction: str) -> str:
         total = _rate_sum(metric(sli.denominator).series, sli, slo, w)
         # A counter never incremented has no series: count it as 0, not "no data".
         return f"({bad} or {total} * 0) / {total}"
-    # gauge: beyond the bound for the whole window
+    # gauge: beyond the bound at every sample of the window, and only once the
+    # series already existed at the window's start (a new version's first
+    # readings are not judged alone).
+    selector = _selector(source.series, slo, sli.matchers)
+    by = ", ".join(sli.by)
     inner, outer = ("min_over_time", "max") if direction == "max" else ("max_over_time", "min")
-    return f"{outer} by ({', '.join(sli.by)}) ({inner}({_selector(source.series, slo, sli.matchers)}[{w}]))"
+    slot = max(window_ms // 10, GAUGE_START_SLOT_MIN_MS)
+    started = (f"max by ({by}) (present_over_time({selector}[{prom_duration(slot)}] "
+               f"offset {prom_duration(window_ms - slot)}))")
+    return f"{outer} by ({by}) ({inner}({selector}[{w}])) and {started}"
 
 
 def recording_name(objective_metric: str, window_ms: int) -> str:
