@@ -134,7 +134,7 @@ def test_one_alert_per_objective_and_action_with_its_labels(plan, repo: Path):
 def test_absence_alert_only_where_someone_can_be_paged_and_the_predictor_never_scales_to_zero(plan):
     slo = plan.slos[0]
     alert = prometheus.build_absence_alert(slo)
-    assert alert is not None and alert.alert == "SpecOpsTelemetryAbsentPage"
+    assert alert is not None and alert.alert == "SpecOpsTelemetryAbsent"
     assert alert.expr == ('absent_over_time(specops_requests_total{model="pump-failure",'
                           f'environment="{slo.environment}"}}[10m])')
     assert prometheus.build_absence_alert(dataclasses.replace(slo, notify=())) is None
@@ -162,6 +162,13 @@ def test_burn_rate_windows_derive_from_the_objective_window(plan):
         assert fast.expr.count("> (14.4 * (1 - 0.999))") == 2 and slow.expr.count("> (6 * (1 - 0.999))") == 2
         recorded = {r.record for r in prometheus.build_recordings(_slo(plan, o))}
         assert recorded == {f"specops:availability_error_ratio:{w}" for w in expected}
+
+
+def test_alert_names_are_distinct_for_distinct_objectives():
+    names = [prometheus.alert_name(o, a) for o in ("a-b", "a--b", "ab", "a-b-c", "ab-c", "a-bc") for a in ACTIONS]
+    assert len(set(names)) == len(names)
+    assert prometheus.alert_name("review-time", "open_circuit") == "SpecOpsReviewTimeOpenCircuit"
+    assert prometheus.alert_name("a--b", "page") == "SpecOpsA_BPage"
 
 
 @pytest.mark.parametrize(("millis", "text"), [(250, "250ms"), (300_000, "5m"), (5_400_000, "1h30m"),

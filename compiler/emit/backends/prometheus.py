@@ -84,7 +84,8 @@ KNATIVE_HTTP_PORT = "http"
 # exports its counters from start-up, at 0 before the first request).
 HEARTBEAT_METRIC = "specops_requests_total"
 ABSENT_AFTER_MS = 10 * 60_000
-TELEMETRY_OBJECTIVE = "telemetry-absent"
+# Every objective's alert name ends in its action (or burn window), so this one never collides.
+TELEMETRY_ALERT = "SpecOpsTelemetryAbsent"
 TELEMETRY_LABEL = "(telemetry)"  # not a DNS-1123 name, so never a spec objective's name
 
 
@@ -194,7 +195,8 @@ def build_recordings(slo: SloPlan) -> tuple[Rule, ...]:
 
 
 def _camel(name: str) -> str:
-    return "".join(part[:1].upper() + part[1:] for part in name.replace("_", "-").split("-"))
+    # An empty part (from "--") becomes "_", so distinct names stay distinct: a-b -> AB, a--b -> A_B.
+    return "".join(part[:1].upper() + part[1:] if part else "_" for part in name.replace("_", "-").split("-"))
 
 
 def alert_name(objective: str, action: str, burn: str = "") -> str:
@@ -259,7 +261,7 @@ def build_absence_alert(slo: SloPlan) -> Rule | None:
         return None
     heartbeat = _selector(metric(HEARTBEAT_METRIC).series, slo)
     return Rule(
-        alert=alert_name(TELEMETRY_OBJECTIVE, "page"),
+        alert=TELEMETRY_ALERT,
         expr=f"absent_over_time({heartbeat}[{prom_duration(ABSENT_AFTER_MS)}])",
         labels={LABEL_ACTION: "page", LABEL_MODEL: slo.model, LABEL_ENVIRONMENT: slo.environment,
                 "objective": TELEMETRY_LABEL, "severity": "page", LABEL_SERVICE_LEVEL: slo.name},
