@@ -5,7 +5,6 @@ artifacts on disk."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -14,7 +13,7 @@ import yaml
 from compiler.diagnostics import Diagnostic, Location, Severity, sort_diagnostics
 from compiler.emit import Artifact, emit
 from compiler.emit.argo_lint import check_workflows
-from compiler.emit.rules_lint import check_rules
+from compiler.emit.rules_lint import slo_rules_check
 from compiler.lint import LintResult, lint_sources
 from compiler.load import SourceFile
 from compiler.plan import SystemPlan, build_plan
@@ -43,20 +42,11 @@ def output_checks(plan: SystemPlan, artifacts: Iterable[Artifact]) -> list[Diagn
             for a in artifacts if a.path.endswith(".yaml") and a.backend == "argo-workflows"]
     origin = plan.origin
     where = Location(origin.file, origin.line, 1) if origin else Location("specs")
-    out = [
+    return [
         Diagnostic("SO601", Severity.ERROR, f"generated workflow is inconsistent: {problem}", where,
                    hint="this is a compiler bug; please report it with the specs")
         for problem in check_workflows(docs)
-    ]
-    rules = [a.document if a.document is not None else yaml.load(a.content, Loader=loader)  # noqa: S506
-             for a in artifacts if a.path.endswith(".yaml") and a.backend == "prometheus"]
-    for problem, source in check_rules(rules):
-        # Located at the ServiceLevel the rules came from ("file:line (Kind/name)").
-        found = re.match(r"^(\S+):(\d+) ", source)
-        at = Location(found.group(1), int(found.group(2)), 1) if found else where
-        out.append(Diagnostic("SO610", Severity.ERROR, f"generated SLO rules are inconsistent: {problem}", at,
-                              hint="this is a compiler bug; please report it with the specs"))
-    return out
+    ] + slo_rules_check(plan, artifacts)
 
 
 def compile_sources(files: Iterable[SourceFile], extra: Iterable[Diagnostic] = ()) -> CompileResult:

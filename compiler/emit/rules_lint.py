@@ -6,10 +6,17 @@ evaluation, or forever).  A problem is a compiler bug (SO610)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-__all__ = ["REQUIRED_ALERT_LABELS", "check_rules"]
+import yaml
+
+from compiler.diagnostics import Diagnostic, Location, Severity
+from compiler.emit.artifact import Artifact
+from compiler.emit.conventions import ANNOTATION_SOURCE
+from compiler.plan import SystemPlan
+
+__all__ = ["REQUIRED_ALERT_LABELS", "check_rules", "slo_rules_check"]
 
 # Labels every generated alert carries (routing and the runtime's enforcer rely on them).
 REQUIRED_ALERT_LABELS: Mapping[str, frozenset[str] | None] = {
@@ -62,8 +69,24 @@ def check_rules(docs: Iterable[Mapping[str, Any]]) -> list[tuple[str, str]]:
         if not isinstance(doc, Mapping) or doc.get("kind") != "PrometheusRule":
             continue
         meta = doc.get("metadata") or {}
-        source = (meta.get("annotations") or {}).get("specops.dev/source", "")
+        source = (meta.get("annotations") or {}).get(ANNOTATION_SOURCE, "")
         for group in (doc.get("spec") or {}).get("groups") or ():
             where = f"PrometheusRule/{meta.get('name')} group {group.get('name')}"
             out += [(problem, source) for problem in _group_problems(where, group)]
+    return out
+
+
+def slo_rules_check(plan: SystemPlan, artifacts: Sequence[Artifact]) -> list[Diagnostic]:
+    """The output check (SO610) over a compile's PrometheusRules, each problem
+    located at the ServiceLevel the rules came from."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    docs = [a.document if a.document is not None else yaml.load(a.content, Loader=loader)  # noqa: S506
+            for a in artifacts if a.path.endswith(".yaml") and a.backend == "prometheus"]
+    fallback = Location(plan.origin.file, plan.origin.line, 1) if plan.origin else Location("specs")
+    out = []
+    for problem, source in check_rules(docs):
+        found = re.match(r"^(\S+):(\d+) ", source)  # "file:line (Kind/name)"
+        at = Location(found.group(1), int(found.group(2)), 1) if found else fallback
+        out.append(Diagnostic("SO610", Severity.ERROR, f"generated SLO rules are inconsistent: {problem}", at,
+                              hint="this is a compiler bug; please report it with the specs"))
     return out

@@ -53,6 +53,7 @@ def _scalar(value: Any) -> str:
             text = f"{mantissa}.0e{exponent if exponent[0] in '+-' else '+' + exponent}"
         return text
     if isinstance(value, str):
+        # fullmatch: `$` alone also matches before a final newline ("A\n" would lose it).
         if _PLAIN.fullmatch(value) and value.lower() not in _RESERVED and not _NUMBERISH.match(value):
             return value
         return _quote(value)
