@@ -21,11 +21,13 @@ from compiler.plan.model import (
     EnvironmentPlan,
     IngesterPlan,
     MonitorPlan,
+    ObjectivePlan,
     Origin,
     PipelinePlan,
     ResourcesPlan,
     SecretRefPlan,
     ServingPlan,
+    SloPlan,
     StepPlan,
     SystemPlan,
 )
@@ -459,6 +461,25 @@ class _Builder:
                            schedule=MONITOR_SCHEDULE, step=step, config_map=f"{model.name}-monitor-config",
                            retrain_template=retrain, origin=_origin(node))
 
+    def slos(self, model: Model, serving: ServingPlan) -> list[SloPlan]:
+        """One SloPlan per ServiceLevel covering the model where it is served in the cloud."""
+        out: list[SloPlan] = []
+        for node, sl in self.spec.service_levels_for(model.name):
+            if sl.spec.environments and serving.environment not in sl.spec.environments:
+                continue
+            objectives = []
+            for i, o in enumerate(sl.spec.objectives):
+                bound = o.max if o.max is not None else o.min
+                value = bound.seconds if o.metric in DURATION_METRICS else float(bound)  # type: ignore[union-attr,arg-type]
+                objectives.append(ObjectivePlan(
+                    name=o.name, metric=o.metric, direction="max" if o.max is not None else "min", bound=float(value),
+                    window_ms=o.window.millis, actions=o.actions, severity=o.severity,
+                    origin=Origin(node.id, node.document.file, node.location("spec", "objectives", i).line)))
+            out.append(SloPlan(name=sl.name, model=model.name, environment=serving.environment,
+                               namespace=serving.namespace, predictor=serving.name, objectives=tuple(objectives),
+                               origin=_origin(node), notify=sl.spec.notify, min_replicas=serving.min_replicas))
+        return out
+
     def ingesters(self, servings: list[ServingPlan], envs: dict[str, EnvironmentPlan]) -> list[IngesterPlan]:
         out: list[IngesterPlan] = []
         served: dict[str, set[str]] = {}
@@ -528,6 +549,7 @@ class _Builder:
         servings: list[ServingPlan] = []
         edges: list[EdgePlan] = []
         monitors: list[MonitorPlan] = []
+        slos: list[SloPlan] = []
         for node, model in self.spec.of_kind(Model):
             pipeline = self.pipeline(node, model, cloud[0]) if cloud else None
             if pipeline:
@@ -539,6 +561,7 @@ class _Builder:
                 mon = self.monitor(node, model, serving, pipeline)
                 if mon:
                     monitors.append(mon)
+                slos.extend(self.slos(model, serving))
         return SystemPlan(
             name=self.system.name, repo_url=s.gitops.repo_url, revision=s.gitops.target_revision,
             generated_dir=s.gitops.path, image=s.runtime.reference, image_pull_secret=s.runtime.pull_secret_name,
@@ -551,6 +574,7 @@ class _Builder:
             resource_hashes=tuple(sorted((i, self.spec.nodes[i].document.file, h) for i, h in self.hashes.items())),
             origin=sys_origin, admission=build_admission(self.spec),
             secret_refs=secret_refs(self.spec),
+            slos=tuple(sorted(slos, key=lambda p: (p.environment, p.name))),
         )
 
 
