@@ -138,7 +138,7 @@ class TransformConfig(_Config):
 
 class AggregationConfig(_Config):
     name: str  # the feature name: <column>_<function>_<window>
-    column: str | None
+    column: str | None = None  # None: over events (count, time_since_last)
     function: Literal["count", "sum", "mean", "min", "max", "std", "last", "time_since_last"]
     window_s: Seconds
 
