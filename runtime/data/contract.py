@@ -112,6 +112,11 @@ def _range_mask(column: pa.ChunkedArray, f: FieldConfig) -> np.ndarray:
     return bad
 
 
+def _row_status(count: int, source: DataSourceConfig) -> str:
+    """A row rule fails the batch only when bad rows may not be set aside."""
+    return "pass" if not count else "fail" if source.quarantine_action == "fail" else "warn"
+
+
 def _pct(count: int, total: int) -> str:
     return f"{count}/{total} rows ({100.0 * count / total:.2f}%)" if total else f"{count} rows"
 
@@ -145,7 +150,7 @@ def apply_contract(loaded: LoadedSource, as_of: datetime | None = None) -> Contr
                                       f"{_pct(nulls_n, n)} null; limit {source.max_null_fraction:.2%}",
                                       () if ok else _examples(table, nulls)))
         else:
-            results.append(RuleResult("null", f.name, "pass" if not nulls_n else "fail", nulls_n,
+            results.append(RuleResult("null", f.name, _row_status(nulls_n, source), nulls_n,
                                       "none" if not nulls_n else source.quarantine_action,
                                       f"{_pct(nulls_n, n)} null in a non-nullable column", _examples(table, nulls)))
         if f.min is not None or f.max is not None:
@@ -166,7 +171,7 @@ def apply_contract(loaded: LoadedSource, as_of: datetime | None = None) -> Contr
                 labels[f"category:{f.name}"] = unknown
                 bad |= unknown
             seen = sorted({str(v) for v in pc.unique(pc.filter(column, pa.array(unknown))).to_pylist()}) if count else []
-            results.append(RuleResult("category", f.name, "pass" if not count else "fail" if source.quarantine_action == "fail" else "warn",
+            results.append(RuleResult("category", f.name, _row_status(count, source),
                                       count, source.quarantine_action if count else "none",
                                       f"{_pct(count, n)} not in {list(f.values)}" + (f": {seen[:10]}" if seen else ""),
                                       _examples(table, unknown)))

@@ -49,6 +49,9 @@ def glob_base(pattern: str) -> tuple[str, str]:
 
 def expand(pattern: str, root: Path) -> tuple[Path, ...]:
     """The files a configured path or glob names, sorted; an empty match is an error."""
+    if "://" in pattern:
+        inside(pattern, root)  # refuses other schemes with the reason
+        pattern = pattern.removeprefix("file://")
     base, rest = glob_base(pattern)
     base_path = inside(base, root)
     if not rest:
