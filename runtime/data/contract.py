@@ -206,14 +206,13 @@ def apply_contract(loaded: LoadedSource, as_of: datetime | None = None) -> Contr
             labels["late:" + source.timestamp] = late
 
     # Duplicates: the first arrival of an _event_id is kept, later ones are copies.
-    arrival_order = pc.sort_indices(table, sort_keys=[(ARRIVAL_TIME, "ascending"), (EVENT_ID, "ascending")])
-    ids = table[EVENT_ID].take(arrival_order)
-    ordered_ids = ids.to_numpy(zero_copy_only=False)
-    _, first = np.unique(ordered_ids, return_index=True)
-    dup_sorted = np.ones(n, dtype=bool)
-    dup_sorted[first] = False
-    dup = np.zeros(n, dtype=bool)
-    dup[arrival_order.to_numpy()] = dup_sorted
+    # Ids are dictionary-encoded (hashing, linear) instead of sorted as strings.
+    rank = np.empty(n, dtype=np.int64)
+    rank[pc.sort_indices(table[ARRIVAL_TIME]).to_numpy()] = np.arange(n)  # stable: ties keep file order
+    codes = pc.dictionary_encode(table[EVENT_ID]).combine_chunks().indices.to_numpy(zero_copy_only=False)
+    first = np.full(int(codes.max()) + 1 if n else 0, n, dtype=np.int64)
+    np.minimum.at(first, codes, rank)
+    dup = rank != first[codes]
     dup_n = int(dup.sum())
     if dup_n:
         labels[f"duplicate:{EVENT_ID}"] = dup
