@@ -143,3 +143,14 @@ def test_symlink_out_of_the_working_directory_is_refused(tmp_path: Path) -> None
 
 def test_inside_accepts_nested_paths(work: Path) -> None:
     assert inside("data/./events", work) == (work / "data/events").resolve()
+
+
+def test_unsupported_scheme_is_refused(work: Path) -> None:
+    with pytest.raises(DataPathError, match="unsupported location scheme"):
+        read_source(events_source(path="ftp://host/data/*.parquet"), work)
+
+
+def test_file_urls_inside_the_working_directory_read_like_paths(work: Path) -> None:
+    write_parquet(work, "data/events/a.parquet", event_rows(3))
+    loaded = read_source(events_source(path=f"file://{work.resolve()}/data/events/*.parquet"), work)
+    assert loaded.table is not None and [f.path for f in loaded.files] == ["data/events/a.parquet"]
