@@ -173,6 +173,9 @@ def read_source(source: DataSourceConfig, root: Path) -> LoadedSource:
         if found:
             continue
         columns = {f.name: _cast(table[f.name], ARROW_TYPES[f.type]) for f in source.fields}
+        for f in source.fields:
+            if f.type == "float":  # NaN is a missing value: one null, in batch and online alike
+                columns[f.name] = pc.if_else(pc.is_nan(columns[f.name]), None, columns[f.name])
         columns.update({c: _cast(table[c], t) for c, t in _SYSTEM_TYPES.items() if c in table.column_names})
         tables.append(_fill_system_columns(pa.table(columns), source))
     if problems:

@@ -154,3 +154,11 @@ def test_file_urls_inside_the_working_directory_read_like_paths(work: Path) -> N
     write_parquet(work, "data/events/a.parquet", event_rows(3))
     loaded = read_source(events_source(path=f"file://{work.resolve()}/data/events/*.parquet"), work)
     assert loaded.table is not None and [f.path for f in loaded.files] == ["data/events/a.parquet"]
+
+
+def test_nan_becomes_null_so_batch_and_online_agree(work: Path) -> None:
+    rows = event_rows(3)
+    rows[1]["temperature"] = float("nan")
+    write_parquet(work, "data/events/a.parquet", rows)
+    t = read_source(events_source(), work).table
+    assert t is not None and t["temperature"].to_pylist() == [60.0, None, 62.0] and t["temperature"].null_count == 1
