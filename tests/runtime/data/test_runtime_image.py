@@ -93,6 +93,11 @@ def test_checkov_dockerfile_rules(dockerfile: list[tuple[str, str]]) -> None:
     assert "pip install" in runs and "--no-cache-dir" in runs, "no pip cache in the image"
     assert "apt-get update" not in runs, "CKV_DOCKER_5: no lone package-index update"
     assert not re.search(r"--trusted-host|curl\s+(-k|--insecure)|wget\s+--no-check-certificate", runs)
+    assert "sudo" not in runs.split(), "CKV2_DOCKER_1: no sudo"
+    envs = " ".join(_only(dockerfile, "ENV"))
+    assert not re.search(r"PYTHONHTTPSVERIFY=0|PIP_TRUSTED_HOST|NODE_TLS_REJECT_UNAUTHORIZED=0", envs)
+    assert all(w.startswith("/") for w in _only(dockerfile, "WORKDIR")), "CKV_DOCKER_10: absolute WORKDIR"
+    assert not _only(dockerfile, "CMD"), "no default arguments: every manifest names its step and config"
 
 
 def test_image_matches_the_pods(dockerfile: list[tuple[str, str]]) -> None:
