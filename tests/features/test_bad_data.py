@@ -16,9 +16,22 @@ import pyarrow.parquet as pq
 import pytest
 from pytest_bdd import parsers, scenarios, then, when
 
-from conftest import LintCI, line_of, q  # type: ignore[attr-defined]
 
 scenarios("bad_data.feature")
+
+# The shared steps' fixture `lint_ci` (conftest.LintCI: root, run) is used by
+# name; `from conftest import ...` would be ambiguous (tests/ has several).
+
+
+def q(name: str) -> str:
+    return f'"(?P<{name}>[^"]*)"'
+
+
+def line_of(lint_ci, text: str, file: str) -> int:
+    lines = (lint_ci.root / file).read_text(encoding="utf-8").splitlines()
+    hits = [n for n, line in enumerate(lines, 1) if text in line]
+    assert len(hits) == 1, f"{text!r} occurs on lines {hits} of {file}"
+    return hits[0]
 
 
 @pytest.fixture
@@ -26,12 +39,12 @@ def step_runs() -> list[subprocess.CompletedProcess[str]]:
     return []
 
 
-def _work(lint_ci: LintCI, model: str) -> Path:
+def _work(lint_ci, model: str) -> Path:
     return lint_ci.root / ".specops" / "work" / model
 
 
 @when(parsers.re(rf"I run the runtime step {q('step')} with {q('config')}"))
-def run_step(lint_ci: LintCI, step_runs: list, step: str, config: str) -> None:
+def run_step(lint_ci, step_runs: list, step: str, config: str) -> None:
     step_runs.append(subprocess.run([sys.executable, "-m", "runtime", step, "--config", config], cwd=lint_ci.root,
                                     capture_output=True, text=True, timeout=600))
 
@@ -44,7 +57,7 @@ def step_exit(step_runs: list, code: int) -> None:
 
 
 @then(parsers.re(rf"the validated snapshot of {q('model')} accounts for every row of {q('source')}"))
-def accounts(lint_ci: LintCI, model: str, source: str) -> None:
+def accounts(lint_ci, model: str, source: str) -> None:
     snapshot = _work(lint_ci, model) / "validated"
     lineage = json.loads((snapshot / "lineage.json").read_text())
     ds = next(d for d in lineage["datasets"] if d["name"] == source)
@@ -56,7 +69,7 @@ def accounts(lint_ci: LintCI, model: str, source: str) -> None:
 
 
 @then(parsers.re(r'the quarantine of "(?P<source>[^"]+)" holds rows for (?P<rules>.+)'))
-def quarantine_holds(lint_ci: LintCI, source: str, rules: str) -> None:
+def quarantine_holds(lint_ci, source: str, rules: str) -> None:
     wanted = [r.strip().strip('"') for r in rules.replace(" and ", ", ").split(",")]
     table = pq.read_table(next(lint_ci.root.glob(f".specops/work/*/validated/quarantine/{source}.parquet")))
     violations = table["_violation"].to_pylist()
@@ -65,7 +78,7 @@ def quarantine_holds(lint_ci: LintCI, source: str, rules: str) -> None:
 
 
 @then(parsers.re(rf"the data report of {q('model')} fails {q('rule')} on {q('column')} with example rows"))
-def report_fails(lint_ci: LintCI, model: str, rule: str, column: str) -> None:
+def report_fails(lint_ci, model: str, rule: str, column: str) -> None:
     report = json.loads((_work(lint_ci, model) / "reports" / "data.json").read_text())
     assert report["passed"] is False
     failed = [r for d in report["datasets"] for r in d["contract"]["results"] if r["status"] == "fail"]
@@ -80,18 +93,18 @@ def stderr_names(step_runs: list, text: str) -> None:
 
 
 @then(parsers.re(rf"there is no validated snapshot of {q('model')}"))
-def no_snapshot(lint_ci: LintCI, model: str) -> None:
+def no_snapshot(lint_ci, model: str) -> None:
     assert not (_work(lint_ci, model) / "validated").exists()
 
 
 @then(parsers.re(rf"no validated row of {q('source')} has asset type {q('kind')}"))
-def no_row_of_type(lint_ci: LintCI, source: str, kind: str) -> None:
+def no_row_of_type(lint_ci, source: str, kind: str) -> None:
     table = pq.read_table(next(lint_ci.root.glob(f".specops/work/*/validated/{source}.parquet")))
     assert pc.sum(pc.equal(table["asset_type"], kind)).as_py() in (None, 0)
 
 
 @then(parsers.re(rf"the output contains a located warning {q('code')} at the line of {q('text')} in {q('file')}"))
-def located_warning(lint_ci: LintCI, code: str, text: str, file: str) -> None:
+def located_warning(lint_ci, code: str, text: str, file: str) -> None:
     assert lint_ci.run is not None
     line = line_of(lint_ci, text, file)
     pattern = re.compile(rf"^{re.escape(file)}:{line}:\d+: warning\[{code}\]: ", re.MULTILINE)

@@ -16,7 +16,7 @@ from runtime.data.contract import VIOLATION, ContractOutcome, apply_contract, ch
 from runtime.data.sources import LoadedSource
 from runtime.events import ARRIVAL_TIME, EVENT_ID
 
-from conftest import T0, event_rows, events_source, table
+from data_builders import T0, event_rows, events_source, table
 
 
 def run(rows: list[dict[str, object]], source: DataSourceConfig | None = None, as_of=None) -> ContractOutcome:

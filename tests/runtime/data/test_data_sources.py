@@ -14,7 +14,7 @@ from runtime.data.paths import DataPathError, MissingDataError, inside
 from runtime.data.sources import DataReadError, read_source
 from runtime.events import ARRIVAL_TIME, EVENT_ID, event_id
 
-from conftest import T0, TS, event_rows, events_source, table, write_parquet
+from data_builders import T0, TS, event_rows, events_source, table, write_parquet
 
 
 def test_parquet_glob_reads_every_file_in_order(work: Path) -> None:

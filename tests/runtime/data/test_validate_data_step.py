@@ -16,7 +16,7 @@ from runtime.contracts.steps import ArtifactStoreConfig, FieldConfig, ValidateDa
 from runtime.data.contract import VIOLATION
 from runtime.events import EVENT_ID
 
-from conftest import T0, event_rows, events_source, write_parquet
+from data_builders import T0, event_rows, events_source, write_parquet
 
 REPO = Path(__file__).resolve().parents[3]
 
