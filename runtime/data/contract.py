@@ -5,6 +5,8 @@ Row rules (each row may break several; ``_violation`` lists them):
   range     a numeric value outside the declared [min, max]
   category  a value that is not among the declared values
   late      arrived more than ``allowedLateness`` after its event time
+  future    stamped more than a minute after it arrived (a skewed clock): it
+            would be visible to point-in-time joins before it happened
   duplicate the same ``_event_id`` again (the first arrival is kept)
 
 Batch rules (a breach fails the batch):
@@ -12,7 +14,7 @@ Batch rules (a breach fails the batch):
   null_fraction         nulls per column above ``maxNullFraction``
   out_of_range_fraction out-of-range values per column above ``maxOutOfRangeFraction``
   duplicate_fraction    duplicates above ``maxDuplicateFraction``
-  bad_fraction          rows breaking null/range/category above ``maxBadFraction``
+  bad_fraction          rows breaking null/range/category/future above ``maxBadFraction``
   quarantine            any such row when the quarantine action is ``fail``
   freshness             the newest event older than ``freshness.maxAge``
   min_rows              fewer valid rows than ``minRows``
@@ -127,7 +129,7 @@ class _Finding:
     """What one row rule found: its results, and the rows it takes out of
     the batch under a violation label ("rule:column")."""
 
-    kind: str  # "bad" (null/range/category: quarantine action), "late" (late policy), "duplicate"
+    kind: str  # "bad" (null/range/category/future: quarantine action), "late" (late policy), "duplicate"
     results: tuple[RuleResult, ...]
     rows: tuple[tuple[str, np.ndarray], ...] = ()
 
@@ -192,6 +194,23 @@ def _late_rows(table: pa.Table, source: DataSourceConfig) -> _Finding:
     return _Finding("late", (result,), ((f"late:{source.timestamp}", late),))
 
 
+# Clock skew tolerated between a device's event time and the platform's arrival time.
+FUTURE_TOLERANCE_S = 60
+
+
+def _future_rows(table: pa.Table, source: DataSourceConfig) -> _Finding:
+    """Events stamped after they arrived: set aside like any other broken row."""
+    n = table.num_rows
+    ahead = pc.subtract(table[source.timestamp], table[ARRIVAL_TIME])
+    future = _mask(pc.greater(ahead, pa.scalar(FUTURE_TOLERANCE_S * 1_000_000, pa.duration("us")))) if n else np.zeros(0, bool)
+    count = int(future.sum())
+    result = RuleResult("future", source.timestamp, _row_status(count, source), count,
+                        source.quarantine_action if count else "none",
+                        f"{_pct(count, n)} have an event time more than {FUTURE_TOLERANCE_S}s after their arrival",
+                        _examples(table, future))
+    return _Finding("bad", (result,), ((f"future:{source.timestamp}", future),) if count else ())
+
+
 def _duplicate_rows(table: pa.Table, source: DataSourceConfig) -> _Finding:
     """Copies of an _event_id seen earlier: the first arrival is kept."""
     n = table.num_rows
@@ -219,7 +238,7 @@ def _bad_fraction(table: pa.Table, source: DataSourceConfig, bad: np.ndarray) ->
                           f"{_pct(bad_n, n)} break the contract and the quarantine action is 'fail'")
     ok = n == 0 or bad_n / n <= source.max_bad_fraction
     return RuleResult("bad_fraction", None, "pass" if ok else "fail", bad_n, source.quarantine_action if bad_n else "none",
-                      f"{_pct(bad_n, n)} break null/range/category rules; limit {source.max_bad_fraction:.2%}",
+                      f"{_pct(bad_n, n)} break null/range/category/future rules; limit {source.max_bad_fraction:.2%}",
                       _examples(table, bad))
 
 
@@ -242,7 +261,8 @@ def _min_rows(valid: pa.Table, source: DataSourceConfig, as_of: datetime | None)
 
 
 # The rules, listed as data: a new rule is one function and one line.
-ROW_RULES: tuple[Callable[[pa.Table, DataSourceConfig], _Finding], ...] = (_field_rules, _late_rows, _duplicate_rows)
+ROW_RULES: tuple[Callable[[pa.Table, DataSourceConfig], _Finding], ...] = (
+    _field_rules, _future_rows, _late_rows, _duplicate_rows)
 # Checked on the rows that remain valid.
 BATCH_RULES: tuple[Callable[[pa.Table, DataSourceConfig, datetime | None], RuleResult | None], ...] = (
     _freshness, _min_rows)

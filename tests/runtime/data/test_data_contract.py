@@ -219,3 +219,13 @@ def test_check_record_lateness_needs_a_clock() -> None:
     late = check_record(events_source(), record, now=T0 + timedelta(hours=3))
     assert [(v.rule, v.column) for v in late] == [("late", "event_time")]
     assert check_record(events_source(), record, now=T0 + timedelta(hours=1)) == ()
+
+
+def test_events_stamped_after_their_arrival_are_set_aside() -> None:
+    rows = event_rows(10)
+    rows[4]["event_time"] = rows[4]["_arrival_time"] + timedelta(minutes=10)  # a device clock running ahead
+    rows[5]["event_time"] = rows[5]["_arrival_time"] + timedelta(seconds=30)  # within the tolerated skew
+    o = run(rows)
+    assert o.passed and o.rows_quarantined == 1 and balanced(o)
+    assert o.quarantined[VIOLATION].to_pylist() == ["future:event_time"]
+    assert result(o, "future").count == 1 and result(o, "bad_fraction").count == 1
