@@ -24,6 +24,7 @@ __all__ = ["CHECKS", "Check", "run_checks"]
 
 CHECKS: tuple[tuple[str, Check], ...] = (
     ("datasources", datasources.check),
+    ("sample-data", sample_data.check),
     ("features", features.check),
     ("point-in-time", point_in_time.check),
     ("imbalance", imbalance.check),
@@ -32,7 +33,6 @@ CHECKS: tuple[tuple[str, Check], ...] = (
     ("releases", releases.check),
     ("secrets", secrets.check),
     ("policies", policies.check),
-    ("sample-data", sample_data.check),
 )
 
 

@@ -577,6 +577,7 @@ class _Builder:
                 if mon:
                     monitors.append(mon)
         return SystemPlan(
+            data_steps=self.data_steps(),
             name=self.system.name, repo_url=s.gitops.repo_url, revision=s.gitops.target_revision,
             generated_dir=s.gitops.path, image=s.runtime.reference, image_pull_secret=s.runtime.pull_secret_name,
             service_account=s.service_account, artifacts_uri=s.artifacts.uri,
@@ -586,7 +587,7 @@ class _Builder:
             pipelines=tuple(pipelines), monitors=tuple(monitors), servings=tuple(servings),
             ingesters=tuple(self.ingesters(servings, envs)), edges=tuple(edges), policy_bundle=self.bundle,
             resource_hashes=tuple(sorted((i, self.spec.nodes[i].document.file, h) for i, h in self.hashes.items())),
-            origin=sys_origin, data_steps=self.data_steps(),
+            origin=sys_origin,
         )
 
 
