@@ -340,7 +340,8 @@ def _as_time(value: object) -> datetime | None:
 def check_record(source: DataSourceConfig, record: Mapping[str, object], *,
                  now: datetime | None = None) -> tuple[Violation, ...]:
     """The contract for one event (the ingester's check): empty means OK.
-    With ``now``, an event older than the allowed lateness is ``late``."""
+    With ``now`` (the arrival time), an event older than the allowed lateness
+    is ``late`` and one stamped ahead of it is ``future``, as in batch."""
     out: list[Violation] = []
     declared = {f.name for f in source.fields}
     for key in sorted(k for k in record if not k.startswith("_") and k not in declared):
@@ -361,10 +362,13 @@ def check_record(source: DataSourceConfig, record: Mapping[str, object], *,
                 out.append(Violation("range", f.name, f"{f.name!r} = {value!r} is outside [{f.min}, {f.max}]"))
         if f.values and value not in f.values:
             out.append(Violation("category", f.name, f"{f.name!r} = {value!r} is not one of {list(f.values)}"))
-    if now is not None and source.allowed_lateness_s is not None:
-        when = _as_time(record.get(source.timestamp))
-        if when is not None:
-            lag = (now.astimezone(timezone.utc) - when).total_seconds()
+    when = _as_time(record.get(source.timestamp)) if now is not None else None
+    if now is not None and when is not None:
+        lag = (now.astimezone(timezone.utc) - when).total_seconds()
+        if -lag > FUTURE_TOLERANCE_S:
+            out.append(Violation("future", source.timestamp,
+                                 f"event time is {-lag:.0f}s ahead of the clock (more than {FUTURE_TOLERANCE_S}s of skew)"))
+        if source.allowed_lateness_s is not None:
             if lag > source.allowed_lateness_s:
                 out.append(Violation("late", source.timestamp,
                                      f"event is {lag:.0f}s old, beyond the allowed lateness of {source.allowed_lateness_s:g}s"))

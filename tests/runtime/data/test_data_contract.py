@@ -229,3 +229,10 @@ def test_events_stamped_after_their_arrival_are_set_aside() -> None:
     assert o.passed and o.rows_quarantined == 1 and balanced(o)
     assert o.quarantined[VIOLATION].to_pylist() == ["future:event_time"]
     assert result(o, "future").count == 1 and result(o, "bad_fraction").count == 1
+
+
+def test_check_record_flags_a_clock_running_ahead() -> None:
+    record = event_rows(1)[0]
+    ahead = check_record(events_source(), record, now=T0 - timedelta(minutes=5))
+    assert [(v.rule, v.column) for v in ahead] == [("future", "event_time")]
+    assert check_record(events_source(), record, now=T0 - timedelta(seconds=30)) == ()
