@@ -132,12 +132,14 @@ def _schema_problems(table: pa.Table, display: str, fields: tuple[FieldConfig, .
 
 
 def _fill_system_columns(table: pa.Table, source: DataSourceConfig) -> pa.Table:
+    default = table[source.timestamp]
+    if source.type == "labels" and source.availability_delay_s:
+        default = pc.add(default, pa.scalar(int(source.availability_delay_s * 1_000_000), pa.duration("us")))
     if ARRIVAL_TIME not in table.column_names:
-        arrival = table[source.timestamp]
-        if source.type == "labels" and source.availability_delay_s:
-            delay = pa.scalar(int(source.availability_delay_s * 1_000_000), pa.duration("us"))
-            arrival = pc.add(arrival, delay)
-        table = table.append_column(ARRIVAL_TIME, arrival.cast(TS))
+        table = table.append_column(ARRIVAL_TIME, default.cast(TS))
+    elif table[ARRIVAL_TIME].null_count:  # a row without its own arrival gets the default one
+        filled = pc.coalesce(table[ARRIVAL_TIME], default.cast(TS))
+        table = table.set_column(table.schema.get_field_index(ARRIVAL_TIME), ARRIVAL_TIME, filled)
     if EVENT_ID not in table.column_names:
         declared = [f.name for f in source.fields]
         ids = [event_id(row) for row in table.select(declared).to_pylist()]

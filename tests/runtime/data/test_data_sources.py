@@ -162,3 +162,13 @@ def test_nan_becomes_null_so_batch_and_online_agree(work: Path) -> None:
     write_parquet(work, "data/events/a.parquet", rows)
     t = read_source(events_source(), work).table
     assert t is not None and t["temperature"].to_pylist() == [60.0, None, 62.0] and t["temperature"].null_count == 1
+
+
+def test_rows_without_their_own_arrival_time_get_the_default(work: Path) -> None:
+    rows = event_rows(3)
+    rows[1]["_arrival_time"] = None
+    write_parquet(work, "data/events/a.parquet", rows)
+    t = read_source(events_source(), work).table
+    assert t is not None and t[ARRIVAL_TIME].null_count == 0
+    assert t[ARRIVAL_TIME][1].as_py() == rows[1]["event_time"]
+    assert t[ARRIVAL_TIME][0].as_py() == rows[0]["_arrival_time"]
