@@ -209,3 +209,15 @@ def test_generated_csv_reads_back_as_the_same_rows(tmp_path: Path) -> None:
     expected = generate(gen).events.select(back.column_names)
     key = [("_event_id", "ascending"), ("_arrival_time", "ascending")]
     assert back.sort_by(key).equals(expected.cast(back.schema).sort_by(key))
+
+
+@pytest.mark.parametrize("knobs", [dict(assets=1, days=0.01), dict(assets=1, days=0.01, mean_interval_s=1e7),
+                                   dict(assets=2, days=1, new_asset_type="blower", new_asset_type_at_day=0.5,
+                                        new_assets=1, duplicate_rate=1.0, late_rate=1.0, null_rate=1.0)])
+def test_edge_sizes_and_extreme_rates(knobs: dict) -> None:
+    data = generate(GeneratorConfig(**knobs))
+    assert data.events.schema.names[-2:] == [EVENT_ID, ARRIVAL_TIME]
+    if knobs.get("duplicate_rate") == 1.0:
+        ids = data.events[EVENT_ID].to_pylist()
+        assert len(ids) == 2 * len(set(ids))  # every event delivered twice
+        assert pc.sum(pc.is_null(data.events["vibration"])).as_py() == data.events.num_rows
