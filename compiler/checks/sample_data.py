@@ -29,6 +29,7 @@ def check(spec: ResolvedSpec) -> Iterator[Diagnostic]:
     if sample is None:
         return
     sources = [ds.name for _, ds in spec.of_kind(DataSource)]
+    folders: dict[str, str] = {}  # key -> the folder generate-data owns for it
     for key, want, domain in (("events", "file", SAMPLE_EVENT_FIELDS), ("labels", "labels", SAMPLE_LABEL_FIELDS)):
         name = getattr(sample, key)
         ds_node = spec.get("DataSource", name)
@@ -43,6 +44,7 @@ def check(spec: ResolvedSpec) -> Iterator[Diagnostic]:
                         f"'{ds.spec.type}' source" + ("" if ds.spec.file else " without a file block"),
                         f"point sampleData.{key} at a {want} source with spec.file")
             continue
+        folders[key] = _folder(ds.spec.file.path)
         for f in ds.spec.fields:
             if domain.get(f.name) != f.type:
                 produced = ", ".join(f"{k} ({v})" for k, v in domain.items())
@@ -64,3 +66,19 @@ def check(spec: ResolvedSpec) -> Iterator[Diagnostic]:
                           f"{list(kind.values)}: the contract will quarantine its rows instead of letting the drift through",
                           "declare the value if the new type is legitimate data; keep it undeclared to exercise "
                           "the quarantine")
+    if len(folders) == 2 and _nested(folders["events"], folders["labels"]):
+        yield error("SO495", node, (*_BASE, "labels"),
+                    f"the events and labels are written to overlapping folders ('{folders['events']}', "
+                    f"'{folders['labels']}'): generate-data owns each folder whole (a DVC output)",
+                    "give the two sources separate folders, e.g. data/events/ and data/labels/")
+
+
+def _folder(path: str) -> str:
+    """The folder above a path's first wildcard: what generate-data writes and DVC tracks."""
+    parts = path.split("/")
+    cut = next((i for i, part in enumerate(parts) if any(c in part for c in "*?[")), len(parts))
+    return "/".join(parts[:cut]) or "."
+
+
+def _nested(a: str, b: str) -> bool:
+    return a == b or a.startswith(b.rstrip("/") + "/") or b.startswith(a.rstrip("/") + "/") or "." in (a, b)
