@@ -197,8 +197,9 @@ _CATALOG: tuple[tuple[str, str, str, str], ...] = (
      "Add spec.freshness.maxAge."),
     ("SO495", "sample data source unusable",
      "System.spec.sampleData names its events and labels sources; the events must be a 'file' DataSource and the "
-     "labels a 'labels' DataSource read from files, because generate-data writes files there.",
-     "Point sampleData.events / sampleData.labels at such DataSources."),
+     "labels a 'labels' DataSource read from files, in separate folders, because generate-data writes files "
+     "there and owns each folder whole.",
+     "Point sampleData.events / sampleData.labels at such DataSources, in folders that do not overlap."),
     ("SO496", "sample data does not fit the contract",
      "The embedded generator produces a fixed set of columns (events: asset_id, event_time, asset_type, criticality, "
      "temperature, vibration, pressure, rpm, technician_email; labels: asset_id, failure_time, failed, ticket_id) "
