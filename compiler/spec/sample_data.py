@@ -55,6 +55,12 @@ class SampleFaults(SpecModel):
 
 
 class SampleData(SpecModel):
+    """The embedded, seeded sample data set that local runs generate (the DVC
+    stage `sample-data-generate-data`; Argo workflows never run it). The label
+    delay, the lateness of late events and the default positive rate come from
+    the sources (`availabilityDelay`, `lateEvents.allowedLateness`,
+    `expectedPositiveRate`)."""
+
     events: Name  # the `file` DataSource the events are written to
     labels: Name  # the `labels` DataSource the maintenance tickets are written to
     seed: Annotated[int, Field(ge=0, strict=True)] = 7
