@@ -195,6 +195,21 @@ _CATALOG: tuple[tuple[str, str, str, str], ...] = (
     ("SO463", "stream without freshness",
      "A stream without a freshness objective can stall silently (warning).",
      "Add spec.freshness.maxAge."),
+    ("SO495", "sample data source unusable",
+     "System.spec.sampleData names its events and labels sources; the events must be a 'file' DataSource and the "
+     "labels a 'labels' DataSource read from files, in separate folders, because generate-data writes files "
+     "there and owns each folder whole.",
+     "Point sampleData.events / sampleData.labels at such DataSources, in folders that do not overlap."),
+    ("SO496", "sample data does not fit the contract",
+     "The embedded generator produces a fixed set of columns (events: asset_id, event_time, asset_type, criticality, "
+     "temperature, vibration, pressure, rpm, technician_email; labels: asset_id, failure_time, failed, ticket_id) "
+     "and asset types pump and turbine. A source it writes declares a field it cannot fill, with another type, or "
+     "a category that rejects generated values.",
+     "Declare only generated fields (with their types and values) in the sample sources, or remove sampleData."),
+    ("SO497", "sample drift quarantined by the contract",
+     "The sampleData drift scenario adds an asset type the events source does not declare, so validate-data "
+     "quarantines those rows instead of passing the drift on to monitoring (warning).",
+     "Declare the type among the category values if it is legitimate data; keep it to test the quarantine."),
     ("SO470", "promotion order not unique",
      "Environments are promoted in order; two share the same position.",
      "Give each environment a distinct promotionOrder."),
@@ -216,6 +231,22 @@ _CATALOG: tuple[tuple[str, str, str, str], ...] = (
      "terraform/ creates the artifact bucket only on S3; a gs://, az:// or abfs:// store must already exist "
      "(warning).",
      "Create the bucket (versioned, private, encrypted) before the first run, or move the artifacts to s3://."),
+    ("SO485", "objective bound on the wrong side",
+     "Each objective metric breaches in one direction (latency, error rate, drift, backlog when too high; availability "
+     "and quality when too low). A bound on the other side compiles into no alert that could ever fire usefully.",
+     "Write 'max:' for metrics that breach when too high and 'min:' for availability and quality."),
+    ("SO486", "objective window too short for its rule",
+     "Prometheus scrapes every 30s; a rule over fewer than 4 scrapes (2m) sees too few samples to fire reliably. "
+     "Availability is alerted by burn rate over window/12, so its window must be at least 24m.",
+     "Lengthen the objective's window (see the hint for the minimum)."),
+    ("SO487", "objective name used twice",
+     "Objective names label the generated alerts (objective=...); two objectives with one name in a ServiceLevel "
+     "make their alerts indistinguishable.",
+     "Give each objective of the ServiceLevel a distinct name."),
+    ("SO488", "ServiceLevel enforced nowhere",
+     "The ServiceLevel lists only environments where its model is not served in the cloud, so no Prometheus rule "
+     "would enforce its objectives (edge gateways run no Prometheus).",
+     "List environments where the model is served, or remove spec.environments to cover all of them."),
     # ----------------------------------------------------------- policy
     ("SO480", "unknown admission variable",
      "An admission rule reads variables.<name> that its policy does not provide. The compiler provides "
@@ -262,6 +293,11 @@ _CATALOG: tuple[tuple[str, str, str, str], ...] = (
     ("SO604", "admission output the dry run cannot model",
      "An emitted admission binding names a policy that is not emitted to the same cluster, does not deny, or uses "
      "a field the offline dry run does not model. This is a compiler bug.",
+     "Report it with the specs that trigger it."),
+    ("SO610", "inconsistent generated SLO rules",
+     "A generated PrometheusRule failed the offline check: an invalid name, an alert without its action, severity, "
+     "model, environment, objective or service_level label, an alert defined twice, or an alert reading a recording "
+     "no earlier rule of its group writes. The compile stops instead of writing it; this is a compiler bug.",
      "Report it with the specs that trigger it."),
 )
 

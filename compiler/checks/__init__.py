@@ -13,8 +13,10 @@ from compiler.checks import (
     point_in_time,
     policies,
     releases,
+    sample_data,
     secrets,
     slo_coverage,
+    slo_rules,
 )
 from compiler.checks.base import Check
 from compiler.diagnostics import Diagnostic
@@ -24,6 +26,7 @@ __all__ = ["CHECKS", "Check", "run_checks"]
 
 CHECKS: tuple[tuple[str, Check], ...] = (
     ("datasources", datasources.check),
+    ("sample-data", sample_data.check),
     ("features", features.check),
     ("point-in-time", point_in_time.check),
     ("imbalance", imbalance.check),
@@ -33,6 +36,7 @@ CHECKS: tuple[tuple[str, Check], ...] = (
     ("secrets", secrets.check),
     ("policies", policies.check),
     ("platform", platform.check),
+    ("slo-rules", slo_rules.check),
 )
 
 

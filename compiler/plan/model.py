@@ -23,11 +23,13 @@ __all__ = [
     "IngesterPlan",
     "LocalServePlan",
     "MonitorPlan",
+    "ObjectivePlan",
     "Origin",
     "PipelinePlan",
     "ResourcesPlan",
     "SecretRefPlan",
     "ServingPlan",
+    "SloPlan",
     "StepPlan",
     "SystemPlan",
 ]
@@ -173,6 +175,36 @@ class EdgePlan:
 
 
 @dataclass(frozen=True, slots=True)
+class ObjectivePlan:
+    """One ServiceLevel objective, bound in the SLI's base unit (seconds for durations)."""
+
+    name: str
+    metric: str  # a key of runtime.contracts.metrics.OBJECTIVE_SLIS
+    direction: Literal["max", "min"]  # which bound the spec sets
+    bound: float
+    window_ms: int
+    actions: tuple[str, ...]
+    severity: Literal["page", "ticket"]
+    origin: Origin  # the objective's own line
+
+
+@dataclass(frozen=True, slots=True)
+class SloPlan:
+    """A ServiceLevel in one cloud environment where its model is served: what
+    the Prometheus rules enforce and which predictor exports the metrics."""
+
+    name: str  # the ServiceLevel's name
+    model: str
+    environment: str
+    namespace: str
+    predictor: str  # the InferenceService serving the model there
+    objectives: tuple[ObjectivePlan, ...]
+    origin: Origin
+    notify: tuple[str, ...] = ()  # the ServiceLevel's notifiers (who can be paged)
+    min_replicas: int = 0  # of the predictor: 0 means it may scale to zero and export nothing
+
+
+@dataclass(frozen=True, slots=True)
 class EnvironmentPlan:
     name: str
     kind: Literal["cloud", "edge"]
@@ -215,6 +247,8 @@ class SystemPlan:
     ingesters: tuple[IngesterPlan, ...]
     edges: tuple[EdgePlan, ...]
     policy_bundle: PolicyBundle
+    # Local-only steps (DVC, never Argo): generate-data for the embedded sample data.
+    data_steps: tuple[StepPlan, ...] = ()
     # sha256 of every spec resource's canonical form, for lineage and the manifest.
     resource_hashes: tuple[tuple[str, str, str], ...] = field(default=())  # (id, file, sha256)
     origin: Origin | None = None
@@ -222,6 +256,7 @@ class SystemPlan:
     secret_refs: tuple[SecretRefPlan, ...] = ()
     # ValidatingAdmissionPolicies compiled from the admission rules of policies/.
     admission: tuple[AdmissionRulePlan, ...] = ()
+    slos: tuple[SloPlan, ...] = ()  # sorted by (environment, name)
     # `specops serve`: one local predictor config per locally trained model.
     local_servings: tuple[LocalServePlan, ...] = ()
 
