@@ -3,6 +3,7 @@
 from compiler.plan.build import build_plan, resource_hash
 from compiler.plan.model import (
     CONFIG_MOUNT,
+    ONLINE_STORE_ENV,
     WORKSPACE,
     EdgePlan,
     EnvironmentPlan,
@@ -18,6 +19,7 @@ from compiler.plan.model import (
 
 __all__ = [
     "CONFIG_MOUNT",
+    "ONLINE_STORE_ENV",
     "WORKSPACE",
     "EdgePlan",
     "EnvironmentPlan",
