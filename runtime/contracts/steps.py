@@ -32,6 +32,7 @@ __all__ = [
     "MonitorConfig",
     "ObjectiveConfig",
     "OnlineStoreConfig",
+    "ParityConfig",
     "ProposeReleaseConfig",
     "RegisterConfig",
     "ReleaseRef",
@@ -62,6 +63,7 @@ StepName = Literal[
     "serve",
     "edge-run",
     "generate-data",
+    "parity",
 ]
 STEPS: tuple[str, ...] = StepName.__args__  # type: ignore[attr-defined]
 
@@ -136,7 +138,7 @@ class TransformConfig(_Config):
 
 class AggregationConfig(_Config):
     name: str  # the feature name: <column>_<function>_<window>
-    column: str | None
+    column: str | None = None  # None: over events (count, time_since_last)
     function: Literal["count", "sum", "mean", "min", "max", "std", "last", "time_since_last"]
     window_s: Seconds
 
@@ -151,6 +153,11 @@ class FeatureSetConfig(_Config):
     aggregations: tuple[AggregationConfig, ...]
     online_ttl_s: float | None = None
     online_stream: str | None = None
+    # The late-event policy of the feature set's source: both feature engines
+    # apply it identically (an event is late when it arrived more than
+    # allowed_lateness_s after its event time).
+    allowed_lateness_s: float | None = None
+    late_policy: Literal["drop", "quarantine", "reprocess"] | None = None
 
 
 class StepConfig(_Config):
@@ -184,6 +191,8 @@ class BuildFeaturesConfig(StepConfig):
     label: LabelConfig
     input: str
     output: str  # point-in-time training table
+    # Training rows are cut every sample_every_s per entity (aligned to the epoch).
+    sample_every_s: Seconds = 3600.0
 
 
 class GateConfig(_Config):
@@ -393,9 +402,23 @@ class GenerateDataConfig(StepConfig):
     labels: DataSourceConfig
 
 
+class ParityConfig(StepConfig):
+    """Replay the validated events through the online engine and compare it
+    with the batch engine on sampled (entity, time) points."""
+
+    step: Literal["parity"] = "parity"
+    feature_sets: tuple[FeatureSetConfig, ...]
+    features: tuple[str, ...]
+    input: str  # the validated snapshot (the build-features input)
+    output: str  # parity report (JSON)
+    samples: int = Field(default=2000, gt=0)
+    seed: int = 0
+    rel_tolerance: float = Field(default=1e-9, ge=0)  # for sum, mean, std; the rest must be exact
+
+
 STEP_CONFIGS: dict[str, type[StepConfig]] = {
     cls.model_fields["step"].default: cls
     for cls in (ValidateDataConfig, BuildFeaturesConfig, TrainConfig, EvaluateConfig, ExportOnnxConfig,
                 RegisterConfig, ProposeReleaseConfig, MonitorConfig, IngestConfig, ServeConfig, EdgeRunConfig,
-                GenerateDataConfig)
+                GenerateDataConfig, ParityConfig)
 }
