@@ -120,7 +120,7 @@ class OnlineFeatureStore(SpecModel):
     """
 
     backend: Literal["memory", "sqlite", "redis"] = "sqlite"
-    url: Annotated[Str, Field(pattern=r"^(sqlite:///[^\s?#]+|rediss?://[^@\s/]+(:[0-9]+)?(/[0-9]+)?(\?prefix=[A-Za-z0-9_.:-]+)?)$")] | None = None
+    url: Annotated[Str, Field(pattern=r"^(sqlite:///[^\s?#]+|redis://[^@\s/]+(:[0-9]+)?(/[0-9]+)?(\?prefix=[A-Za-z0-9_.:-]+)?)$")] | None = None
     connection: SecretSource | None = None
 
     @model_validator(mode="after")

@@ -58,7 +58,7 @@ TRANSIENT_STORE_ERRORS: tuple[type[BaseException], ...] = (
 )
 FETCH_TIMEOUT_S = 1.0
 LAG_INTERVAL_S = 2.0
-RETRY_MIN_S, RETRY_MAX_S = 0.2, 5.0
+RETRY_MIN_S, RETRY_MAX_S = 0.2, 2.0
 
 Applier = Callable[[Mapping[str, object]], bool]  # OnlineEngine.apply: False when already applied
 Checker = Callable[[Mapping[str, object]], Sequence[object]]  # record -> contract violations (empty = OK)
@@ -101,9 +101,12 @@ class Ingester:
         finally:
             self.status.set(stopping=True, subscribed=False)
             try:
-                await asyncio.wait_for(nc.drain(), timeout=10)  # flushes the acks of applied events
+                # A PING/PONG round trip: every ack sent before it has reached the server.  (Not
+                # drain(): it waits for the pull subscription's queue, which fetch never marks done.)
+                await nc.flush(timeout=5)
             except Exception as exc:  # the connection may already be gone; unacked events are redelivered
-                log.warning("closing the NATS connection: %s", exc)
+                log.warning("flushing acks to NATS: %s", exc)
+            await nc.close()
             self.status.set(nats_connected=False)
         return 0
 
