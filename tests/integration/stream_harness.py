@@ -5,6 +5,7 @@ and a TCP proxy that takes a service away and brings it back."""
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 import os
 import signal
@@ -37,11 +38,24 @@ from runtime.contracts.steps import (
 from runtime.stream.publisher import publish_events
 
 __all__ = [
-    "NATS_URL", "REDIS_URL", "IngesterProcess", "StreamNames", "TcpProxy", "delete_streams", "delete_redis_prefix",
+    "require_service", "NATS_URL", "REDIS_URL", "IngesterProcess", "StreamNames", "TcpProxy", "delete_streams", "delete_redis_prefix",
     "events", "free_port", "ingest_config", "publish", "publish_raw", "wait_until",
 ]
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+def _shared_conftest():  # type: ignore[no-untyped-def]
+    # `from conftest import ...` is ambiguous without packages (tests/fuzz has a conftest.py too):
+    # load the top-level one by path to use its require_service (skip locally, fail in CI).
+    spec = importlib.util.spec_from_file_location("specops_tests_conftest", REPO / "tests" / "conftest.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+require_service = _shared_conftest().require_service
 NATS_URL = "nats://127.0.0.1:4222"
 REDIS_URL = "redis://127.0.0.1:6379/0"
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)

@@ -15,9 +15,9 @@ from collections import defaultdict
 
 import nats
 import pytest
-from conftest import require_service
 from stream_harness import (
     NATS_URL,
+    require_service,
     IngesterProcess,
     StreamNames,
     TcpProxy,

@@ -15,8 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import require_service
-from stream_harness import IngesterProcess, StreamNames, delete_streams, free_port, wait_until
+from stream_harness import IngesterProcess, StreamNames, delete_streams, free_port, require_service, wait_until
 from typer.testing import CliRunner
 
 from compiler.cli import app
