@@ -28,6 +28,8 @@ import asyncio
 import logging
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 import nats
 import redis.exceptions
@@ -49,6 +51,7 @@ from runtime.stream.status import IngestStatus
 __all__ = ["TRANSIENT_STORE_ERRORS", "Applier", "Checker", "Ingester"]
 
 log = logging.getLogger("runtime.stream.ingester")
+T = TypeVar("T")
 
 # The store is down or busy, not the event bad: retry, never dead-letter.
 TRANSIENT_STORE_ERRORS: tuple[type[BaseException], ...] = (
@@ -82,6 +85,13 @@ class Ingester:
         self.probe = probe
         self.status = status
         self.stop = asyncio.Event()
+        self.inflight: list[Msg] = []  # fetched, not yet acked or terminated
+        # Store calls run on one worker thread (serialised, like the inline engine expects) so the
+        # loop keeps holding in-flight messages and answering NATS while a call blocks in a
+        # client's own retry/backoff during an outage.
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="online-store")
+        # Re-claim held messages well within the shortest redelivery delay.
+        self.hold_interval = min((config.consumer.ack_wait_s, *config.consumer.backoff_s)) / 2
 
     # ------------------------------------------------------------ lifecycle
 
@@ -108,7 +118,17 @@ class Ingester:
                 log.warning("flushing acks to NATS: %s", exc)
             await nc.close()
             self.status.set(nats_connected=False)
+            self.executor.shutdown(wait=False, cancel_futures=True)
         return 0
+
+    async def _store_call(self, fn: Callable[..., T], *args: object, hold: Msg | None = None) -> T:
+        future = asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+        while True:
+            done, _ = await asyncio.wait({future}, timeout=self.hold_interval)
+            if done:
+                return future.result()
+            if hold is not None:
+                await self._hold_inflight(hold)
 
     async def _connect(self) -> Client | None:
         async def disconnected() -> None:
@@ -172,7 +192,7 @@ class Ingester:
             self.status.beat()
             if loop.time() >= next_lag:
                 await self._update_lag(sub)
-                self._probe_store()
+                await self._probe_store()
                 next_lag = loop.time() + LAG_INTERVAL_S
             try:
                 msgs = await sub.fetch(self.config.consumer.batch, timeout=FETCH_TIMEOUT_S)
@@ -184,14 +204,16 @@ class Ingester:
                 continue
             # Messages already fetched are in flight: each is finished (applied + acked) even
             # when a SIGTERM arrives meanwhile, so a stop never strands a fetched batch.
+            self.inflight = list(msgs)
             for msg in msgs:
                 if not await self.handle(js, msg):
                     return  # stopping while the store is down: leave the rest unacked
+                self.inflight.remove(msg)
 
-    def _probe_store(self) -> None:
+    async def _probe_store(self) -> None:
         """Readiness must reflect the store even when no events arrive."""
         try:
-            self.probe()
+            await self._store_call(self.probe)
         except TRANSIENT_STORE_ERRORS as exc:
             if self.status.snapshot().store_ok:
                 log.warning("online store unavailable: %s", exc)
@@ -218,13 +240,16 @@ class Ingester:
         record = decode_event(self.source, msg.data)
         if isinstance(record, Poison):
             return await self._dead_letter(js, msg, record.reason)
-        violations = self.check(record)
+        try:
+            violations = self.check(record)
+        except Exception as exc:  # a value the contract check cannot even inspect is poison too
+            return await self._dead_letter(js, msg, f"contract check failed: {type(exc).__name__}: {exc}")
         if violations:
             return await self._dead_letter(js, msg, _describe(violations))
         delay = RETRY_MIN_S
         while True:
             try:
-                applied = self.apply_event(record)
+                applied = await self._store_call(self.apply_event, record, hold=msg)
                 break
             except TRANSIENT_STORE_ERRORS as exc:
                 self.status.count("store_errors")
@@ -233,11 +258,8 @@ class Ingester:
                             exc, record.get("_event_id"), delay)
                 if self.stop.is_set():
                     return False
-                try:
-                    await msg.in_progress()  # keep it ours: no redelivery while we retry
-                except Exception:
-                    pass
-                await self._sleep(delay)
+                await self._hold_inflight(msg)
+                await self._sleep(min(delay, self.hold_interval))
                 delay = min(delay * 2, RETRY_MAX_S)
                 self.status.beat()
             except (ValueError, TypeError, KeyError) as exc:  # the engine rejects this event: poison
@@ -246,6 +268,15 @@ class Ingester:
         await self._ack(msg)
         self.status.count("applied" if applied else "duplicates")
         return True
+
+    async def _hold_inflight(self, current: Msg) -> None:
+        """Keep the current and the rest of the fetched batch ours while the store is down: no
+        redelivery meanwhile (each would use up one of maxDeliver and arrive as a duplicate)."""
+        for msg in {id(m): m for m in (current, *self.inflight)}.values():
+            try:
+                await msg.in_progress()
+            except Exception:  # NATS gone too: JetStream redelivers later, the apply stays idempotent
+                pass
 
     async def _ack(self, msg: Msg) -> None:
         try:
