@@ -264,3 +264,36 @@ def test_redis_outage_no_ack_retry_readiness_false_then_recovers(names, tmp_path
         proxy.close()
     assert rc == 0, ingester.log()
     assert_exactly_once(config, names, evs)
+
+
+def test_stream_and_consumer_setup_is_idempotent_and_a_foreign_stream_is_refused(names, tmp_path):
+    from runtime.stream.jetstream import StreamSetupError, ensure_consumer, ensure_stream
+
+    config = _config(names)
+
+    async def setup_twice():
+        nc = await nats.connect(NATS_URL)
+        try:
+            js = nc.jetstream()
+            for ack_wait in (2.0, 2.0, 5.0):  # same settings twice, then a changed one: updated in place
+                await ensure_stream(js, config.source)
+                consumer = config.consumer.model_copy(update={"ack_wait_s": ack_wait})
+                await ensure_consumer(js, config.source, consumer)
+            info = await js.consumer_info(names.stream, names.durable)
+            streams = [s.config.name for s in await js.streams_info() if s.config.name == names.stream]
+            other = config.source.model_copy(update={"subject": f"test.{names.token}.other"})
+            with pytest.raises(StreamSetupError, match="exists but captures"):
+                await ensure_stream(js, other)
+            return info.config.ack_wait, info.config.max_deliver, streams
+        finally:
+            await nc.close()
+
+    ack_wait, max_deliver, streams = asyncio.run(setup_twice())
+    assert (ack_wait, max_deliver, streams) == (5.0, config.consumer.max_deliver, [names.stream])
+
+    # The ingester refuses a stream that does not capture its subject: exit 1, one clear line.
+    bad = config.model_copy(update={"source": config.source.model_copy(update={"subject": f"test.{names.token}.x"})})
+    ingester = IngesterProcess(bad, tmp_path)
+    assert ingester.proc.wait(timeout=60) == 1
+    log = ingester.log()
+    assert f"stream '{names.stream}' exists but captures" in log and "Traceback" not in log

@@ -114,3 +114,39 @@ def test_publish_rejects_bad_arguments_without_a_traceback(repo, tmp_path):
     res = subprocess.run([sys.executable, "-m", "runtime", "publish", "--stream-config", "missing.json", "--generate"],
                          cwd=tmp_path, capture_output=True, text=True, timeout=60, env={"PYTHONPATH": str(repo)})
     assert res.returncode == 2 and "missing.json: no such file" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_the_health_server_answers_the_probes_of_the_generated_deployment(repo):
+    import urllib.error
+    import urllib.request
+
+    import yaml
+
+    from runtime.contracts.steps import IngestConfig
+    from runtime.stream.health import HealthServer
+
+    doc = yaml.safe_load((repo / "generated/prod/deployment-ingest-sensor-stream.yaml").read_text())
+    (container,) = doc["spec"]["template"]["spec"]["containers"]
+    live, ready = container["livenessProbe"]["httpGet"], container["readinessProbe"]["httpGet"]
+    assert live["port"] == ready["port"] == IngestConfig.model_fields["port"].default == container["ports"][0]["containerPort"]
+
+    status = IngestStatus()
+    server = HealthServer(status, "sensor", port=0, host="127.0.0.1")
+    server.start()
+
+    def get(path: str) -> int:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{server.port}{path}", timeout=5) as r:
+                return r.status
+        except urllib.error.HTTPError as exc:
+            return exc.code
+
+    try:
+        assert (get(live["path"]), get(ready["path"])) == (200, 503)  # alive, not yet connected
+        status.set(nats_connected=True, subscribed=True, store_ok=True)
+        assert get(ready["path"]) == 200
+        status.set(heartbeat=status.snapshot().heartbeat - 3600)  # a loop stuck for an hour
+        assert get(live["path"]) == 503
+        assert get("/metrics") == 200 and get("/nope") == 404
+    finally:
+        server.stop()
