@@ -208,6 +208,20 @@ _CATALOG: tuple[tuple[str, str, str, str], ...] = (
      "Each environment's manifests live in generated/<environment>/; 'argocd' and 'runtime' are taken by the "
      "Argo CD bootstrap folder and the runtime configs.",
      "Rename the environment."),
+    ("SO495", "sample data source unusable",
+     "System.spec.sampleData names its events and labels sources; the events must be a 'file' DataSource and the "
+     "labels a 'labels' DataSource read from files, because generate-data writes files there.",
+     "Point sampleData.events / sampleData.labels at such DataSources."),
+    ("SO496", "sample data does not fit the contract",
+     "The embedded generator produces a fixed set of columns (events: asset_id, event_time, asset_type, criticality, "
+     "temperature, vibration, pressure, rpm, technician_email; labels: asset_id, failure_time, failed, ticket_id) "
+     "and asset types pump and turbine. A source it writes declares a field it cannot fill, with another type, or "
+     "a category that rejects generated values.",
+     "Declare only generated fields (with their types and values) in the sample sources, or remove sampleData."),
+    ("SO497", "sample drift quarantined by the contract",
+     "The sampleData drift scenario adds an asset type the events source does not declare, so validate-data "
+     "quarantines those rows instead of passing the drift on to monitoring (warning).",
+     "Declare the type among the category values if it is legitimate data; keep it to test the quarantine."),
     # ----------------------------------------------------------- policy
     ("SO501", "risk policy violated",
      "A 'spec' rule of a risk policy evaluated to false for this resource. The message and rule id come from policies/.",

@@ -12,6 +12,7 @@ from compiler.checks import (
     point_in_time,
     policies,
     releases,
+    sample_data,
     secrets,
     slo_coverage,
 )
@@ -31,6 +32,7 @@ CHECKS: tuple[tuple[str, Check], ...] = (
     ("releases", releases.check),
     ("secrets", secrets.check),
     ("policies", policies.check),
+    ("sample-data", sample_data.check),
 )
 
 

@@ -205,6 +205,8 @@ class SystemPlan:
     # sha256 of every spec resource's canonical form, for lineage and the manifest.
     resource_hashes: tuple[tuple[str, str, str], ...] = field(default=())  # (id, file, sha256)
     origin: Origin | None = None
+    # Local-only steps (DVC, never Argo): generate-data for the embedded sample data.
+    data_steps: tuple[StepPlan, ...] = ()
 
     def environment(self, name: str) -> EnvironmentPlan:
         return next(e for e in self.environments if e.name == name)
