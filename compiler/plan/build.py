@@ -52,6 +52,7 @@ from runtime.contracts.steps import (
     MonitorConfig,
     ObjectiveConfig,
     OnlineStoreConfig,
+    ParityConfig,
     ProposeReleaseConfig,
     RegisterConfig,
     ReleaseRef,
@@ -173,8 +174,10 @@ class _Builder:
         fs: FeatureSet = self.spec.nodes[f"FeatureSet/{name}"].resource  # type: ignore[assignment]
         kind, source = fs.spec.source.ref
         timestamp = "event_time"
+        late = None
         if kind == "DataSource":
             timestamp = self.spec.nodes[f"DataSource/{source}"].resource.spec.timestamp  # type: ignore[attr-defined]
+            late = self.spec.nodes[f"DataSource/{source}"].resource.spec.late_events  # type: ignore[attr-defined]
         aggregations = tuple(
             AggregationConfig(name=f"{agg.column or 'events'}_{fn}_{w}", column=agg.column, function=fn, window_s=w.seconds)
             for agg in fs.spec.aggregations
@@ -192,6 +195,8 @@ class _Builder:
             aggregations=aggregations,
             online_ttl_s=fs.spec.online.ttl.seconds if fs.spec.online.ttl else None,
             online_stream=fs.spec.online.stream,
+            allowed_lateness_s=late.allowed_lateness.seconds if late else None,
+            late_policy=late.policy if late else None,
         )
 
     def features_of(self, model: Model) -> tuple[str, ...]:
@@ -245,6 +250,7 @@ class _Builder:
             "validated": f"{work}/validated",
             "data_report": f"{work}/reports/data.json",
             "features": f"{work}/features",
+            "parity": f"{work}/reports/parity.json",
             "model": f"{work}/model",
             "evaluation": f"{work}/reports/evaluation.json",
             "onnx": f"{work}/onnx",
@@ -279,8 +285,12 @@ class _Builder:
                     **c, entity=m.entity, feature_sets=tuple(self.feature_set(n) for n in self.feature_set_names(model)),
                     features=self.features_of(model),
                     label=LabelConfig(source=m.label.source, outcome=labels.outcome, positive_value=labels.positive_value,
-                                      horizon_s=m.label.horizon.seconds, availability_delay_s=labels.availability_delay.seconds),
+                                      horizon_s=m.label.horizon.seconds, availability_delay_s=labels.availability_delay.seconds,
+                                      timestamp=label_src.spec.timestamp),
                     input=paths["validated"], output=paths["features"]),
+                "parity": ParityConfig(
+                    **c, feature_sets=tuple(self.feature_set(n) for n in self.feature_set_names(model)),
+                    features=self.features_of(model), input=paths["validated"], output=paths["parity"]),
                 "train": TrainConfig(
                     **c, features=self.features_of(model), algorithm=m.algorithm.type, params=dict(sorted(m.algorithm.params.items())),
                     seed=m.algorithm.seed, baseline=m.baseline.type if m.baseline else None,
@@ -313,7 +323,9 @@ class _Builder:
         io = {
             "validate-data": (data_deps, (paths["validated"], paths["data_report"])),
             "build-features": ((paths["validated"],), (paths["features"],)),
-            "train": ((paths["features"],), (paths["model"],)),
+            "parity": ((paths["validated"],), (paths["parity"],)),
+            # train waits for the parity report: skew stops the pipeline before a model is trained.
+            "train": ((paths["features"], paths["parity"]), (paths["model"],)),
             "evaluate": ((paths["features"], paths["model"]), (paths["evaluation"],)),
             "export-onnx": ((paths["features"], paths["model"], paths["evaluation"]), (paths["onnx"],)),
             "register": ((paths["model"], paths["onnx"], paths["evaluation"]), (paths["entry"],)),

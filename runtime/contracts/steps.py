@@ -131,6 +131,7 @@ class LabelConfig(_Config):
     positive_value: str | bool | float
     horizon_s: Seconds
     availability_delay_s: Seconds
+    timestamp: str | None = None  # the label source's event-time column (the failure time)
 
 
 class TransformConfig(_Config):

@@ -120,17 +120,31 @@ def _agg_sql(a: AggregationDef) -> str:
     }[a.function]
 
 
+def _bucket(expr: str, width: int) -> str:
+    """floor(expr / width) for BIGINT microseconds (also before 1970)."""
+    return f"(CASE WHEN {expr} >= 0 THEN {expr} // {width} ELSE -((-{expr} - 1) // {width}) - 1 END)"
+
+
 def features_sql(fs: FeatureSetDef, events: str, samples: str) -> str:
-    """Features of ``fs`` at every (``__entity``, ``__t``) row of ``samples``."""
+    """Features of ``fs`` at every (``__entity``, ``__t``) row of ``samples``.
+
+    The join is an equi-join on (entity, bucket of width max_window): an
+    event in (t - max_window, t] lies in t's bucket or the one before, so
+    each event is offered to two buckets and each sample probes only the
+    events of one max_window-wide span instead of the entity's history."""
+    width = fs.max_window_us
     cols = [f"s.{ENTITY}", f"s.{TIME}"]
     for name in fs.as_of:
         v = f"ev.{quote_ident('v_' + name)}"
         cols.append(f"arg_max({v}, struct_pack(t := ev.et, i := ev.eid)) FILTER (WHERE {v} IS NOT NULL) "
                     f"AS {quote_ident(name)}")
     cols += [f"{_agg_sql(a)} AS {quote_ident(a.name)}" for a in fs.aggregations]
+    offered = (f"SELECT x.*, {_bucket('x.et', width)} + o.o AS bk FROM ({events}) x "
+               f"CROSS JOIN (VALUES (0), (1)) o(o)")
+    probes = f"SELECT {ENTITY}, {TIME}, {_bucket(TIME, width)} AS bk FROM {samples}"
     return (
-        f"SELECT {', '.join(cols)} FROM {samples} s LEFT JOIN ({events}) ev ON ev.e = s.{ENTITY} "
-        f"AND ev.et <= s.{TIME} AND ev.arr <= s.{TIME} AND ev.et > s.{TIME} - {fs.max_window_us} "
+        f"SELECT {', '.join(cols)} FROM ({probes}) s LEFT JOIN ({offered}) ev ON ev.e = s.{ENTITY} "
+        f"AND ev.bk = s.bk AND ev.et <= s.{TIME} AND ev.arr <= s.{TIME} AND ev.et > s.{TIME} - {width} "
         f"GROUP BY s.{ENTITY}, s.{TIME}"
     )
 

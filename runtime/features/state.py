@@ -12,7 +12,9 @@ no approximation).
 
 Memory is bounded: events older than the entity's clock (latest arrival)
 minus the largest window can never be in a window of a read at or after
-the clock, so they are evicted.
+the clock, so they are evicted, in batches once the oldest is an eighth of
+the window past that horizon (reads bisect, so the slack never shows; it
+only amortizes the deletes).
 """
 
 from __future__ import annotations
@@ -49,22 +51,37 @@ class Series:
         return pos
 
     def insert(self, et: int, eid: str, value: Any) -> None:
-        pos = self.position(et, eid)
-        self.ets.insert(pos, et)
-        self.eids.insert(pos, eid)
-        self.vals.insert(pos, value)
-        if self.s is None:
+        ets = self.ets
+        appending = not ets or et > ets[-1] or (et == ets[-1] and eid >= self.eids[-1])
+        if appending:  # the common case: events arrive in time order
+            ets.append(et)
+            self.eids.append(eid)
+            self.vals.append(value)
+        else:
+            pos = self.position(et, eid)
+            ets.insert(pos, et)
+            self.eids.insert(pos, eid)
+            self.vals.insert(pos, value)
+        s = self.s
+        if s is None:
             return
-        num, den = float(value).as_integer_ratio()
+        num, den = value.as_integer_ratio() if type(value) is float else float(value).as_integer_ratio()
         k = den.bit_length() - 1
         if k > self.shift:
-            self._rescale(k - self.shift)
+            self.rescale(k - self.shift)
+            s = self.s
         xi = num << (self.shift - k)
-        _insert_prefix(self.s, pos, xi)
-        if self.q is not None:
-            _insert_prefix(self.q, pos, xi * xi)
+        q = self.q
+        if appending:
+            s.append(s[-1] + xi)
+            if q is not None:
+                q.append(q[-1] + xi * xi)
+            return
+        _insert_prefix(s, pos, xi)
+        if q is not None:
+            _insert_prefix(q, pos, xi * xi)
 
-    def _rescale(self, by: int) -> None:
+    def rescale(self, by: int) -> None:
         assert self.s is not None
         self.s = [v << by for v in self.s]
         if self.q is not None:
@@ -73,9 +90,9 @@ class Series:
 
     def evict(self, horizon: int) -> None:
         """Drop values with event time <= horizon."""
-        k = bisect_right(self.ets, horizon)
-        if not k:
+        if not self.ets or self.ets[0] > horizon:
             return
+        k = bisect_right(self.ets, horizon)
         del self.ets[:k], self.eids[:k], self.vals[:k]
         if self.s is not None:
             del self.s[:k]
@@ -123,8 +140,13 @@ class EntityState:
     def seen(self, eid: str) -> bool:
         return eid in self.ids
 
-    def evict(self, horizon: int) -> None:
-        for eid, et in zip(self.events.eids, self.events.ets):
+    def evict(self, horizon: int, slack: int = 0) -> None:
+        """Forget events with event time <= horizon, once the oldest is ``slack`` past it."""
+        ets = self.events.ets
+        oldest = ets[0] if ets else None
+        if (oldest is None or oldest > horizon - slack) and len(self.dropped) <= 64:
+            return
+        for eid, et in zip(self.events.eids, ets):
             if et > horizon:
                 break
             self.ids.discard(eid)
