@@ -45,6 +45,12 @@ def test_switching_sensor_events_to_a_stream_deploys_an_ingester_that_works(repo
     names = StreamNames.new()
     for folder in ("specs", "policies"):
         shutil.copytree(repo / folder, tmp_path / folder)
+    # The starting point is a production user's repository: no embedded sample data.  (The example's
+    # System.sampleData generates *files* for sensor-events; with it, the switch also needs sampleData
+    # repointed, and lint says so (SO495) rather than compiling something that cannot run.)
+    system = tmp_path / "specs/system.yaml"
+    system.write_text(re.sub(r"(?m)^  sampleData:\n(?:(?:    .*)?\n)*", "", system.read_text()))
+    assert "sampleData" not in system.read_text()
     before = _compile(tmp_path, monkeypatch)
 
     spec = tmp_path / "specs/data/sensor-events.yaml"
