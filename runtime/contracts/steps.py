@@ -31,6 +31,7 @@ __all__ = [
     "LabelConfig",
     "MonitorConfig",
     "ObjectiveConfig",
+    "OnlineStoreConfig",
     "ParityConfig",
     "ProposeReleaseConfig",
     "RegisterConfig",
@@ -38,6 +39,7 @@ __all__ = [
     "ServeConfig",
     "StepConfig",
     "StepName",
+    "StreamConsumerConfig",
     "TrainConfig",
     "TransformConfig",
     "ValidateDataConfig",
@@ -311,10 +313,39 @@ class MonitorConfig(StepConfig):
     output: str
 
 
+class OnlineStoreConfig(_Config):
+    """Where online features live; the ingester writes them, the predictor reads them.
+
+    The store URL is ``runtime.features.store.open_store``'s (``memory://``,
+    ``sqlite:///PATH``, ``redis://HOST:PORT/DB?prefix=P``).  In a cluster it
+    comes from a Secret through the environment variable ``url_env`` (a
+    password never appears in git); ``url`` is for credential-free locations.
+    """
+
+    backend: Literal["memory", "sqlite", "redis"]
+    url: str | None = None
+    url_env: str | None = None
+
+
+class StreamConsumerConfig(_Config):
+    """How the ingester's durable JetStream consumer redelivers and gives up."""
+
+    ack_wait_s: Seconds = 30.0  # unacked for this long (no apply) -> redelivered
+    max_deliver: Annotated[int, Field(ge=1)] = 10
+    backoff_s: tuple[Seconds, ...] = ()  # redelivery delays; overrides ack_wait when set
+    max_ack_pending: Annotated[int, Field(ge=1)] = 1000
+    batch: Annotated[int, Field(ge=1)] = 100  # messages per pull
+    dead_letter_subject: str  # poison messages go here, with the reason
+    dead_letter_stream: str  # the JetStream stream that keeps them
+
+
 class IngestConfig(StepConfig):
     step: Literal["ingest"] = "ingest"
     source: DataSourceConfig
     feature_sets: tuple[FeatureSetConfig, ...]
+    online_store: OnlineStoreConfig
+    consumer: StreamConsumerConfig
+    port: Annotated[int, Field(ge=1, le=65535)] = 8080  # /healthz, /readyz, /metrics
 
 
 class ServeConfig(StepConfig):
@@ -332,6 +363,7 @@ class ServeConfig(StepConfig):
     max_feature_age_s: float | None = None
     policy_bundle: str
     risk_tier: Literal["low", "medium", "high", "critical"]
+    online_store: OnlineStoreConfig | None = None  # the store the ingesters of its feature sets fill
     # The data contracts of the feature sets' sources: a fresh event sent with
     # a request is checked against them before it touches the online state.
     sources: tuple[DataSourceConfig, ...] | None = None

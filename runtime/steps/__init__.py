@@ -25,4 +25,5 @@ STEP_MODULES: dict[str, str] = {
     "ingest": "runtime.steps.ingest",
     "serve": "runtime.steps.serve",
     "edge-run": "runtime.steps.edge_run",
+    "publish": "runtime.steps.publish",
 }

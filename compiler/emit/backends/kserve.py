@@ -82,7 +82,7 @@ LIVE_PATH = "/v2/health/live"
 
 def build_predictor_container(plan: SystemPlan, serving: ServingPlan) -> k8s.V1Container:
     """``python -m runtime serve --config <path>``, hardened, with the config mounted where the path resolves."""
-    env = [k8s.V1EnvVar(name="TMPDIR", value=SCRATCH_MOUNT), *build_env(plan)]
+    env = [k8s.V1EnvVar(name="TMPDIR", value=SCRATCH_MOUNT), *build_env(plan, online_store=True)]
     return k8s.V1Container(
         name=CONTAINER_NAME,
         image=plan.image,
