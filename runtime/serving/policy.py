@@ -2,7 +2,9 @@
 
 The rules come from the compiled policy bundle (``runtime.contracts.policy``)
 and are compiled once at load.  Per request the context is converted to CEL
-values once and every rule runs over it.  Precedence: ``abstain`` (do not
+values once and every rule runs over it; only the variables some rule reads
+are converted (converting the context is most of a request's policy cost,
+bench/cel, and a variable no rule reads cannot change a result).  Precedence: ``abstain`` (do not
 act on this score at all) beats ``human_review``, which beats ``auto``;
 among rules of one action the bundle's order (by id) decides which one is
 reported.  A rule that cannot be evaluated sends the prediction to a human:
@@ -11,8 +13,9 @@ an error never lets a prediction through unreviewed.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from runtime.contracts.cel import CelError, CelProgram, compile_cel, prepare_context
 from runtime.contracts.policy import PREDICTION_VARIABLES, Decision, PolicyBundle, PredictionContext, PredictionRule
@@ -53,17 +56,22 @@ class PolicyEngine:
                 raise PolicyLoadError(f"prediction rule {rule.id} ({rule.policy}): {exc.message}") from None
             compiled.append(CompiledRule(rule, program, when))
         self.rules = tuple(compiled)
+        used = {v for c in compiled for p in (c.program, c.when) if p is not None for v in p.variables}
+        self.variables = frozenset(used & PREDICTION_VARIABLES)
 
     @classmethod
     def for_model(cls, bundle: PolicyBundle, model: str) -> PolicyEngine:
         return cls(bundle.for_model(model))
 
-    def decide(self, context: PredictionContext) -> Decision:
+    def decide(self, context: PredictionContext | Mapping[str, Any]) -> Decision:
+        """The action for one prediction; ``context`` is a PredictionContext or
+        its variables (``PredictionContext.variables()``, camelCase)."""
         best: Decision | None = None
         if not self.rules:
             return Decision(action="auto", reason="no prediction rule applies")
+        variables = context.variables() if isinstance(context, PredictionContext) else context
         try:
-            values = prepare_context(context.variables())
+            values = prepare_context({k: v for k, v in variables.items() if k in self.variables})
         except CelError as exc:
             return Decision(action="human_review", rule=None, reason=f"policy context could not be built: {exc.message}")
         for compiled in self.rules:

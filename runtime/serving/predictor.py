@@ -22,9 +22,7 @@ from typing import Any
 
 import kserve
 from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
-from pydantic import ValidationError
-
-from runtime.contracts.policy import EntityInfo, ModelInfo, PolicyBundle, PredictionContext
+from runtime.contracts.policy import ModelInfo, PolicyBundle
 from runtime.contracts.steps import ServeConfig
 from runtime.serving.errors import BadInput, ServingError
 from runtime.serving.metrics import ServingMetrics
@@ -131,6 +129,8 @@ class SpecOpsPredictor(kserve.Model):
                                       tuple(c.rule.id for c in self.policy.rules if c.rule.action == "human_review"))
         self.model_info = ModelInfo(name=cfg.model, version=self.served.version, release=self.served.release,
                                     risk_tier=cfg.risk_tier)
+        self._model_variables = self.model_info.model_dump(mode="json", by_alias=True)
+        self._rules_read_features = "features" in self.policy.variables
         self.ready = True
         return True
 
@@ -190,19 +190,22 @@ class SpecOpsPredictor(kserve.Model):
         return prediction
 
     def _context(self, entity: str, read: FeatureRead, score: float, threshold: float, decision: bool,
-                 conf: float) -> PredictionContext:
+                 conf: float) -> dict[str, Any]:
+        """The prediction rules' variables: ``PredictionContext.variables()``
+        built directly (a validated model per request costs more than the rules;
+        tests/runtime/serving/test_policy.py keeps the two identical)."""
         values = read.values
         criticality = values.get("criticality")
         kind = next((v for k, v in values.items() if (k == "type" or k.endswith("_type")) and isinstance(v, str)), "")
-        try:
-            return PredictionContext(
-                score=score, threshold=threshold, decision=decision, confidence=conf, model=self.model_info,
-                entity=EntityInfo(id=entity, type=kind,
-                                  criticality=criticality if criticality in _CRITICALITY else "medium"),
-                features={k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in values.items()},
-                feature_age_seconds=read.age_s, environment=self.config.environment)
-        except ValidationError as exc:
-            raise ModelOutputError(f"cannot build the policy context: {exc.errors()[0]['msg']}") from None
+        out = {
+            "score": score, "threshold": threshold, "decision": decision, "confidence": conf,
+            "model": self._model_variables,
+            "entity": {"id": entity, "type": kind, "criticality": criticality if criticality in _CRITICALITY else "medium"},
+            "featureAgeSeconds": read.age_s, "environment": self.config.environment,
+        }
+        if self._rules_read_features:  # the largest variable: built only when a rule reads it
+            out["features"] = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in values.items()}
+        return out
 
     def _shadow(self, row: Any) -> dict[str, Any] | None:
         if self.shadow_scorer is None or self.shadow_release is None:

@@ -80,6 +80,7 @@ class OnnxScorer:
             raise ModelFileError(f"{path}: threshold {self.threshold} is outside [0, 1]")
         self.training_spec_hash = meta.get("specops.spec_hash")
         self.model_name = meta.get("specops.model")
+        self._columns = tuple(zip(self.encoding.features, self.encoding.codes))
         self.input_name = self.session.get_inputs()[0].name
         self.output_name = self.session.get_outputs()[0].name
 
@@ -94,16 +95,12 @@ class OnnxScorer:
 
     def vector(self, values: Mapping[str, object]) -> np.ndarray:
         """A [1, F] float32 row, encoded as in training."""
-        row = np.empty((1, len(self.encoding.features)), dtype=np.float32)
-        for j, (name, codes) in enumerate(zip(self.encoding.features, self.encoding.codes)):
-            value = values.get(name)
-            if value is None:
-                row[0, j] = math.nan
-            elif codes is not None:
-                row[0, j] = codes.get(str(value), math.nan)
-            else:
-                row[0, j] = float(value)  # type: ignore[arg-type]
-        return row
+        nan = math.nan
+        cells = [nan if (value := values.get(name)) is None
+                 else (codes.get(str(value), nan) if codes is not None else float(value))  # type: ignore[arg-type]
+                 for name, codes in self._columns]
+        # float64 -> float32 rounds to nearest, as training's encode() does
+        return np.array([cells], dtype=np.float32)
 
     def score(self, row: np.ndarray) -> float:
         out = self.session.run([self.output_name], {self.input_name: row})[0]

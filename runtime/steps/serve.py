@@ -13,6 +13,7 @@ the compiled config is never rewritten.
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 
@@ -65,6 +66,10 @@ def run(config: ServeConfig) -> int:
         print(f"error: serve {config.model}: {config.policy_bundle}: invalid policy bundle: "
               f"{exc.errors()[0]['msg']}", file=sys.stderr)
         return 2
+    # Everything loaded so far (model, rules, store clients, imports) lives as
+    # long as the server: keep it out of the collector's generations, whose
+    # full scans otherwise show up as millisecond pauses in the p99.
+    gc.freeze()
     shadow = f", shadow {predictor.shadow_release.version}" if predictor.shadow_release else ""
     print(f"serve {config.model}: version {predictor.served.version} ({predictor.served.release}{shadow}) "
           f"on http://{host}:{port} (V1 /v1/models/{config.model}:predict, V2 /v2/models/{config.model}/infer, "

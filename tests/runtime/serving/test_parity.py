@@ -13,8 +13,6 @@ onnxruntime.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from datetime import timezone
 from pathlib import Path
 
@@ -24,52 +22,23 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from runtime.cli import main
-from runtime.contracts.steps import GeneratorConfig, ServeConfig
-from runtime.data.generator import generate
+from runtime.contracts.steps import ServeConfig
 from runtime.events import ARRIVAL_TIME
 from runtime.features.stores.memory_store import MemoryStore
 from runtime.features.timestamps import to_us
-from runtime.registry import Registry
 from runtime.serving.online import OnlineFeatures
 from runtime.serving.predictor import SpecOpsPredictor
 from runtime.serving.request import PredictionInput
 from runtime.training.table import FeatureEncoding, encode
+from tests.runtime.serving.served import CONFIGS, WORK, train_example
 
-REPO = Path(__file__).resolve().parents[3]
-CONFIGS = "generated/runtime/pump-failure"
-WORK = Path(".specops/work/pump-failure")
 SAMPLES = 60
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("parity")
-    shutil.copytree(REPO / "generated", root / "generated")
-    data = generate(GeneratorConfig(assets=6, days=45, null_rate=0.01, out_of_order_rate=0.05))
-    for name, table in (("events", data.events), ("labels", data.labels)):
-        (root / "data" / name).mkdir(parents=True)
-        pq.write_table(table, root / "data" / name / "part-0.parquet")
-    validate = json.loads((root / CONFIGS / "validate-data.json").read_text())
-    validate["as_of"] = "2026-02-15T00:00:00Z"
-    train = json.loads((root / CONFIGS / "train.json").read_text())
-    # A shorter backtest than the spec's, no calibration and no early stopping: on this little
-    # data they leave a model with two distinct scores, and parity over two values proves little.
-    train.update(min_train_window_s=14 * 86400, folds=2, params={**train["params"], "n_estimators": 80}, calibration="none",
-                 early_stopping_rounds=None)
-    (root / "validate-data.json").write_text(json.dumps(validate))
-    (root / "train.json").write_text(json.dumps(train))
-    old = Path.cwd()
-    os.chdir(root)
-    try:
-        for step, config in (("validate-data", "validate-data.json"), ("build-features", f"{CONFIGS}/build-features.json"),
-                             ("train", "train.json"), ("export-onnx", f"{CONFIGS}/export-onnx.json")):
-            assert main([step, "--config", config]) == 0, step
-        registry = Registry(".specops/artifacts")
-        entry = registry.register("pump-failure", {"model.onnx": WORK / "onnx/model.onnx"}, "model.onnx", {})
-        registry.set_alias("pump-failure", "candidate", entry.version)
-    finally:
-        os.chdir(old)
+    train_example(root)
     return root
 
 
