@@ -313,7 +313,8 @@ class _Builder:
                 "evaluate": EvaluateConfig(
                     **c, gates=tuple(GateConfig(metric=g.metric, min=g.min, max=g.max, at=g.at) for g in m.gates),
                     challenger_metric=m.challenger.metric, challenger_tolerance=m.challenger.tolerance,
-                    champion=champion, slice_column=slice_column, input=paths["features"], model_dir=paths["model"],
+                    champion=champion if cluster else None, champion_alias=None if cluster else "champion",
+                    slice_column=slice_column, input=paths["features"], model_dir=paths["model"],
                     output=paths["evaluation"]),
                 "export-onnx": ExportOnnxConfig(
                     **c, opset=m.export.onnx.opset, parity_tolerance=m.export.onnx.parity_tolerance,
@@ -322,7 +323,7 @@ class _Builder:
                     model_dir=paths["model"], input=paths["features"], output=paths["onnx"],
                     truncation_max_pr_auc_loss=m.challenger.tolerance),
                 "register": RegisterConfig(**c, model_dir=paths["model"], onnx_dir=paths["onnx"], report=paths["evaluation"],
-                                           output=paths["entry"]),
+                                           output=paths["entry"], promote_to=() if cluster else ("champion",)),
                 "propose-release": ProposeReleaseConfig(**c, entry=paths["entry"], releases_dir="specs/releases",
                                                         output=paths["proposal"]),
             }
