@@ -277,6 +277,9 @@ class _Builder:
                              for a in self.spec.nodes[f"FeatureSet/{fs}"].resource.spec.attributes  # type: ignore[attr-defined]
                              if a.endswith("_type")), None)
 
+        data_hash = _combined_hash(self.hashes[i] for i in
+                                   sorted({f"DataSource/{s}" for s in sources} | {self.system_node.id}) if i in self.hashes)
+
         def common(cluster: bool) -> dict[str, Any]:
             return {"model": model.name, "spec_hash": spec_hash, "artifacts": self.remote if cluster else self.local,
                     "work_dir": work}
@@ -285,7 +288,10 @@ class _Builder:
             c = common(cluster)
             return {
                 "validate-data": ValidateDataConfig(
-                    **c, sources=tuple(self.data_source(s, cluster) for s in sources),
+                    # Its own lineage: the contracts it applies, not the whole model, so a
+                    # feature or model edit does not revalidate (and re-hash) the data.
+                    **{**c, "spec_hash": data_hash},
+                    sources=tuple(self.data_source(s, cluster) for s in sources),
                     output=paths["validated"], report=paths["data_report"],
                     as_of=None if cluster or not self.sample_sources & set(sources) else self.sample_end),
                 "build-features": BuildFeaturesConfig(
