@@ -164,6 +164,8 @@ def sample_features(con: duckdb.DuckDBPyConnection, definitions: Sequence[Featur
         parts.append((f"f{i}", features_sql(fs, events_sql(fs, schema, relation), samples), fs.feature_names))
     if not parts:
         raise BatchError("no feature sets to compute")
+    if len(parts) == 1:
+        return con.sql(f"{parts[0][1]} ORDER BY 1, 2").to_arrow_table()
     ctes = ", ".join(f"{alias} AS ({sql})" for alias, sql, _ in parts)
     first = parts[0][0]
     select = [f"{first}.{ENTITY}", f"{first}.{TIME}"]

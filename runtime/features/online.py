@@ -60,7 +60,9 @@ def _plain(value: Any) -> Any:
 
 def transform_row(fs: FeatureSetDef, record: Mapping[str, Any]) -> dict[str, Any]:
     """The event's source columns and transforms (as stored in the series)."""
-    row = {c: _plain(record.get(c)) for c in fs.source_columns}
+    get = record.get
+    # Floats (nearly every value) are kept as they are unless NaN; the rest go through _plain.
+    row = {c: v if type(v := get(c)) is float and v == v else _plain(v) for c in fs.source_columns}
     for t in fs.transforms:
         row[t.name] = _cast(evaluate(t.expr, row), t.type)
     return row
@@ -189,9 +191,10 @@ class OnlineEngine:
                 raise ValueError(f"event {eid}: {fs.entity!r} and {fs.timestamp!r} are required "
                                  f"(feature set {fs.name!r})")
             et = to_us(raw_time)
-            arrival = to_us(record[ARRIVAL_TIME]) if record.get(ARRIVAL_TIME) is not None else et
+            raw_arrival = record.get(ARRIVAL_TIME)
+            arrival = to_us(raw_arrival) if raw_arrival is not None else et
             row = transform_row(fs, record)
-            entity = str(raw_entity)
+            entity = raw_entity if type(raw_entity) is str else str(raw_entity)
 
             def step(state: EntityState | None, fs: FeatureSetDef = fs) -> ApplyResult:
                 new_state, applied, quarantine = _apply_to_state(fs, state, eid, et, arrival, row)
