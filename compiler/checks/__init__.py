@@ -12,6 +12,7 @@ from compiler.checks import (
     point_in_time,
     policies,
     releases,
+    sample_data,
     secrets,
     slo_coverage,
 )
@@ -23,6 +24,7 @@ __all__ = ["CHECKS", "Check", "run_checks"]
 
 CHECKS: tuple[tuple[str, Check], ...] = (
     ("datasources", datasources.check),
+    ("sample-data", sample_data.check),
     ("features", features.check),
     ("point-in-time", point_in_time.check),
     ("imbalance", imbalance.check),
