@@ -99,7 +99,15 @@ def _aggregate(agg: AggregationDef, state: EntityState | None, at: int) -> Featu
     return math.sqrt((n * squares - total * total) / ((n * (n - 1)) << (2 * series.shift)))
 
 
+def _expired(fs: FeatureSetDef, state: EntityState, now: int) -> bool:
+    """online.ttl: state not updated for longer than the TTL is gone (Redis expires the key;
+    every store behaves the same, so parity sees what serving will see)."""
+    return fs.ttl_us is not None and now - state.clock > fs.ttl_us
+
+
 def features_from_state(fs: FeatureSetDef, state: EntityState | None, at: int) -> dict[str, FeatureValue]:
+    if state is not None and _expired(fs, state, at):
+        state = None
     out: dict[str, FeatureValue] = {}
     for name in fs.as_of:
         value = None
@@ -116,7 +124,7 @@ def features_from_state(fs: FeatureSetDef, state: EntityState | None, at: int) -
 def _apply_to_state(fs: FeatureSetDef, state: EntityState | None, eid: str, et: int, arrival: int,
                     row: dict[str, Any]) -> tuple[EntityState, bool, bool]:
     """(state, new, quarantine): the event applied per the late-event policy."""
-    if state is None:
+    if state is None or (_expired(fs, state, arrival) and eid not in state.ids):
         state = EntityState((c, c in fs.sum_series, c in fs.square_series) for c in fs.series)
     ids = state.ids
     if eid in ids:

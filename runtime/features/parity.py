@@ -4,7 +4,10 @@ arrival order, must give the batch engine's values at sampled (entity, t).
 Sample points are drawn (seeded) from the events themselves, half at the
 moment an event becomes visible (its arrival) and half exactly one window
 after its event time (the instant it leaves that window), because window
-boundaries and late arrivals are where two implementations drift apart.
+boundaries and late arrivals are where two implementations drift apart;
+none lies after the snapshot's last arrival.  The online side keeps its
+``online.ttl``, so a TTL shorter than a window (an idle entity whose state
+expired while training still sees its window) is reported as skew.
 ``count``, ``min``, ``max``, ``last``, ``time_since_last``, attributes and
 transforms must be equal; ``sum``, ``mean`` and ``std`` within a relative
 tolerance (1e-9 by default).  Every mismatch is reported with the entity,
@@ -86,13 +89,18 @@ def sample_points(fs: FeatureSetDef, events: pa.Table, samples: int, seed: int) 
         return []
     rng = random.Random(seed)
     windows = sorted({a.window_us for a in fs.aggregations}) or [fs.max_window_us]
+    # Nothing is known after the snapshot's last arrival (more events would have come), so no
+    # point lies beyond it.
+    now = max(max(et[i], arr[i]) for i in valid)
     points: set[tuple[str, int]] = set()
     picks = [valid[rng.randrange(len(valid))] for _ in range(samples)]
     for n, i in enumerate(picks):
         if n % 2 == 0:
-            points.add((str(entities[i]), max(et[i], arr[i])))
+            t = max(et[i], arr[i])
         else:
-            points.add((str(entities[i]), max(et[i] + windows[rng.randrange(len(windows))], arr[i])))
+            t = max(et[i] + windows[rng.randrange(len(windows))], arr[i])
+        if t <= now:
+            points.add((str(entities[i]), t))
     return sorted(points, key=lambda p: (p[1], p[0]))
 
 
