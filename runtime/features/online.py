@@ -124,7 +124,7 @@ def features_from_state(fs: FeatureSetDef, state: EntityState | None, at: int) -
 def _apply_to_state(fs: FeatureSetDef, state: EntityState | None, eid: str, et: int, arrival: int,
                     row: dict[str, Any]) -> tuple[EntityState, bool, bool]:
     """(state, new, quarantine): the event applied per the late-event policy."""
-    if state is None or (_expired(fs, state, arrival) and eid not in state.ids):
+    if state is None or (fs.ttl_us is not None and _expired(fs, state, arrival) and eid not in state.ids):
         state = EntityState((c, c in fs.sum_series, c in fs.square_series) for c in fs.series)
     ids = state.ids
     if eid in ids:
