@@ -282,6 +282,9 @@ class _Builder:
                              for a in self.spec.nodes[f"FeatureSet/{fs}"].resource.spec.attributes  # type: ignore[attr-defined]
                              if a.endswith("_type")), None)
 
+        data_hash = _combined_hash(self.hashes[i] for i in
+                                   sorted({f"DataSource/{s}" for s in sources} | {self.system_node.id}) if i in self.hashes)
+
         def common(cluster: bool) -> dict[str, Any]:
             return {"model": model.name, "spec_hash": spec_hash, "artifacts": self.remote if cluster else self.local,
                     "work_dir": work}
@@ -290,7 +293,10 @@ class _Builder:
             c = common(cluster)
             return {
                 "validate-data": ValidateDataConfig(
-                    **c, sources=tuple(self.data_source(s, cluster) for s in sources),
+                    # Its own lineage: the contracts it applies, not the whole model, so a
+                    # feature or model edit does not revalidate (and re-hash) the data.
+                    **{**c, "spec_hash": data_hash},
+                    sources=tuple(self.data_source(s, cluster) for s in sources),
                     output=paths["validated"], report=paths["data_report"],
                     as_of=None if cluster or not self.sample_sources & set(sources) else self.sample_end),
                 "build-features": BuildFeaturesConfig(
@@ -318,7 +324,8 @@ class _Builder:
                 "evaluate": EvaluateConfig(
                     **c, gates=tuple(GateConfig(metric=g.metric, min=g.min, max=g.max, at=g.at) for g in m.gates),
                     challenger_metric=m.challenger.metric, challenger_tolerance=m.challenger.tolerance,
-                    champion=champion, slice_column=slice_column, input=paths["features"], model_dir=paths["model"],
+                    champion=champion if cluster else None, champion_alias=None if cluster else "champion",
+                    slice_column=slice_column, input=paths["features"], model_dir=paths["model"],
                     output=paths["evaluation"]),
                 "export-onnx": ExportOnnxConfig(
                     **c, opset=m.export.onnx.opset, parity_tolerance=m.export.onnx.parity_tolerance,
@@ -327,7 +334,7 @@ class _Builder:
                     model_dir=paths["model"], input=paths["features"], output=paths["onnx"],
                     truncation_max_pr_auc_loss=m.challenger.tolerance),
                 "register": RegisterConfig(**c, model_dir=paths["model"], onnx_dir=paths["onnx"], report=paths["evaluation"],
-                                           output=paths["entry"]),
+                                           output=paths["entry"], promote_to=() if cluster else ("champion",)),
                 "propose-release": ProposeReleaseConfig(**c, entry=paths["entry"], releases_dir="specs/releases",
                                                         output=paths["proposal"]),
             }

@@ -246,6 +246,9 @@ class EvaluateConfig(StepConfig):
     challenger_metric: str
     challenger_tolerance: float
     champion: ReleaseRef | None = None
+    # Without a champion release: compare with this alias of the registry at
+    # artifacts.uri (local runs: the local registry's champion), if it exists.
+    champion_alias: str | None = None
     slice_column: str | None = None
     input: str
     model_dir: str
@@ -277,6 +280,10 @@ class RegisterConfig(StepConfig):
     onnx_dir: str
     report: str
     output: str  # registry entry
+    # Aliases a registered version also takes.  Local runs: "champion" (it
+    # passed its gates and beat or tied the local champion); in a cluster none:
+    # promotion there is a ModelRelease pull request.
+    promote_to: tuple[Literal["champion", "edge"], ...] = ()
 
 
 class ProposeReleaseConfig(StepConfig):
