@@ -434,7 +434,7 @@ class _Builder:
                 feature_sets=fs_configs, timeout_s=m.serving.timeout.seconds,
                 max_feature_age_s=m.serving.max_feature_age.seconds if m.serving.max_feature_age else None,
                 policy_bundle=f"{CONFIG_MOUNT}/{model.name}/policy-bundle.json", risk_tier=m.risk.tier,
-                online_store=self.online_store(True),
+                online_store=self.online_store(True), sources=self.serve_sources(fs_configs, True),
             )
             r = m.serving.resources
             servings.append(ServingPlan(
@@ -451,19 +451,23 @@ class _Builder:
             ))
         return servings, edges
 
+    def serve_sources(self, fs_configs: tuple[FeatureSetConfig, ...], cluster: bool) -> tuple[DataSourceConfig, ...]:
+        """The data contracts a fresh event sent with a prediction request is checked against."""
+        names = sorted({fs.source for fs in fs_configs} & {ds.name for _, ds in self.spec.of_kind(DataSource)})
+        return tuple(self.data_source(n, cluster) for n in names)
+
     def local_serving(self, node: SpecNode, model: Model) -> LocalServePlan:
         """`specops serve`: the model's local registry version on the embedded
         defaults, bound to loopback; releases in git name production artifacts."""
         m = model.spec
         fs_configs = tuple(self.feature_set(n) for n in self.feature_set_names(model))
-        source_names = sorted({fs.source for fs in fs_configs} & {ds.name for _, ds in self.spec.of_kind(DataSource)})
         config = ServeConfig(
             model=model.name, spec_hash=self.lineage_hash(model), artifacts=self.local, work_dir=f"{WORK_ROOT}/{model.name}",
             environment=LOCAL_ENVIRONMENT, role="champion", entity=m.entity, features=self.features_of(model),
             feature_sets=fs_configs, timeout_s=m.serving.timeout.seconds,
             max_feature_age_s=m.serving.max_feature_age.seconds if m.serving.max_feature_age else None,
             policy_bundle=f"{CONFIG_MOUNT}/{model.name}/policy-bundle.json", risk_tier=m.risk.tier,
-            sources=tuple(self.data_source(n, False) for n in source_names),
+            sources=self.serve_sources(fs_configs, False),
             registry_aliases=("champion", "candidate"), registry_shadow_alias="candidate" if m.serving.shadow else None,
             host=LOCAL_HOST, port=LOCAL_PORT, online_store=self.online_store(False),
         )
