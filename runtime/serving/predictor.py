@@ -168,16 +168,17 @@ class SpecOpsPredictor(kserve.Model):
         verdict = self.policy.decide(context)
         action, rule, reason = verdict.action, verdict.rule, verdict.reason
         limit = self.config.max_feature_age_s
-        if action != "abstain" and limit is not None and read.age_s > limit:
+        age = read.age_s
+        if action != "abstain" and limit is not None and age > limit:
             action, rule = "abstain", "max-feature-age"
-            reason = f"features are {read.age_s:.0f}s old, beyond the model's maxFeatureAge of {limit:g}s"
+            reason = f"features are {age:.0f}s old, beyond the model's maxFeatureAge of {limit:g}s"
         prediction = Prediction(
             prediction_id=f"{rid}/{index}", request_id=rid, entity=inp.entity, at=_iso(read.at_us), score=score,
             threshold=threshold, decision=decision, confidence=conf, action=action, rule=rule, reason=reason,
             model=self.config.model, version=self.served.version, release=self.served.release,
             role=self.config.role, environment=self.config.environment, spec_hash=self.config.spec_hash,
             model_sha256=self.served.sha256, feature_vector_sha256=OnnxScorer.vector_hash(row),
-            feature_age_seconds=read.age_s, features=read.values, shadow=self._shadow(row))
+            feature_age_seconds=age, features=read.values, shadow=self._shadow(row))
         self.metrics.decision(action, rule)
         for fs_name, age in read.ages_s:
             self.metrics.feature_age(fs_name, age)

@@ -183,3 +183,17 @@ def test_the_vector_hash_is_stable_and_sensitive() -> None:
     a = np.array([[1.0, np.nan, 2.5]], dtype=np.float32)
     assert OnnxScorer.vector_hash(a) == OnnxScorer.vector_hash(a.copy())
     assert OnnxScorer.vector_hash(a) != OnnxScorer.vector_hash(np.array([[1.0, np.nan, 2.5000002]], dtype=np.float32))
+
+
+def test_the_models_max_feature_age_abstains_even_without_a_staleness_rule(served_repo: ServedRepo) -> None:
+    from runtime.contracts.policy import PolicyBundle
+
+    path = served_repo.root / "no-rules.json"
+    path.write_text(PolicyBundle().model_dump_json(by_alias=True))
+    predictor = SpecOpsPredictor(served_repo.config.model_copy(update={"policy_bundle": str(path)}))
+    predictor.load()
+    [fresh, stale] = predict(predictor, {"entity": "T-LOW", "at": AT},
+                             {"entity": "T-LOW", "at": iso(T0 + timedelta(hours=2, seconds=1))})
+    assert (fresh["action"], fresh["reason"]["rule"]) == ("auto", None)
+    assert (stale["action"], stale["reason"]["rule"]) == ("abstain", "max-feature-age")
+    assert stale["reason"]["message"] == "features are 7201s old, beyond the model's maxFeatureAge of 7200s"
