@@ -11,6 +11,7 @@ serve step reads (``SPECOPS_SERVE_HOST``, ``SPECOPS_SERVE_PORT``,
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -33,10 +34,24 @@ class ServeCommand:
     config: Path
 
     def run(self) -> int:
+        """Run the server until it exits; SIGTERM/SIGINT sent to us are passed
+        on (a supervisor stopping `specops serve` must not orphan the server)."""
+        child = subprocess.Popen(list(self.argv), cwd=self.cwd, env=self.env)
+
+        def forward(signum: int, _frame: object) -> None:
+            if child.poll() is None:
+                child.send_signal(signum)
+
+        previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGINT)}
         try:
-            return subprocess.call(list(self.argv), cwd=self.cwd, env=self.env)
-        except KeyboardInterrupt:  # the child got the same SIGINT and stops on its own
-            return 130
+            while True:
+                try:
+                    return child.wait()
+                except KeyboardInterrupt:  # delivered to us as well; the child got it too
+                    continue
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
 
 def local_serve_configs(out: Path) -> dict[str, Path]:

@@ -57,11 +57,15 @@ def serving() -> Any:
     state = Serving()
     yield state
     if state.process is not None and state.process.poll() is None:
-        state.process.terminate()
+        state.process.terminate()  # `specops serve` passes it on to the server it started
         try:
-            state.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            state.process.kill()
+            assert state.process.wait(timeout=30) == 0, state.output()
+        finally:
+            if state.process.poll() is None:
+                state.process.kill()
+        if state.port:
+            with pytest.raises(OSError):  # the server stopped too: nothing listens any more
+                urllib.request.urlopen(f"http://127.0.0.1:{state.port}/v2/health/live", timeout=2)
 
 
 def _config() -> ServeConfig:
