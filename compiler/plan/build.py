@@ -54,6 +54,7 @@ from runtime.contracts.steps import (
     FieldConfig,
     GateConfig,
     GenerateDataConfig,
+    MaterializeOnlineConfig,
     GeneratorConfig,
     IngestConfig,
     LabelConfig,
@@ -649,6 +650,30 @@ class _Builder:
             config=config, cluster_config=config, deps=(), outs=outs, after=(), params=(), resources=_DEFAULT_RESOURCES,
             retries=0, deadline_s=STEP_DEADLINE_S, origin=_origin(self.system_node)),)
 
+    def materialize_steps(self) -> tuple[StepPlan, ...]:
+        """materialize-online per model with online features, a DVC stage for local runs only:
+        on one machine the event stream is a replay of the validated files (in a cluster the
+        ingester fills the store from the stream)."""
+        out: list[StepPlan] = []
+        for node, model in sorted(self.spec.of_kind(Model), key=lambda nm: nm[1].name):
+            names = [n for n in self.feature_set_names(model)
+                     if self.spec.nodes[f"FeatureSet/{n}"].resource.spec.online.enabled]  # type: ignore[attr-defined]
+            if not names:
+                continue
+            work = f"{WORK_ROOT}/{model.name}"
+            feature_sets = tuple(self.feature_set(n) for n in names)
+            config = MaterializeOnlineConfig(
+                model=model.name, artifacts=self.local, work_dir=work,
+                spec_hash=_combined_hash(self.hashes[f"FeatureSet/{n}"] for n in names),
+                feature_sets=feature_sets, input=f"{work}/validated", online_store=self.online_store(False),
+                output=f"{work}/reports/online.json")
+            out.append(StepPlan(
+                name="materialize-online", step="materialize-online", model=model.name,
+                config_path=f"{CONFIG_MOUNT}/{model.name}/materialize-online.json", config=config, cluster_config=config,
+                deps=(f"{work}/validated",), outs=(f"{work}/reports/online.json",), after=(), params=(),
+                resources=_DEFAULT_RESOURCES, retries=0, deadline_s=STEP_DEADLINE_S, origin=_origin(node)))
+        return tuple(out)
+
     # ------------------------------------------------------------------ system
 
     def manual_sync_environments(self) -> set[str]:
@@ -709,7 +734,7 @@ class _Builder:
                     monitors.append(mon)
                 slos.extend(self.slos(model, serving))
         return SystemPlan(
-            data_steps=self.data_steps(),
+            data_steps=(*self.data_steps(), *self.materialize_steps()),
             name=self.system.name, repo_url=s.gitops.repo_url, revision=s.gitops.target_revision,
             generated_dir=s.gitops.path, image=s.runtime.reference, image_pull_secret=s.runtime.pull_secret_name,
             service_account=s.service_account, artifacts_uri=s.artifacts.uri,

@@ -29,6 +29,7 @@ __all__ = [
     "GateConfig",
     "IngestConfig",
     "LabelConfig",
+    "MaterializeOnlineConfig",
     "MonitorConfig",
     "ObjectiveConfig",
     "OnlineStoreConfig",
@@ -68,6 +69,7 @@ StepName = Literal[
     "edge-run",
     "generate-data",
     "parity",
+    "materialize-online",
 ]
 STEPS: tuple[str, ...] = StepName.__args__  # type: ignore[attr-defined]
 
@@ -468,9 +470,21 @@ class ParityConfig(StepConfig):
     rel_tolerance: float = Field(default=1e-9, ge=0)  # for sum, mean, std; the rest must be exact
 
 
+class MaterializeOnlineConfig(StepConfig):
+    """Local runs only (embedded defaults: the event stream is a file replay):
+    replay the validated events into the local online store, in arrival
+    order, so the predictor serves what the ingester would have written."""
+
+    step: Literal["materialize-online"] = "materialize-online"
+    feature_sets: tuple[FeatureSetConfig, ...]
+    input: str  # the validated snapshot
+    online_store: OnlineStoreConfig
+    output: str  # report (JSON)
+
+
 STEP_CONFIGS: dict[str, type[StepConfig]] = {
     cls.model_fields["step"].default: cls
     for cls in (ValidateDataConfig, BuildFeaturesConfig, TrainConfig, EvaluateConfig, ExportOnnxConfig,
                 RegisterConfig, ProposeReleaseConfig, MonitorConfig, IngestConfig, ServeConfig, EdgeRunConfig,
-                GenerateDataConfig, ParityConfig)
+                GenerateDataConfig, ParityConfig, MaterializeOnlineConfig)
 }

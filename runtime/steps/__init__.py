@@ -16,6 +16,7 @@ STEP_MODULES: dict[str, str] = {
     "validate-data": "runtime.steps.validate_data",
     "build-features": "runtime.steps.build_features",
     "parity": "runtime.steps.parity",
+    "materialize-online": "runtime.steps.materialize_online",
     "train": "runtime.steps.train",
     "evaluate": "runtime.steps.evaluate",
     "export-onnx": "runtime.steps.export_onnx",

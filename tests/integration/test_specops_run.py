@@ -36,6 +36,10 @@ def test_first_run_ends_with_a_registered_gated_model_with_a_card(project: Path,
     registered = Path(".specops/artifacts/models/pump-failure/versions/0.1.0")
     assert (registered / "card.md").read_text().startswith("# Model card: pump-failure 0.1.0")
     assert (registered / "model.onnx").is_file() and (registered / "edge/manifest.sig").is_file()
+    # The local online store was materialized from the validated events (what `specops serve` reads).
+    online = json.loads((WORK / "reports/online.json").read_text())["feature_sets"]["asset-health"]
+    assert online["entities"] >= 12 and online["applied"] == online["events"] > 0
+    assert Path(".specops/online/features.sqlite").stat().st_size > 0
     aliases = json.loads(Path(".specops/artifacts/models/pump-failure/aliases.json").read_text())
     assert aliases == {"candidate": "0.1.0", "champion": "0.1.0"}
     # The release proposal is a ModelRelease the compiler accepts (linted by `release propose`).
