@@ -24,11 +24,13 @@ from compiler.plan.model import (
     Origin,
     PipelinePlan,
     ResourcesPlan,
+    ReviewPlan,
     SecretRefPlan,
     ServingPlan,
     StepPlan,
     SystemPlan,
 )
+from compiler.plan.review import review_config
 from compiler.policy.select import counted_approvals, required_approvals, selects
 from compiler.resolve import ResolvedSpec
 from compiler.spec import DataSource, FeatureSet, Model, ModelRelease, RiskPolicy, ServiceLevel, System
@@ -55,6 +57,7 @@ from runtime.contracts.steps import (
     ProposeReleaseConfig,
     RegisterConfig,
     ReleaseRef,
+    ReviewConfig,
     ServeConfig,
     TrainConfig,
     TransformConfig,
@@ -394,6 +397,7 @@ class _Builder:
                 environment=env.name, release=self.release_ref(served), role="canary" if canary else "champion",
                 shadow=self.release_ref(shadow) if shadow else None, entity=m.entity, features=self.features_of(model),
                 feature_sets=fs_configs, timeout_s=m.serving.timeout.seconds,
+                review=self.review(model, spec_hash, cluster=True),
                 max_feature_age_s=m.serving.max_feature_age.seconds if m.serving.max_feature_age else None,
                 policy_bundle=f"{CONFIG_MOUNT}/{model.name}/policy-bundle.json", risk_tier=m.risk.tier,
             )
@@ -411,6 +415,19 @@ class _Builder:
                 timeout_s=max(1, int(m.serving.timeout.seconds)), spec_hash=spec_hash, origin=_origin(node),
             ))
         return servings, edges
+
+    def review(self, model: Model, spec_hash: str, *, cluster: bool) -> ReviewConfig | None:
+        labels: DataSource = self.spec.nodes[f"DataSource/{model.spec.label.source}"].resource  # type: ignore[assignment]
+        return review_config(model, self.system, labels, spec_hash, cluster=cluster, remote=self.remote.uri)
+
+    def reviews(self) -> tuple[ReviewPlan, ...]:
+        out = []
+        for node, model in self.spec.of_kind(Model):
+            config = self.review(model, self.lineage_hash(model), cluster=False)
+            if config is not None:
+                out.append(ReviewPlan(model=model.name, config_path=f"{CONFIG_MOUNT}/{model.name}/review.json",
+                                      config=config, origin=_origin(node)))
+        return tuple(out)
 
     def monitor(self, node: SpecNode, model: Model, serving: ServingPlan, pipeline: PipelinePlan | None) -> MonitorPlan | None:
         levels = [sl for _, sl in self.spec.service_levels_for(model.name)
@@ -537,6 +554,7 @@ class _Builder:
             resource_hashes=tuple(sorted((i, self.spec.nodes[i].document.file, h) for i, h in self.hashes.items())),
             origin=sys_origin, admission=build_admission(self.spec),
             secret_refs=secret_refs(self.spec),
+            reviews=self.reviews(),
         )
 
 

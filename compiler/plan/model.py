@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from runtime.contracts import PolicyBundle, StepConfig
-from runtime.contracts.steps import ReleaseRef, StepName
+from runtime.contracts.steps import ReleaseRef, ReviewConfig, StepName
 
 if TYPE_CHECKING:
     from compiler.plan.admission import AdmissionRulePlan
@@ -25,6 +25,7 @@ __all__ = [
     "Origin",
     "PipelinePlan",
     "ResourcesPlan",
+    "ReviewPlan",
     "SecretRefPlan",
     "ServingPlan",
     "StepPlan",
@@ -161,6 +162,16 @@ class EdgePlan:
 
 
 @dataclass(frozen=True, slots=True)
+class ReviewPlan:
+    """A model's review config (local variant) for `specops review` / `specops audit`."""
+
+    model: str
+    config_path: str
+    config: ReviewConfig
+    origin: Origin
+
+
+@dataclass(frozen=True, slots=True)
 class EnvironmentPlan:
     name: str
     kind: Literal["cloud", "edge"]
@@ -210,6 +221,8 @@ class SystemPlan:
     secret_refs: tuple[SecretRefPlan, ...] = ()
     # ValidatingAdmissionPolicies compiled from the admission rules of policies/.
     admission: tuple[AdmissionRulePlan, ...] = ()
+    # Review configs of the models that escalate predictions to humans.
+    reviews: tuple[ReviewPlan, ...] = ()
 
     def environment(self, name: str) -> EnvironmentPlan:
         return next(e for e in self.environments if e.name == name)

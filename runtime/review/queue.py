@@ -106,10 +106,10 @@ class ReviewQueue:
 
     # ------------------------------------------------------------ hand-off
 
-    def submit(self, item: Any) -> None:
+    def submit(self, item: Any) -> QueueItem:
         """The predictor's hand-off: durable (committed with its audit
         record) before it returns, so the response never outruns the queue."""
-        self.enqueue(EscalatedPrediction.from_item(item))
+        return self.enqueue(EscalatedPrediction.from_item(item))
 
     def enqueue(self, p: EscalatedPrediction) -> QueueItem:
         now = self.clock_us()

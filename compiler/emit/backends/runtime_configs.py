@@ -1,6 +1,6 @@
 """What the runtime reads locally: the compiled step configs of every
-training pipeline (embedded-defaults variant) and each model's policy
-bundle, under generated/runtime/ -- outside every folder Argo CD syncs.
+training pipeline (embedded-defaults variant), each model's policy
+bundle and review config, under generated/runtime/ -- outside every folder Argo CD syncs.
 The cluster variants of the same files travel in ConfigMaps."""
 
 from __future__ import annotations
@@ -24,3 +24,5 @@ def emit(plan: SystemPlan) -> Iterator[Artifact]:
         bundle = plan.policy_bundle.only(pipeline.model)
         path = posixpath.join(posixpath.dirname(pipeline.steps[0].config_path), "policy-bundle.json")
         yield json_artifact(path, bundle, (pipeline.origin.resource, *(f"RiskPolicy/{r.policy}" for r in bundle.rules)), NAME)
+    for review in plan.reviews:
+        yield json_artifact(review.config_path, review.config, (review.origin.resource, f"System/{plan.name}"), NAME)
