@@ -43,6 +43,7 @@ bench: install  ## benchmarks; figures go to bench/results/
 	$(PY) bench/lint/bench_lint.py
 	$(PY) bench/compile/bench_compile.py
 	$(PY) bench/cel/bench_cel.py
+	$(PY) bench/train/bench_train.py
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache bench/results/*.tmp

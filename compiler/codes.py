@@ -216,6 +216,22 @@ _CATALOG: tuple[tuple[str, str, str, str], ...] = (
      "terraform/ creates the artifact bucket only on S3; a gs://, az:// or abfs:// store must already exist "
      "(warning).",
      "Create the bucket (versioned, private, encrypted) before the first run, or move the artifacts to s3://."),
+    ("SO485", "objective bound on the wrong side",
+     "Each objective metric breaches in one direction (latency, error rate, drift, backlog when too high; availability "
+     "and quality when too low). A bound on the other side compiles into no alert that could ever fire usefully.",
+     "Write 'max:' for metrics that breach when too high and 'min:' for availability and quality."),
+    ("SO486", "objective window too short for its rule",
+     "Prometheus scrapes every 30s; a rule over fewer than 4 scrapes (2m) sees too few samples to fire reliably. "
+     "Availability is alerted by burn rate over window/12, so its window must be at least 24m.",
+     "Lengthen the objective's window (see the hint for the minimum)."),
+    ("SO487", "objective name used twice",
+     "Objective names label the generated alerts (objective=...); two objectives with one name in a ServiceLevel "
+     "make their alerts indistinguishable.",
+     "Give each objective of the ServiceLevel a distinct name."),
+    ("SO488", "ServiceLevel enforced nowhere",
+     "The ServiceLevel lists only environments where its model is not served in the cloud, so no Prometheus rule "
+     "would enforce its objectives (edge gateways run no Prometheus).",
+     "List environments where the model is served, or remove spec.environments to cover all of them."),
     # ----------------------------------------------------------- policy
     ("SO480", "unknown admission variable",
      "An admission rule reads variables.<name> that its policy does not provide. The compiler provides "
@@ -262,6 +278,11 @@ _CATALOG: tuple[tuple[str, str, str, str], ...] = (
     ("SO604", "admission output the dry run cannot model",
      "An emitted admission binding names a policy that is not emitted to the same cluster, does not deny, or uses "
      "a field the offline dry run does not model. This is a compiler bug.",
+     "Report it with the specs that trigger it."),
+    ("SO610", "inconsistent generated SLO rules",
+     "A generated PrometheusRule failed the offline check: an invalid name, an alert without its action, severity, "
+     "model, environment, objective or service_level label, an alert defined twice, or an alert reading a recording "
+     "no earlier rule of its group writes. The compile stops instead of writing it; this is a compiler bug.",
      "Report it with the specs that trigger it."),
 )
 

@@ -14,6 +14,7 @@ from compiler.diagnostics import Diagnostic, Location, Severity, sort_diagnostic
 from compiler.emit import Artifact, emit
 from compiler.emit.admission_dry_run import admission_dry_run
 from compiler.emit.argo_lint import check_workflows
+from compiler.emit.rules_lint import slo_rules_check
 from compiler.lint import LintResult, lint_sources
 from compiler.load import SourceFile
 from compiler.plan import SystemPlan, build_plan
@@ -55,6 +56,7 @@ def _argo_lint(plan: SystemPlan, artifacts: Sequence[Artifact]) -> list[Diagnost
 OUTPUT_CHECKS: tuple[OutputCheck, ...] = (
     _argo_lint,
     admission_dry_run,  # what the cluster's own admission policies would deny
+    slo_rules_check,  # PrometheusRules Prometheus would load and evaluate as intended
 )
 
 

@@ -4,6 +4,7 @@ service-backed tests skip locally but fail in CI (SPECOPS_REQUIRE_SERVICES=1).""
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 from pathlib import Path
 
@@ -51,3 +52,20 @@ def require_service(name: str, host: str, port: int) -> None:
         if os.environ.get("SPECOPS_REQUIRE_SERVICES") == "1":
             pytest.fail(message + "; CI requires it (SPECOPS_REQUIRE_SERVICES=1)")
         pytest.skip(message)
+
+
+def require_tool(name: str, install: str) -> str:
+    """The path of a command-line tool; skip (locally) or fail (CI) when it is missing."""
+    path = shutil.which(name)
+    if path:
+        return path
+    message = f"{name} is not on PATH (install: {install})"
+    if os.environ.get("SPECOPS_REQUIRE_SERVICES") == "1":
+        pytest.fail(message + "; CI requires it (SPECOPS_REQUIRE_SERVICES=1)")
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def promtool() -> str:
+    """Prometheus' rule checker and unit tester (Debian package ``prometheus``)."""
+    return require_tool("promtool", "apt-get install prometheus")

@@ -15,6 +15,7 @@ from compiler.checks import (
     releases,
     secrets,
     slo_coverage,
+    slo_rules,
 )
 from compiler.checks.base import Check
 from compiler.diagnostics import Diagnostic
@@ -33,6 +34,7 @@ CHECKS: tuple[tuple[str, Check], ...] = (
     ("secrets", secrets.check),
     ("policies", policies.check),
     ("platform", platform.check),
+    ("slo-rules", slo_rules.check),
 )
 
 

@@ -16,8 +16,8 @@ __all__ = ["BUILTIN_BACKENDS", "HEADER", "Artifact", "Backend", "DuplicateArtifa
 Backend = Callable[[SystemPlan], Iterable[Artifact]]
 
 # The backends, by module name in compiler/emit/backends; each module has NAME and emit().
-BUILTIN_BACKENDS: tuple[str, ...] = ("admission", "argo_workflows", "argocd", "dvc", "kserve", "kubernetes", "runtime_configs",
-                                    "terraform")
+BUILTIN_BACKENDS: tuple[str, ...] = ("admission", "argo_workflows", "argocd", "dvc", "kserve", "kubernetes", "prometheus",
+                                    "runtime_configs", "terraform")
 
 
 def backends() -> dict[str, Backend]:

@@ -65,6 +65,9 @@ WAVES: dict[str, int] = {
     "CronWorkflow": 1,
     "Deployment": 2,
     "InferenceService": 2,
+    # Monitoring is configuration: a release's rollback alert exists before its canary takes traffic.
+    "PrometheusRule": -1,
+    "ServiceMonitor": -1,
 }
 
 # The only field the runtime may change in the cluster: an automated rollback

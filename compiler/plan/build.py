@@ -21,12 +21,14 @@ from compiler.plan.model import (
     EnvironmentPlan,
     IngesterPlan,
     MonitorPlan,
+    ObjectivePlan,
     Origin,
     PipelinePlan,
     ResourcesPlan,
     ReviewPlan,
     SecretRefPlan,
     ServingPlan,
+    SloPlan,
     StepPlan,
     SystemPlan,
 )
@@ -54,6 +56,7 @@ from runtime.contracts.steps import (
     LabelConfig,
     MonitorConfig,
     ObjectiveConfig,
+    ParityConfig,
     ProposeReleaseConfig,
     RegisterConfig,
     ReleaseRef,
@@ -172,8 +175,10 @@ class _Builder:
         fs: FeatureSet = self.spec.nodes[f"FeatureSet/{name}"].resource  # type: ignore[assignment]
         kind, source = fs.spec.source.ref
         timestamp = "event_time"
+        late = None
         if kind == "DataSource":
             timestamp = self.spec.nodes[f"DataSource/{source}"].resource.spec.timestamp  # type: ignore[attr-defined]
+            late = self.spec.nodes[f"DataSource/{source}"].resource.spec.late_events  # type: ignore[attr-defined]
         aggregations = tuple(
             AggregationConfig(name=f"{agg.column or 'events'}_{fn}_{w}", column=agg.column, function=fn, window_s=w.seconds)
             for agg in fs.spec.aggregations
@@ -191,6 +196,8 @@ class _Builder:
             aggregations=aggregations,
             online_ttl_s=fs.spec.online.ttl.seconds if fs.spec.online.ttl else None,
             online_stream=fs.spec.online.stream,
+            allowed_lateness_s=late.allowed_lateness.seconds if late else None,
+            late_policy=late.policy if late else None,
         )
 
     def features_of(self, model: Model) -> tuple[str, ...]:
@@ -244,6 +251,7 @@ class _Builder:
             "validated": f"{work}/validated",
             "data_report": f"{work}/reports/data.json",
             "features": f"{work}/features",
+            "parity": f"{work}/reports/parity.json",
             "model": f"{work}/model",
             "evaluation": f"{work}/reports/evaluation.json",
             "onnx": f"{work}/onnx",
@@ -277,8 +285,12 @@ class _Builder:
                     **c, entity=m.entity, feature_sets=tuple(self.feature_set(n) for n in self.feature_set_names(model)),
                     features=self.features_of(model),
                     label=LabelConfig(source=m.label.source, outcome=labels.outcome, positive_value=labels.positive_value,
-                                      horizon_s=m.label.horizon.seconds, availability_delay_s=labels.availability_delay.seconds),
+                                      horizon_s=m.label.horizon.seconds, availability_delay_s=labels.availability_delay.seconds,
+                                      timestamp=label_src.spec.timestamp),
                     input=paths["validated"], output=paths["features"]),
+                "parity": ParityConfig(
+                    **c, feature_sets=tuple(self.feature_set(n) for n in self.feature_set_names(model)),
+                    features=self.features_of(model), input=paths["validated"], output=paths["parity"]),
                 "train": TrainConfig(
                     **c, features=self.features_of(model), algorithm=m.algorithm.type, params=dict(sorted(m.algorithm.params.items())),
                     seed=m.algorithm.seed, baseline=m.baseline.type if m.baseline else None,
@@ -289,7 +301,8 @@ class _Builder:
                     early_stopping_rounds=m.validation.early_stopping_rounds, calibration=m.calibration.method,
                     threshold_strategy=m.threshold.strategy, false_negative_cost=m.threshold.false_negative_cost,
                     false_positive_cost=m.threshold.false_positive_cost, target_precision=m.threshold.target_precision,
-                    threshold_value=m.threshold.value, input=paths["features"], output=paths["model"]),
+                    threshold_value=m.threshold.value, input=paths["features"], output=paths["model"],
+                    slice_column=slice_column),
                 "evaluate": EvaluateConfig(
                     **c, gates=tuple(GateConfig(metric=g.metric, min=g.min, max=g.max, at=g.at) for g in m.gates),
                     challenger_metric=m.challenger.metric, challenger_tolerance=m.challenger.tolerance,
@@ -299,7 +312,8 @@ class _Builder:
                     **c, opset=m.export.onnx.opset, parity_tolerance=m.export.onnx.parity_tolerance,
                     edge_enabled=m.export.edge.enabled, edge_max_size_bytes=m.export.edge.max_size_bytes,
                     edge_max_latency_ms=m.export.edge.max_latency_ms, allow_tree_truncation=m.export.edge.allow_tree_truncation,
-                    model_dir=paths["model"], input=paths["features"], output=paths["onnx"]),
+                    model_dir=paths["model"], input=paths["features"], output=paths["onnx"],
+                    truncation_max_pr_auc_loss=m.challenger.tolerance),
                 "register": RegisterConfig(**c, model_dir=paths["model"], onnx_dir=paths["onnx"], report=paths["evaluation"],
                                            output=paths["entry"]),
                 "propose-release": ProposeReleaseConfig(**c, entry=paths["entry"], releases_dir="specs/releases",
@@ -311,7 +325,9 @@ class _Builder:
         io = {
             "validate-data": (data_deps, (paths["validated"], paths["data_report"])),
             "build-features": ((paths["validated"],), (paths["features"],)),
-            "train": ((paths["features"],), (paths["model"],)),
+            "parity": ((paths["validated"],), (paths["parity"],)),
+            # train waits for the parity report: skew stops the pipeline before a model is trained.
+            "train": ((paths["features"], paths["parity"]), (paths["model"],)),
             "evaluate": ((paths["features"], paths["model"]), (paths["evaluation"],)),
             "export-onnx": ((paths["features"], paths["model"], paths["evaluation"]), (paths["onnx"],)),
             "register": ((paths["model"], paths["onnx"], paths["evaluation"]), (paths["entry"],)),
@@ -462,6 +478,25 @@ class _Builder:
                            schedule=MONITOR_SCHEDULE, step=step, config_map=f"{model.name}-monitor-config",
                            retrain_template=retrain, origin=_origin(node))
 
+    def slos(self, model: Model, serving: ServingPlan) -> list[SloPlan]:
+        """One SloPlan per ServiceLevel covering the model where it is served in the cloud."""
+        out: list[SloPlan] = []
+        for node, sl in self.spec.service_levels_for(model.name):
+            if sl.spec.environments and serving.environment not in sl.spec.environments:
+                continue
+            objectives = []
+            for i, o in enumerate(sl.spec.objectives):
+                bound = o.max if o.max is not None else o.min
+                value = bound.seconds if o.metric in DURATION_METRICS else float(bound)  # type: ignore[union-attr,arg-type]
+                objectives.append(ObjectivePlan(
+                    name=o.name, metric=o.metric, direction="max" if o.max is not None else "min", bound=float(value),
+                    window_ms=o.window.millis, actions=o.actions, severity=o.severity,
+                    origin=Origin(node.id, node.document.file, node.location("spec", "objectives", i).line)))
+            out.append(SloPlan(name=sl.name, model=model.name, environment=serving.environment,
+                               namespace=serving.namespace, predictor=serving.name, objectives=tuple(objectives),
+                               origin=_origin(node), notify=sl.spec.notify, min_replicas=serving.min_replicas))
+        return out
+
     def ingesters(self, servings: list[ServingPlan], envs: dict[str, EnvironmentPlan]) -> list[IngesterPlan]:
         out: list[IngesterPlan] = []
         served: dict[str, set[str]] = {}
@@ -531,6 +566,7 @@ class _Builder:
         servings: list[ServingPlan] = []
         edges: list[EdgePlan] = []
         monitors: list[MonitorPlan] = []
+        slos: list[SloPlan] = []
         for node, model in self.spec.of_kind(Model):
             pipeline = self.pipeline(node, model, cloud[0]) if cloud else None
             if pipeline:
@@ -542,6 +578,7 @@ class _Builder:
                 mon = self.monitor(node, model, serving, pipeline)
                 if mon:
                     monitors.append(mon)
+                slos.extend(self.slos(model, serving))
         return SystemPlan(
             name=self.system.name, repo_url=s.gitops.repo_url, revision=s.gitops.target_revision,
             generated_dir=s.gitops.path, image=s.runtime.reference, image_pull_secret=s.runtime.pull_secret_name,
@@ -554,6 +591,7 @@ class _Builder:
             resource_hashes=tuple(sorted((i, self.spec.nodes[i].document.file, h) for i, h in self.hashes.items())),
             origin=sys_origin, admission=build_admission(self.spec),
             secret_refs=secret_refs(self.spec),
+            slos=tuple(sorted(slos, key=lambda p: (p.environment, p.name))),
             reviews=self.reviews(),
         )
 

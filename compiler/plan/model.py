@@ -22,12 +22,14 @@ __all__ = [
     "EnvironmentPlan",
     "IngesterPlan",
     "MonitorPlan",
+    "ObjectivePlan",
     "Origin",
     "PipelinePlan",
     "ResourcesPlan",
     "ReviewPlan",
     "SecretRefPlan",
     "ServingPlan",
+    "SloPlan",
     "StepPlan",
     "SystemPlan",
 ]
@@ -162,6 +164,36 @@ class EdgePlan:
 
 
 @dataclass(frozen=True, slots=True)
+class ObjectivePlan:
+    """One ServiceLevel objective, bound in the SLI's base unit (seconds for durations)."""
+
+    name: str
+    metric: str  # a key of runtime.contracts.metrics.OBJECTIVE_SLIS
+    direction: Literal["max", "min"]  # which bound the spec sets
+    bound: float
+    window_ms: int
+    actions: tuple[str, ...]
+    severity: Literal["page", "ticket"]
+    origin: Origin  # the objective's own line
+
+
+@dataclass(frozen=True, slots=True)
+class SloPlan:
+    """A ServiceLevel in one cloud environment where its model is served: what
+    the Prometheus rules enforce and which predictor exports the metrics."""
+
+    name: str  # the ServiceLevel's name
+    model: str
+    environment: str
+    namespace: str
+    predictor: str  # the InferenceService serving the model there
+    objectives: tuple[ObjectivePlan, ...]
+    origin: Origin
+    notify: tuple[str, ...] = ()  # the ServiceLevel's notifiers (who can be paged)
+    min_replicas: int = 0  # of the predictor: 0 means it may scale to zero and export nothing
+
+
+@dataclass(frozen=True, slots=True)
 class ReviewPlan:
     """A model's review config (local variant) for `specops review` / `specops audit`."""
 
@@ -221,6 +253,7 @@ class SystemPlan:
     secret_refs: tuple[SecretRefPlan, ...] = ()
     # ValidatingAdmissionPolicies compiled from the admission rules of policies/.
     admission: tuple[AdmissionRulePlan, ...] = ()
+    slos: tuple[SloPlan, ...] = ()  # sorted by (environment, name)
     # Review configs of the models that escalate predictions to humans.
     reviews: tuple[ReviewPlan, ...] = ()
 

@@ -9,9 +9,10 @@ relative paths (resolved against the working directory) or URLs.
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 __all__ = [
     "CONFIG_API_VERSION",
@@ -30,6 +31,7 @@ __all__ = [
     "LabelConfig",
     "MonitorConfig",
     "ObjectiveConfig",
+    "ParityConfig",
     "ProposeReleaseConfig",
     "RegisterConfig",
     "ReleaseRef",
@@ -44,6 +46,8 @@ __all__ = [
     "TransformConfig",
     "ValidateDataConfig",
     "STEP_CONFIGS",
+    "GenerateDataConfig",
+    "GeneratorConfig",
 ]
 
 CONFIG_API_VERSION = "runtime.specops.dev/v1alpha1"
@@ -60,10 +64,15 @@ StepName = Literal[
     "ingest",
     "serve",
     "edge-run",
+    "generate-data",
+    "parity",
 ]
 STEPS: tuple[str, ...] = StepName.__args__  # type: ignore[attr-defined]
 
 Seconds = Annotated[float, Field(gt=0)]
+# A point in time: always UTC (a naive value is read as UTC).
+UtcTime = Annotated[datetime, AfterValidator(lambda t: t.replace(tzinfo=timezone.utc) if t.tzinfo is None
+                                             else t.astimezone(timezone.utc))]
 
 
 class _Config(BaseModel):
@@ -108,6 +117,10 @@ class DataSourceConfig(_Config):
     late_policy: Literal["drop", "quarantine", "reprocess"] | None = None
     quarantine_action: Literal["quarantine", "drop", "fail"]
     max_bad_fraction: float
+    freshness_severity: Literal["warning", "error"] = "error"
+    # Labels only: how long after its timestamp a label becomes known (when
+    # a row carries no _arrival_time of its own).
+    availability_delay_s: float | None = None
 
 
 class LabelConfig(_Config):
@@ -116,6 +129,7 @@ class LabelConfig(_Config):
     positive_value: str | bool | float
     horizon_s: Seconds
     availability_delay_s: Seconds
+    timestamp: str | None = None  # the label source's event-time column (the failure time)
 
 
 class TransformConfig(_Config):
@@ -127,7 +141,7 @@ class TransformConfig(_Config):
 
 class AggregationConfig(_Config):
     name: str  # the feature name: <column>_<function>_<window>
-    column: str | None
+    column: str | None = None  # None: over events (count, time_since_last)
     function: Literal["count", "sum", "mean", "min", "max", "std", "last", "time_since_last"]
     window_s: Seconds
 
@@ -142,6 +156,11 @@ class FeatureSetConfig(_Config):
     aggregations: tuple[AggregationConfig, ...]
     online_ttl_s: float | None = None
     online_stream: str | None = None
+    # The late-event policy of the feature set's source: both feature engines
+    # apply it identically (an event is late when it arrived more than
+    # allowed_lateness_s after its event time).
+    allowed_lateness_s: float | None = None
+    late_policy: Literal["drop", "quarantine", "reprocess"] | None = None
 
 
 class StepConfig(_Config):
@@ -161,6 +180,10 @@ class ValidateDataConfig(StepConfig):
     sources: tuple[DataSourceConfig, ...]
     output: str  # validated snapshot directory
     report: str
+    # The reference time of the freshness check.  None (production): the
+    # wall clock.  The local variant over the embedded sample data sets it to
+    # the end of the generated period, so a local run is reproducible.
+    as_of: UtcTime | None = None
 
 
 class BuildFeaturesConfig(StepConfig):
@@ -171,6 +194,8 @@ class BuildFeaturesConfig(StepConfig):
     label: LabelConfig
     input: str
     output: str  # point-in-time training table
+    # Training rows are cut every sample_every_s per entity (aligned to the epoch).
+    sample_every_s: Seconds = 3600.0
 
 
 class GateConfig(_Config):
@@ -203,6 +228,7 @@ class TrainConfig(StepConfig):
     threshold_value: float | None = None
     input: str
     output: str  # model directory
+    slice_column: str | None = None  # per-slice metrics (an attribute column of the training table)
 
 
 class ReleaseRef(_Config):
@@ -235,6 +261,12 @@ class ExportOnnxConfig(StepConfig):
     model_dir: str
     input: str
     output: str  # onnx model + edge bundle directory
+    # The Ed25519 private key that signs the edge bundle: a file mounted from a
+    # secret.  None: a throwaway key, recorded as such in the bundle manifest.
+    signing_key_file: str | None = None
+    # When trees are dropped to meet edge_max_size_bytes, the holdout PR-AUC may
+    # fall by at most this much (compiled from the model's challenger tolerance).
+    truncation_max_pr_auc_loss: float = 0.01
 
 
 class RegisterConfig(StepConfig):
@@ -356,8 +388,65 @@ class EdgeRunConfig(StepConfig):
     keep_previous: bool = True
 
 
+class GeneratorConfig(_Config):
+    """Knobs of the embedded, seeded sample-data generator (predictive
+    maintenance): the same config gives the same bytes.  Times are offsets in
+    days from ``start`` (UTC midnight); rates are fractions of rows."""
+
+    seed: int = 7
+    start: UtcTime = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    days: Annotated[float, Field(gt=0, le=3660)] = 30.0
+    assets: Annotated[int, Field(ge=1, le=100_000)] = 50
+    mean_interval_s: Annotated[float, Field(gt=0)] = 900.0  # mean gap between one asset's events
+    # Fraction of 24 h prediction windows that end in a failure.
+    positive_rate: Annotated[float, Field(gt=0, lt=1)] = 0.03
+    degradation_s: Annotated[float, Field(gt=0)] = 48 * 3600.0  # how long signals drift up before a failure
+    label_delay_s: Annotated[float, Field(ge=0)] = 48 * 3600.0  # a ticket closes at most this long after the failure
+    inspection_interval_s: Annotated[float, Field(gt=0)] = 14 * 86400.0  # routine tickets (failed = false)
+    # Drift scenarios, switched on at a point in time (days from start).
+    recalibration_at_day: Annotated[float, Field(ge=0)] | None = None
+    recalibration_fraction: Annotated[float, Field(ge=0, le=1)] = 0.25
+    recalibration_offset: float = 8.0  # temperature offset (C) of recalibrated sensors
+    new_asset_type: str | None = None
+    new_asset_type_at_day: Annotated[float, Field(ge=0)] | None = None
+    new_assets: Annotated[int, Field(ge=0, le=100_000)] = 0
+    seasonal_amplitude: Annotated[float, Field(ge=0)] = 0.0  # temperature (C), yearly period
+    # Data faults.
+    null_rate: Annotated[float, Field(ge=0, le=1)] = 0.0
+    duplicate_rate: Annotated[float, Field(ge=0, le=1)] = 0.0
+    out_of_order_rate: Annotated[float, Field(ge=0, le=1)] = 0.0
+    late_rate: Annotated[float, Field(ge=0, le=1)] = 0.0
+    late_delay_s: Annotated[float, Field(gt=0)] = 6 * 3600.0  # how late a late event arrives (at least)
+    out_of_range_rate: Annotated[float, Field(ge=0, le=1)] = 0.0
+
+
+class GenerateDataConfig(StepConfig):
+    """Writes the embedded sample data set into the file sources' locations.
+    A DVC stage only: production pipelines read real data."""
+
+    step: Literal["generate-data"] = "generate-data"
+    generator: GeneratorConfig
+    events: DataSourceConfig
+    labels: DataSourceConfig
+
+
+class ParityConfig(StepConfig):
+    """Replay the validated events through the online engine and compare it
+    with the batch engine on sampled (entity, time) points."""
+
+    step: Literal["parity"] = "parity"
+    feature_sets: tuple[FeatureSetConfig, ...]
+    features: tuple[str, ...]
+    input: str  # the validated snapshot (the build-features input)
+    output: str  # parity report (JSON)
+    samples: int = Field(default=2000, gt=0)
+    seed: int = 0
+    rel_tolerance: float = Field(default=1e-9, ge=0)  # for sum, mean, std; the rest must be exact
+
+
 STEP_CONFIGS: dict[str, type[StepConfig]] = {
     cls.model_fields["step"].default: cls
     for cls in (ValidateDataConfig, BuildFeaturesConfig, TrainConfig, EvaluateConfig, ExportOnnxConfig,
-                RegisterConfig, ProposeReleaseConfig, MonitorConfig, IngestConfig, ServeConfig, EdgeRunConfig)
+                RegisterConfig, ProposeReleaseConfig, MonitorConfig, IngestConfig, ServeConfig, EdgeRunConfig,
+                GenerateDataConfig, ParityConfig)
 }

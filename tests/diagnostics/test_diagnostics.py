@@ -376,7 +376,8 @@ NOT_FROM_SPECS = {"SO601": "tests/unit/test_compile.py::test_inconsistent_output
                   # The admission dry run runs at compile, over the emitted output (this corpus is lint only).
                   "SO602": "tests/unit/test_admission.py::test_compile_whose_cluster_would_reject_it_fails_located_and_writes_nothing",
                   "SO603": "tests/unit/test_admission.py::test_rule_that_lint_accepts_but_fails_on_real_output_is_so603",
-                  "SO604": "tests/unit/test_admission.py::test_binding_without_its_policy_is_reported"}
+                  "SO604": "tests/unit/test_admission.py::test_binding_without_its_policy_is_reported",
+                  "SO610": "tests/unit/test_emit_prometheus.py::test_inconsistent_rules_are_reported_at_the_service_level"}
 
 
 def test_corpus_size() -> None:

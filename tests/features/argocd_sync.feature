@@ -31,7 +31,7 @@ Feature: Argo CD sync
     Then every manifest in "generated/<env>" has a sync wave, and the waves follow this order:
       | stage                  | kinds                                                                                              |
       | namespace              | Namespace                                                                                          |
-      | RBAC and configuration | ServiceAccount, Role, RoleBinding, ConfigMap, ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding |
+      | RBAC and configuration | ServiceAccount, Role, RoleBinding, ConfigMap, ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding, PrometheusRule, ServiceMonitor |
       | workflows              | WorkflowTemplate, CronWorkflow                                                                     |
       | serving                | Deployment, InferenceService                                                                       |
 

@@ -127,6 +127,8 @@ Feature: A spec change in a pull request
       | deleted | generated/staging/serviceaccount-specops-monitor.yaml       |
       | deleted | generated/staging/configmap-ingest-asset-health-config.yaml |
       | deleted | generated/staging/deployment-ingest-asset-health.yaml       |
+      | deleted | generated/staging/prometheusrule-pump-failure-slo.yaml      |
+      | deleted | generated/staging/servicemonitor-pump-failure-predictor.yaml |
     And exactly the listed files changed on disk
     And every deleted file was listed in the previous "generated/manifest.json"
     And the hand-written "generated/NOTES.md" is untouched

@@ -118,6 +118,8 @@ ALLOWED_KINDS: tuple[AllowedKind, ...] = (
     AllowedKind("argoproj.io", "WorkflowTemplate", True),
     AllowedKind("argoproj.io", "CronWorkflow", True),
     AllowedKind("serving.kserve.io", "InferenceService", True),
+    AllowedKind("monitoring.coreos.com", "PrometheusRule", True),
+    AllowedKind("monitoring.coreos.com", "ServiceMonitor", True),
 )
 
 SYNC_OPTIONS: tuple[str, ...] = (

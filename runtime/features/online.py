@@ -1,0 +1,176 @@
+"""The online feature engine: incremental per-entity state behind an
+OnlineStore, read at serving time.
+
+``apply`` is atomic and idempotent per event id (the store runs it as one
+read-modify-write), because the ingester acknowledges a stream message only
+after apply and the stream redelivers after a crash.  Semantics are those of
+``runtime.features.definition``; the batch engine computes the same values.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from runtime.contracts.steps import FeatureSetConfig, LabelConfig
+from runtime.events import ARRIVAL_TIME, canonical_json, event_id
+from runtime.features.definition import AggregationDef, FeatureSetDef, define
+from runtime.features.expression import evaluate
+from runtime.features.state import EntityState, Series
+from runtime.features.store import ApplyResult, OnlineStore
+from runtime.features.timestamps import to_us
+
+__all__ = ["FeatureValue", "OnlineEngine", "features_from_state", "transform_row", "window_bounds"]
+
+FeatureValue = float | int | str | bool | None
+US = 1_000_000.0
+
+
+def window_bounds(series: Series, at: int, window_us: int) -> tuple[int, int]:
+    """Indices [lo, hi) of the values with event time in (at - window, at]."""
+    return series.bounds(at - window_us, at)
+
+
+def _cast(value: Any, kind: str) -> FeatureValue:
+    if value is None:
+        return None
+    if kind == "float":
+        return float(value)
+    if kind == "int":
+        return int(math.trunc(float(value)))
+    if kind == "bool":
+        return bool(value)
+    return value if isinstance(value, str) else str(value)
+
+
+def _plain(value: Any) -> Any:
+    """A record's value as both engines see it: numbers as doubles, NaN as NULL."""
+    if type(value) is float:
+        return None if value != value else value  # NaN is the only float unequal to itself
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int | float):
+        f = float(value)
+        return None if math.isnan(f) else f
+    if hasattr(value, "item"):  # numpy scalar
+        return _plain(value.item())
+    return value
+
+
+def transform_row(fs: FeatureSetDef, record: Mapping[str, Any]) -> dict[str, Any]:
+    """The event's source columns and transforms (as stored in the series)."""
+    row = {c: _plain(record.get(c)) for c in fs.source_columns}
+    for t in fs.transforms:
+        row[t.name] = _cast(evaluate(t.expr, row), t.type)
+    return row
+
+
+def _aggregate(agg: AggregationDef, state: EntityState | None, at: int) -> FeatureValue:
+    if state is None:
+        return 0 if agg.function == "count" else (0.0 if agg.function == "sum" else None)
+    series = state.events if agg.column is None else state.series[agg.column]
+    lo, hi = window_bounds(series, at, agg.window_us)
+    n = hi - lo
+    fn = agg.function
+    if fn == "count":
+        return n
+    if fn == "time_since_last":
+        return (at - series.ets[hi - 1]) / US if n else None
+    if fn == "last":
+        return series.vals[hi - 1] if n else None
+    if fn == "min":
+        return min(series.vals[lo:hi]) if n else None
+    if fn == "max":
+        return max(series.vals[lo:hi]) if n else None
+    assert series.s is not None
+    total = series.s[hi] - series.s[lo]
+    if fn == "sum":
+        return total / (1 << series.shift) if n else 0.0
+    if fn == "mean":
+        return total / (n << series.shift) if n else None
+    # std: sample standard deviation from exact sums: (n*Q - S^2) / (n (n-1))
+    if n < 2:
+        return None
+    assert series.q is not None
+    squares = series.q[hi] - series.q[lo]
+    return math.sqrt((n * squares - total * total) / ((n * (n - 1)) << (2 * series.shift)))
+
+
+def features_from_state(fs: FeatureSetDef, state: EntityState | None, at: int) -> dict[str, FeatureValue]:
+    out: dict[str, FeatureValue] = {}
+    for name in fs.as_of:
+        value = None
+        if state is not None:
+            series = state.series[name]
+            lo, hi = window_bounds(series, at, fs.max_window_us)
+            value = series.vals[hi - 1] if hi > lo else None
+        out[name] = value
+    for agg in fs.aggregations:
+        out[agg.name] = _aggregate(agg, state, at)
+    return out
+
+
+def _apply_to_state(fs: FeatureSetDef, state: EntityState | None, eid: str, et: int, arrival: int,
+                    row: dict[str, Any]) -> tuple[EntityState, bool, bool]:
+    """(state, new, quarantine): the event applied per the late-event policy."""
+    if state is None:
+        state = EntityState((c, c in fs.sum_series, c in fs.square_series) for c in fs.series)
+    if state.seen(eid):
+        return state, False, False
+    state.clock = max(state.clock, arrival)
+    horizon = state.clock - fs.max_window_us
+    if (fs.late.excludes_late and fs.late.is_late(et, arrival)) or et <= horizon:
+        # Left out: late under drop/quarantine, or already outside every window.
+        state.dropped[eid] = arrival
+        state.ids.add(eid)
+        state.evict(horizon)
+        return state, True, fs.late.policy == "quarantine" and fs.late.is_late(et, arrival)
+    state.ids.add(eid)
+    state.events.insert(et, eid, None)
+    for name, series in state.series.items():
+        value = row.get(name)
+        if value is not None:
+            series.insert(et, eid, value)
+    state.evict(horizon)
+    return state, True, False
+
+
+class OnlineEngine:
+    """Incremental features for ``feature_sets`` kept in ``store``."""
+
+    def __init__(self, feature_sets: Sequence[FeatureSetConfig], store: OnlineStore,
+                 label: LabelConfig | None = None) -> None:
+        self.definitions = define(feature_sets, label)
+        self.store = store
+
+    def apply(self, record: Mapping[str, Any]) -> bool:
+        """Apply one event; False when its event id was already applied."""
+        eid = event_id(record)
+        new = False
+        for fs in self.definitions:
+            raw_time = record.get(fs.timestamp)
+            raw_entity = record.get(fs.entity)
+            if raw_time is None or raw_entity is None:
+                raise ValueError(f"event {eid}: {fs.entity!r} and {fs.timestamp!r} are required "
+                                 f"(feature set {fs.name!r})")
+            et = to_us(raw_time)
+            arrival = to_us(record[ARRIVAL_TIME]) if record.get(ARRIVAL_TIME) is not None else et
+            row = transform_row(fs, record)
+            entity = str(raw_entity)
+
+            def step(state: EntityState | None, fs: FeatureSetDef = fs) -> ApplyResult:
+                new_state, applied, quarantine = _apply_to_state(fs, state, eid, et, arrival, row)
+                return ApplyResult(new_state, applied, canonical_json(record) if quarantine else None)
+
+            new |= self.store.update(fs.name, entity, step, fs.ttl_s)
+        return new
+
+    def read(self, entity: str, at: Any) -> dict[str, FeatureValue]:
+        """The feature values of ``entity`` as of ``at`` (a datetime, ISO string or microseconds),
+        which must not be before the latest event applied for it."""
+        at_us = to_us(at)
+        out: dict[str, FeatureValue] = {}
+        for fs in self.definitions:
+            out.update(features_from_state(fs, self.store.get(fs.name, str(entity)), at_us))
+        return out

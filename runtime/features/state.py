@@ -1,0 +1,168 @@
+"""Per-entity online state: the events of the last ``max_window`` and, per
+column, its non-NULL values with exact prefix sums.
+
+Why exact integers: a sliding window adds and removes values forever; float
+running sums drift and a sum of squares cancels catastrophically.  Each
+value is scaled to an integer (``x * 2**shift`` is exact for a binary float),
+so window sums are differences of prefix sums with no rounding at all; the
+only rounding is the final correctly rounded division (``int / int``).  The
+state therefore matches the batch engine to the last few ulps, whatever the
+history, and a read at any time t is two bisections per window (no buckets,
+no approximation).
+
+Memory is bounded: events older than the entity's clock (latest arrival)
+minus the largest window can never be in a window of a read at or after
+the clock, so they are evicted.
+"""
+
+from __future__ import annotations
+
+import json
+from bisect import bisect_right
+from collections.abc import Iterable
+from typing import Any
+
+__all__ = ["EntityState", "Series"]
+
+# Rebase prefix sums once they carry this many more bits than a value needs
+# (keeps the serialized state small; correctness never depends on it).
+_REBASE_BITS = 64
+
+
+class Series:
+    """Non-NULL values of one column, ordered by (event time, event id)."""
+
+    __slots__ = ("ets", "eids", "vals", "s", "q", "shift")
+
+    def __init__(self, sums: bool, squares: bool) -> None:
+        self.ets: list[int] = []
+        self.eids: list[str] = []
+        self.vals: list[Any] = []
+        self.s: list[int] | None = [0] if sums else None  # prefix sums, len(vals) + 1
+        self.q: list[int] | None = [0] if squares else None  # prefix sums of squares
+        self.shift = 0  # values are scaled by 2**shift (sums) and 2**(2*shift) (squares)
+
+    def position(self, et: int, eid: str) -> int:
+        pos = bisect_right(self.ets, et)
+        while pos > 0 and self.ets[pos - 1] == et and self.eids[pos - 1] > eid:
+            pos -= 1
+        return pos
+
+    def insert(self, et: int, eid: str, value: Any) -> None:
+        ets = self.ets
+        appending = not ets or et > ets[-1] or (et == ets[-1] and eid >= self.eids[-1])
+        if appending:  # the common case: events arrive in time order
+            ets.append(et)
+            self.eids.append(eid)
+            self.vals.append(value)
+        else:
+            pos = self.position(et, eid)
+            ets.insert(pos, et)
+            self.eids.insert(pos, eid)
+            self.vals.insert(pos, value)
+        if self.s is None:
+            return
+        num, den = float(value).as_integer_ratio()
+        k = den.bit_length() - 1
+        if k > self.shift:
+            self._rescale(k - self.shift)
+        xi = num << (self.shift - k)
+        if appending:
+            self.s.append(self.s[-1] + xi)
+            if self.q is not None:
+                self.q.append(self.q[-1] + xi * xi)
+            return
+        _insert_prefix(self.s, pos, xi)
+        if self.q is not None:
+            _insert_prefix(self.q, pos, xi * xi)
+
+    def _rescale(self, by: int) -> None:
+        assert self.s is not None
+        self.s = [v << by for v in self.s]
+        if self.q is not None:
+            self.q = [v << (2 * by) for v in self.q]
+        self.shift += by
+
+    def evict(self, horizon: int) -> None:
+        """Drop values with event time <= horizon."""
+        if not self.ets or self.ets[0] > horizon:
+            return
+        k = bisect_right(self.ets, horizon)
+        del self.ets[:k], self.eids[:k], self.vals[:k]
+        if self.s is not None:
+            del self.s[:k]
+            if self.s[0] and self.s[0].bit_length() > self.shift + _REBASE_BITS:
+                base = self.s[0]
+                self.s = [v - base for v in self.s]
+        if self.q is not None:
+            del self.q[:k]
+            if self.q[0] and self.q[0].bit_length() > 2 * self.shift + _REBASE_BITS:
+                base = self.q[0]
+                self.q = [v - base for v in self.q]
+
+    def bounds(self, lo_exclusive: int, hi_inclusive: int) -> tuple[int, int]:
+        ets = self.ets
+        return bisect_right(ets, lo_exclusive), bisect_right(ets, hi_inclusive)
+
+    def to_json(self) -> list[Any]:
+        return [self.ets, self.eids, self.vals, self.s, self.q, self.shift]
+
+    @classmethod
+    def from_json(cls, data: list[Any]) -> Series:
+        out = cls.__new__(cls)
+        out.ets, out.eids, out.vals, out.s, out.q, out.shift = data
+        return out
+
+
+def _insert_prefix(prefix: list[int], pos: int, x: int) -> None:
+    prefix.insert(pos + 1, prefix[pos] + x)
+    for i in range(pos + 2, len(prefix)):
+        prefix[i] += x
+
+
+class EntityState:
+    """One entity's state in one feature set."""
+
+    __slots__ = ("clock", "events", "series", "dropped", "ids")
+
+    def __init__(self, series: Iterable[tuple[str, bool, bool]]) -> None:
+        self.clock = -(2**62)  # latest arrival applied (microseconds)
+        self.events = Series(False, False)  # every applied event (vals unused: count, time_since_last)
+        self.series = {name: Series(sums, squares) for name, sums, squares in series}
+        self.dropped: dict[str, int] = {}  # late events left out: id -> arrival (for idempotence)
+        self.ids: set[str] = set()
+
+    def seen(self, eid: str) -> bool:
+        return eid in self.ids
+
+    def evict(self, horizon: int) -> None:
+        ets = self.events.ets
+        if (not ets or ets[0] > horizon) and not self.dropped:
+            return
+        for eid, et in zip(self.events.eids, ets):
+            if et > horizon:
+                break
+            self.ids.discard(eid)
+        self.events.evict(horizon)
+        for s in self.series.values():
+            s.evict(horizon)
+        if self.dropped:
+            for eid in [e for e, arrival in self.dropped.items() if arrival <= horizon]:
+                del self.dropped[eid]
+                self.ids.discard(eid)
+
+    def to_bytes(self) -> bytes:
+        data = {"c": self.clock, "e": self.events.to_json(), "d": self.dropped,
+                "s": {k: v.to_json() for k, v in self.series.items()}}
+        return json.dumps(data, separators=(",", ":")).encode()
+
+    @classmethod
+    def from_bytes(cls, raw: bytes | str) -> EntityState:
+        data = json.loads(raw)
+        out = cls.__new__(cls)
+        out.clock = data["c"]
+        out.events = Series.from_json(data["e"])
+        out.series = {k: Series.from_json(v) for k, v in data["s"].items()}
+        out.dropped = data["d"]
+        out.ids = set(out.events.eids) | set(out.dropped)
+        return out

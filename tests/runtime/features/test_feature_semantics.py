@@ -1,0 +1,203 @@
+"""The feature semantics, checked with hand-computed numbers in BOTH engines:
+point-in-time visibility (event time and arrival), window boundaries, late
+events under each policy, NULLs, duplicates, transforms."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+from feature_builders import HOUR, RATIO, batch_at, event, events_table, feature_set, online_at, us
+
+from runtime.contracts.steps import AggregationConfig
+from runtime.features.batch import late_events_sql
+from runtime.features.definition import define
+from runtime.features.online import OnlineEngine
+from runtime.features.store import open_store
+
+# e2 happens at 10 min but arrives at 50 min (40 min late).
+ROWS = [
+    event(1, "a", 0, 1.0),
+    event(2, "a", 10, 3.0, arrival_minutes=50),
+    event(3, "a", 30, 5.0),
+]
+
+
+def both(cfg, rows, points):
+    table = events_table(rows)
+    return batch_at([cfg], table, points), online_at([cfg], table, points)
+
+
+def test_a_row_uses_only_events_that_had_arrived_by_its_time() -> None:
+    cfg = feature_set()
+    points = [("a", us(40))]
+    for result in both(cfg, ROWS, points):
+        row = result[points[0]]
+        # e2 (event time 10 min) has not arrived at 40 min: e1 and e3 only.
+        assert row["vibration_count_3600"] == 2
+        assert row["vibration_mean_3600"] == 3.0
+        assert row["vibration_max_3600"] == 5.0
+        assert row["vibration_last_3600"] == 5.0
+        assert row["events_time_since_last_3600"] == 600.0
+
+
+def test_an_event_exactly_one_window_old_has_left_the_window() -> None:
+    cfg = feature_set()
+    points = [("a", us(60)), ("a", us(59.5))]
+    for result in both(cfg, ROWS, points):
+        at60, before = result[points[0]], result[points[1]]
+        # (t - 1h, t]: e1 at 0 min is out at exactly 60 min, still in at 59.5 min.
+        assert at60["events_count_3600"] == 2 and at60["vibration_sum_3600"] == 8.0
+        assert before["events_count_3600"] == 3 and before["vibration_sum_3600"] == 9.0
+        assert at60["events_count_86400"] == 3
+
+
+@pytest.mark.parametrize(("policy", "count", "mean", "quarantined"), [
+    ("drop", 1, 5.0, []),
+    ("quarantine", 1, 5.0, ["e2"]),
+    ("reprocess", 2, 4.0, []),
+])
+def test_late_events_follow_the_policy_identically_in_both_engines(policy, count, mean, quarantined) -> None:
+    cfg = feature_set(lateness_s=30 * 60, policy=policy)
+    table = events_table(ROWS)
+    points = [("a", us(60))]
+    batch, online = batch_at([cfg], table, points), online_at([cfg], table, points)
+    for row in (batch[points[0]], online[points[0]]):
+        assert row["events_count_3600"] == count
+        assert row["vibration_mean_3600"] == mean
+    # What the policy sets aside: the batch listing and the online store's quarantine agree.
+    import duckdb
+
+    con = duckdb.connect()
+    con.register("ev", table)
+    fs = define([cfg])[0]
+    sql = late_events_sql(fs, {r[0]: r[1] for r in con.execute("DESCRIBE SELECT * FROM ev").fetchall()}, "ev")
+    batch_late = [] if sql is None else con.sql(sql).to_arrow_table().column("_event_id").to_pylist()
+    store = open_store("memory://")
+    engine = OnlineEngine([cfg], store)
+    for r in sorted(ROWS, key=lambda r: r["_arrival_time"]):
+        assert engine.apply(r) is True
+    online_late = [json.loads(q)["_event_id"] for q in store.quarantined(cfg.name)]
+    assert online_late == quarantined
+    assert batch_late == (["e2"] if policy in ("drop", "quarantine") else [])
+
+
+def test_event_within_allowed_lateness_is_applied_out_of_order() -> None:
+    cfg = feature_set(lateness_s=3600, policy="drop")
+    points = [("a", us(60)), ("a", us(45))]
+    for result in both(cfg, ROWS, points):
+        assert result[points[0]]["events_count_3600"] == 2  # e2 (40 min late, allowed 60) and e3
+        assert result[points[1]]["events_count_3600"] == 2  # e1, e3: e2 arrives at 50
+
+
+def test_nulls_are_skipped_and_empty_windows_have_defined_values() -> None:
+    cfg = feature_set()
+    rows = [event(1, "a", 0, None), event(2, "a", 5, 2.0), event(3, "a", 6, None)]
+    points = [("a", us(10)), ("a", us(100)), ("nobody", us(10))]
+    for result in both(cfg, rows, points):
+        row = result[points[0]]
+        assert row["events_count_3600"] == 3 and row["vibration_count_3600"] == 1
+        assert row["vibration_mean_3600"] == 2.0 and row["vibration_std_3600"] is None
+        assert row["vibration_last_3600"] == 2.0  # the latest non-NULL value
+        assert row["vibration_time_since_last_3600"] == 300.0 and row["events_time_since_last_3600"] == 240.0
+        empty = result[points[1]]  # 100 min: nothing in the last hour
+        assert empty["events_count_3600"] == 0 and empty["vibration_sum_3600"] == 0.0
+        assert empty["vibration_mean_3600"] is None and empty["vibration_max_3600"] is None
+        assert empty["events_time_since_last_3600"] is None
+        assert empty["events_count_86400"] == 3
+        unknown = result[points[2]]
+        assert unknown["events_count_86400"] == 0 and unknown["asset_type"] is None
+
+
+def test_a_duplicate_event_id_counts_once() -> None:
+    cfg = feature_set()
+    rows = [event(1, "a", 0, 1.0), event(1, "a", 0, 1.0, arrival_minutes=3), event(2, "a", 1, 2.0)]
+    points = [("a", us(10))]
+    for result in both(cfg, rows, points):
+        assert result[points[0]]["events_count_3600"] == 2
+        assert result[points[0]]["vibration_sum_3600"] == 3.0
+
+
+def test_transforms_and_attributes_are_carried_as_of_the_latest_event() -> None:
+    cfg = feature_set(transforms=[RATIO], attributes=("asset_type",))
+    rows = [event(1, "a", 0, 1.0, temperature=80.0, pressure=40.0, asset_type="pump"),
+            event(2, "a", 5, 1.0, temperature=80.0, pressure=0.0, asset_type="turbine")]
+    points = [("a", us(3)), ("a", us(10))]
+    for result in both(cfg, rows, points):
+        assert result[points[0]]["temp_pressure_ratio"] == 2.0
+        assert result[points[0]]["asset_type"] == "pump"
+        # Division by zero is NULL; the as-of value is the latest non-NULL one (2.0 from e1).
+        assert result[points[1]]["temp_pressure_ratio"] == 2.0
+        assert result[points[1]]["asset_type"] == "turbine"
+
+
+def test_sum_mean_std_stay_exact_over_a_long_sliding_stream() -> None:
+    """5,000 events through a 1 h window with a large offset (1e6): float
+    running sums would drift; the online engine matches the exact value."""
+    from fractions import Fraction
+
+    cfg = feature_set(aggregations=[("vibration", fn, HOUR) for fn in ("sum", "mean", "std")])
+    values = [1e6 + ((i * 7919) % 1000) * 1e-3 for i in range(5000)]
+    rows = [event(i, "a", i, v) for i, v in enumerate(values)]
+    points = [("a", us(4999))]
+    batch, online = both(cfg, rows, points)
+    window = [Fraction(v) for v in values[-60:]]  # (t - 60 min, t]
+    mean = sum(window) / len(window)
+    var = sum((x - mean) ** 2 for x in window) / (len(window) - 1)
+    exact = {"vibration_sum_3600": float(sum(window)), "vibration_mean_3600": float(mean),
+             "vibration_std_3600": math.sqrt(float(var))}
+    for name, want in exact.items():
+        got = online[points[0]][name]
+        assert abs(got - want) <= 1e-12 * abs(want), (name, got, want)
+        assert abs(batch[points[0]][name] - want) <= 1e-9 * abs(want), (name, batch[points[0]][name], want)
+
+
+def test_online_state_is_bounded_by_the_largest_window() -> None:
+    cfg = feature_set(aggregations=[("vibration", "mean", HOUR)])
+    store = open_store("memory://")
+    engine = OnlineEngine([cfg], store)
+    for i in range(3000):
+        engine.apply(event(i, "a", i, float(i)))
+    state = store.get(cfg.name, "a")
+    assert state is not None
+    assert len(state.events.ets) == 60  # one event a minute, (t - 1 h, t]
+    assert len(state.series["vibration"].vals) == 60
+    assert len(state.ids) == 60
+    assert engine.read("a", us(2999))["vibration_mean_3600"] == sum(range(2940, 3000)) / 60
+
+
+def test_apply_is_idempotent_by_event_id() -> None:
+    cfg = feature_set()
+    engine = OnlineEngine([cfg], open_store("memory://"))
+    assert engine.apply(event(1, "a", 0, 1.0)) is True
+    assert engine.apply(event(1, "a", 0, 1.0)) is False
+    assert engine.read("a", us(1))["events_count_3600"] == 1
+
+
+def test_an_event_without_event_id_is_identified_by_its_content() -> None:
+    cfg = feature_set()
+    engine = OnlineEngine([cfg], open_store("memory://"))
+    record = {k: v for k, v in event(1, "a", 0, 1.0).items() if k != "_event_id"}
+    assert engine.apply(record) is True
+    assert engine.apply(dict(record)) is False
+
+
+def test_an_event_without_time_is_a_clear_error() -> None:
+    engine = OnlineEngine([feature_set()], open_store("memory://"))
+    with pytest.raises(ValueError, match="'asset_id' and 'event_time' are required"):
+        engine.apply({"asset_id": "a", "_event_id": "x"})
+
+
+def test_aggregation_over_a_transform() -> None:
+    cfg = feature_set(transforms=[RATIO], aggregations=[("temp_pressure_ratio", "mean", HOUR)])
+    rows = [event(1, "a", 0, temperature=80.0, pressure=40.0), event(2, "a", 1, temperature=90.0, pressure=30.0)]
+    points = [("a", us(2))]
+    for result in both(cfg, rows, points):
+        assert result[points[0]]["temp_pressure_ratio_mean_3600"] == 2.5
+
+
+def test_aggregation_names_follow_the_config() -> None:
+    cfg = feature_set(aggregations=[("vibration", "max", 7 * 24 * HOUR)])
+    assert cfg.aggregations[0] == AggregationConfig(name="vibration_max_604800", column="vibration",
+                                                    function="max", window_s=7 * 24 * HOUR)
