@@ -44,9 +44,17 @@ def _config(model: Optional[str], config: Optional[Path], generated: Path) -> Pa
     raise typer.Exit(2)
 
 
-def _runtime(tool: str, command: list[str], config: Path) -> None:
-    """Run the runtime tool with this interpreter; its output is ours."""
-    done = subprocess.run([sys.executable, "-m", "runtime", tool, "--config", str(config), *command], check=False)
+def _runtime(tool: str, command: list[str], config: Path, stream: bool = False) -> None:
+    """Run the runtime tool with this interpreter; its output is ours (passed
+    through as it comes for a server or a large export, else relayed)."""
+    argv = [sys.executable, "-m", "runtime", tool, "--config", str(config), *command]
+    if stream:
+        raise typer.Exit(subprocess.run(argv, check=False).returncode)
+    done = subprocess.run(argv, check=False, capture_output=True, text=True)
+    if done.stdout:
+        typer.echo(done.stdout, nl=False)
+    if done.stderr:
+        typer.echo(done.stderr, nl=False, err=True)
     raise typer.Exit(done.returncode)
 
 
@@ -128,7 +136,7 @@ def serve(
     model: ModelOpt = None, config: ConfigOpt = None, generated: GeneratedOpt = Path("generated"),
 ) -> None:
     """The review HTTP endpoints, for local use."""
-    _runtime("review", ["serve", "--host", host, "--port", str(port)], _config(model, config, generated))
+    _runtime("review", ["serve", "--host", host, "--port", str(port)], _config(model, config, generated), stream=True)
 
 
 @audit_app.command()
@@ -143,4 +151,5 @@ def export(
     model: ModelOpt = None, config: ConfigOpt = None, generated: GeneratedOpt = Path("generated"),
 ) -> None:
     """Every audit record as JSON lines, for auditors."""
-    _runtime("audit", ["export", *(["--out", str(out)] if out else [])], _config(model, config, generated))
+    _runtime("audit", ["export", *(["--out", str(out)] if out else [])], _config(model, config, generated),
+             stream=out is None)
