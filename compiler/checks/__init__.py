@@ -13,6 +13,7 @@ from compiler.checks import (
     point_in_time,
     policies,
     releases,
+    review,
     secrets,
     slo_coverage,
     slo_rules,
@@ -35,6 +36,7 @@ CHECKS: tuple[tuple[str, Check], ...] = (
     ("policies", policies.check),
     ("platform", platform.check),
     ("slo-rules", slo_rules.check),
+    ("review", review.check),
 )
 
 
