@@ -2,7 +2,8 @@
 CLI and the predictor.  ``review_router`` mounts on any FastAPI app (the
 predictor's, once it carries a review config); ``review_app`` is the
 standalone server of ``python -m runtime review serve``, which also sweeps
-timed-out items every few seconds.
+timed-out items every few seconds and serves ``/metrics`` (backlog and
+time to decision, for the ServiceLevel's review objectives).
 
 Reviewer identity comes in the request body here; in a cluster, put the
 endpoints behind the identity-aware proxy that sets it.
@@ -17,10 +18,12 @@ from collections.abc import AsyncIterator
 from typing import Any, Literal
 
 from fastapi import APIRouter, FastAPI, Query
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from pydantic import BaseModel, ConfigDict
 
 from runtime.audit.database import DatabaseError
+from runtime.review.metrics import ReviewCollector
 from runtime.review.queue import ReviewError, ReviewQueue
 
 __all__ = ["review_app", "review_router"]
@@ -137,6 +140,12 @@ def review_app(queue: ReviewQueue, sweep_every_s: float = 5.0) -> FastAPI:
 
     app = FastAPI(title="SpecOps review", lifespan=lifespan)
     app.include_router(review_router(queue))
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(ReviewCollector(queue))
+
+    @app.get("/metrics")
+    def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/healthz")
     def healthz() -> Any:

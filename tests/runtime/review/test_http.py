@@ -37,5 +37,8 @@ def test_review_endpoints_work_the_queue(make_queue, clock) -> None:
                                                           "reviewer": "alice", "verdict": "approve", "reason": "x"})
         assert again.status_code == 409 and "already decided" in again.json()["error"]
         assert client.get("/v1/review/stats").json()["decided"] == 1
+        scraped = client.get("/metrics").text
+        assert 'specops_review_backlog{environment="prod",model="pump-failure"} 0.0' in scraped
+        assert 'specops_review_decision_seconds_count{environment="prod",model="pump-failure"} 1.0' in scraped
         verify = client.get("/v1/audit/verify")
         assert verify.status_code == 200 and verify.json()["records"] == 3
