@@ -195,6 +195,21 @@ _CATALOG: tuple[tuple[str, str, str, str], ...] = (
     ("SO463", "stream without freshness",
      "A stream without a freshness objective can stall silently (warning).",
      "Add spec.freshness.maxAge."),
+    ("SO495", "sample data source unusable",
+     "System.spec.sampleData names its events and labels sources; the events must be a 'file' DataSource and the "
+     "labels a 'labels' DataSource read from files, in separate folders, because generate-data writes files "
+     "there and owns each folder whole.",
+     "Point sampleData.events / sampleData.labels at such DataSources, in folders that do not overlap."),
+    ("SO496", "sample data does not fit the contract",
+     "The embedded generator produces a fixed set of columns (events: asset_id, event_time, asset_type, criticality, "
+     "temperature, vibration, pressure, rpm, technician_email; labels: asset_id, failure_time, failed, ticket_id) "
+     "and asset types pump and turbine. A source it writes declares a field it cannot fill, with another type, or "
+     "a category that rejects generated values.",
+     "Declare only generated fields (with their types and values) in the sample sources, or remove sampleData."),
+    ("SO497", "sample drift quarantined by the contract",
+     "The sampleData drift scenario adds an asset type the events source does not declare, so validate-data "
+     "quarantines those rows instead of passing the drift on to monitoring (warning).",
+     "Declare the type among the category values if it is legitimate data; keep it to test the quarantine."),
     ("SO470", "promotion order not unique",
      "Environments are promoted in order; two share the same position.",
      "Give each environment a distinct promotionOrder."),

@@ -14,6 +14,7 @@ from compiler.checks import (
     policies,
     releases,
     review,
+    sample_data,
     secrets,
     slo_coverage,
     slo_rules,
@@ -26,6 +27,7 @@ __all__ = ["CHECKS", "Check", "run_checks"]
 
 CHECKS: tuple[tuple[str, Check], ...] = (
     ("datasources", datasources.check),
+    ("sample-data", sample_data.check),
     ("features", features.check),
     ("point-in-time", point_in_time.check),
     ("imbalance", imbalance.check),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
+from datetime import datetime, time, timedelta, timezone
 from functools import cached_property
 from typing import Any
 
@@ -52,6 +53,8 @@ from runtime.contracts.steps import (
     FeatureSetConfig,
     FieldConfig,
     GateConfig,
+    GenerateDataConfig,
+    GeneratorConfig,
     IngestConfig,
     LabelConfig,
     MonitorConfig,
@@ -169,6 +172,8 @@ class _Builder:
             late_policy=s.late_events.policy if s.late_events else None,
             quarantine_action=s.quarantine.action,
             max_bad_fraction=s.quarantine.max_bad_fraction,
+            freshness_severity=s.freshness.severity if s.freshness else "error",
+            availability_delay_s=s.labels.availability_delay.seconds if s.labels else None,
         )
 
     def feature_set(self, name: str) -> FeatureSetConfig:
@@ -280,7 +285,8 @@ class _Builder:
             return {
                 "validate-data": ValidateDataConfig(
                     **c, sources=tuple(self.data_source(s, cluster) for s in sources),
-                    output=paths["validated"], report=paths["data_report"]),
+                    output=paths["validated"], report=paths["data_report"],
+                    as_of=None if cluster or not self.sample_sources & set(sources) else self.sample_end),
                 "build-features": BuildFeaturesConfig(
                     **c, entity=m.entity, feature_sets=tuple(self.feature_set(n) for n in self.feature_set_names(model)),
                     features=self.features_of(model),
@@ -522,6 +528,56 @@ class _Builder:
                     origin=_origin(fs_node)))
         return out
 
+    # ------------------------------------------------------------ sample data
+
+    @cached_property
+    def sample_sources(self) -> set[str]:
+        sample = self.system.spec.sample_data
+        return {sample.events, sample.labels} if sample else set()
+
+    @cached_property
+    def sample_end(self) -> datetime | None:
+        """The end of the generated period: the freshness reference of local runs over sample data."""
+        sample = self.system.spec.sample_data
+        if sample is None:
+            return None
+        start = datetime.combine(sample.start, time(), tzinfo=timezone.utc)
+        return start + timedelta(seconds=sample.duration.seconds)
+
+    def data_steps(self) -> tuple[StepPlan, ...]:
+        """generate-data, a DVC stage for local runs only (production pipelines read real data)."""
+        sample = self.system.spec.sample_data
+        if sample is None:
+            return ()
+        events = self.data_source(sample.events, False)
+        labels = self.data_source(sample.labels, False)
+        label_spec = self.spec.nodes[f"DataSource/{sample.labels}"].resource.spec.labels  # type: ignore[attr-defined]
+        drift, faults = sample.drift, sample.faults
+        generator = GeneratorConfig(
+            seed=sample.seed, start=datetime.combine(sample.start, time(), tzinfo=timezone.utc),
+            days=sample.duration.seconds / 86400, assets=sample.assets, mean_interval_s=sample.mean_interval.seconds,
+            positive_rate=sample.positive_rate or (label_spec.expected_positive_rate if label_spec else None) or 0.03,
+            degradation_s=sample.degradation.seconds, label_delay_s=labels.availability_delay_s or 0.0,
+            recalibration_at_day=drift.recalibration_at.seconds / 86400 if drift.recalibration_at else None,
+            recalibration_fraction=drift.recalibration_fraction, recalibration_offset=drift.recalibration_offset,
+            new_asset_type=drift.new_asset_type,
+            new_asset_type_at_day=drift.new_asset_type_at.seconds / 86400 if drift.new_asset_type_at else None,
+            new_assets=drift.new_assets, seasonal_amplitude=drift.seasonal_amplitude,
+            null_rate=faults.null_rate, duplicate_rate=faults.duplicate_rate, out_of_order_rate=faults.out_of_order_rate,
+            late_rate=faults.late_rate, out_of_range_rate=faults.out_of_range_rate,
+            # Late events arrive well past the allowed lateness, so the late policy really triggers.
+            late_delay_s=3 * events.allowed_lateness_s if events.allowed_lateness_s else 6 * 3600.0,
+        )
+        name = "sample-data"
+        config = GenerateDataConfig(model=name, spec_hash=_combined_hash(
+            self.hashes[i] for i in (self.system.id, f"DataSource/{sample.events}", f"DataSource/{sample.labels}")),
+            artifacts=self.local, work_dir=".", generator=generator, events=events, labels=labels)
+        outs = tuple(sorted({self._dep_path(events.path or ""), self._dep_path(labels.path or "")}))
+        return (StepPlan(
+            name="generate-data", step="generate-data", model=name, config_path=f"{CONFIG_MOUNT}/{name}/generate-data.json",
+            config=config, cluster_config=config, deps=(), outs=outs, after=(), params=(), resources=_DEFAULT_RESOURCES,
+            retries=0, deadline_s=STEP_DEADLINE_S, origin=_origin(self.system_node)),)
+
     # ------------------------------------------------------------------ system
 
     def manual_sync_environments(self) -> set[str]:
@@ -580,6 +636,7 @@ class _Builder:
                     monitors.append(mon)
                 slos.extend(self.slos(model, serving))
         return SystemPlan(
+            data_steps=self.data_steps(),
             name=self.system.name, repo_url=s.gitops.repo_url, revision=s.gitops.target_revision,
             generated_dir=s.gitops.path, image=s.runtime.reference, image_pull_secret=s.runtime.pull_secret_name,
             service_account=s.service_account, artifacts_uri=s.artifacts.uri,

@@ -246,6 +246,8 @@ class SystemPlan:
     ingesters: tuple[IngesterPlan, ...]
     edges: tuple[EdgePlan, ...]
     policy_bundle: PolicyBundle
+    # Local-only steps (DVC, never Argo): generate-data for the embedded sample data.
+    data_steps: tuple[StepPlan, ...] = ()
     # sha256 of every spec resource's canonical form, for lineage and the manifest.
     resource_hashes: tuple[tuple[str, str, str], ...] = field(default=())  # (id, file, sha256)
     origin: Origin | None = None

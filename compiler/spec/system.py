@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from compiler.spec.base import Bool, Labels, Name, PositiveInt, Resource, SecretSource, SpecModel, Str
+from compiler.spec.sample_data import SampleData
 
 __all__ = [
     "ArtifactStore",
@@ -119,6 +120,7 @@ class SystemSpec(SpecModel):
     notifiers: tuple[Notifier, ...] = ()
     review_store: ReviewStore = ReviewStore()
     service_account: Name = "specops-runner"
+    sample_data: SampleData | None = None  # local runs only: the embedded generator's knobs
 
 
 class System(Resource):

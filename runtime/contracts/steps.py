@@ -48,6 +48,10 @@ __all__ = [
     "STEP_CONFIGS",
     "GenerateDataConfig",
     "GeneratorConfig",
+    "SAMPLE_EVENT_FIELDS",
+    "SAMPLE_LABEL_FIELDS",
+    "SAMPLE_ASSET_TYPES",
+    "SAMPLE_CRITICALITY",
 ]
 
 CONFIG_API_VERSION = "runtime.specops.dev/v1alpha1"
@@ -386,6 +390,20 @@ class EdgeRunConfig(StepConfig):
     step: Literal["edge-run"] = "edge-run"
     bundle: ReleaseRef
     keep_previous: bool = True
+
+
+# The sample-data generator's fixed domain (predictive maintenance): the
+# columns it produces and their types.  The compiler checks a sampleData
+# section's sources against these; the generator produces exactly these.
+SAMPLE_EVENT_FIELDS: dict[str, str] = {
+    "asset_id": "string", "event_time": "timestamp", "asset_type": "category", "criticality": "category",
+    "temperature": "float", "vibration": "float", "pressure": "float", "rpm": "float", "technician_email": "string",
+}
+SAMPLE_LABEL_FIELDS: dict[str, str] = {
+    "asset_id": "string", "failure_time": "timestamp", "failed": "bool", "ticket_id": "string",
+}
+SAMPLE_ASSET_TYPES = ("pump", "turbine")  # the original fleet; drift may add another type later
+SAMPLE_CRITICALITY = ("low", "medium", "high", "critical")
 
 
 class GeneratorConfig(_Config):

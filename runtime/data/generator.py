@@ -24,7 +24,14 @@ from datetime import timezone
 import numpy as np
 import pyarrow as pa
 
-from runtime.contracts.steps import GeneratorConfig
+from runtime.contracts.steps import (
+    SAMPLE_ASSET_TYPES,
+    SAMPLE_CRITICALITY,
+    SAMPLE_EVENT_FIELDS,
+    SAMPLE_LABEL_FIELDS,
+    GeneratorConfig,
+)
+from runtime.data.sources import ARROW_TYPES, TS
 from runtime.events import ARRIVAL_TIME, EVENT_ID
 
 __all__ = [
@@ -38,27 +45,13 @@ __all__ = [
     "iter_labels",
 ]
 
-TS = pa.timestamp("us", tz="UTC")
-# The generator's fixed domain: the columns it can produce, with their types.
-EVENT_COLUMNS: dict[str, pa.DataType] = {
-    "asset_id": pa.string(),
-    "event_time": TS,
-    "asset_type": pa.string(),
-    "criticality": pa.string(),
-    "temperature": pa.float64(),
-    "vibration": pa.float64(),
-    "pressure": pa.float64(),
-    "rpm": pa.float64(),
-    "technician_email": pa.string(),
-}
-LABEL_COLUMNS: dict[str, pa.DataType] = {
-    "asset_id": pa.string(),
-    "failure_time": TS,
-    "failed": pa.bool_(),
-    "ticket_id": pa.string(),
-}
-ASSET_TYPES = ("pump", "turbine", "compressor")
-CRITICALITY = ("low", "medium", "high", "critical")
+# The generator's fixed domain (declared in the contracts so the compiler can
+# check a sampleData section against it): the columns it produces, typed.
+EVENT_COLUMNS: dict[str, pa.DataType] = {k: ARROW_TYPES[v] for k, v in SAMPLE_EVENT_FIELDS.items()}
+LABEL_COLUMNS: dict[str, pa.DataType] = {k: ARROW_TYPES[v] for k, v in SAMPLE_LABEL_FIELDS.items()}
+# Healthy-fleet types first; a drift scenario may add a third.
+ASSET_TYPES = (*SAMPLE_ASSET_TYPES, "compressor")
+CRITICALITY = SAMPLE_CRITICALITY
 _CRITICALITY_P = (0.3, 0.4, 0.2, 0.1)
 # Healthy operating point per asset type: temperature C, vibration mm/s, pressure bar, rpm.
 _BASE = np.array([

@@ -12,8 +12,7 @@ folder holding files it did not write (real data is never overwritten).
 from __future__ import annotations
 
 import json
-from fnmatch import fnmatchcase
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -22,7 +21,7 @@ import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
 from runtime.contracts.steps import DataSourceConfig
-from runtime.data.paths import DataPathError, glob_base, inside
+from runtime.data.paths import DataPathError, glob_base, inside, matches
 
 __all__ = ["MARKER", "write_partitioned"]
 
@@ -30,16 +29,11 @@ MARKER = ".specops-generated.json"
 _DAY_US = 86_400 * 1_000_000
 
 
-def _matches(relative: str, pattern: str) -> bool:
-    parts, pats = PurePosixPath(relative).parts, PurePosixPath(pattern).parts
-    return len(parts) == len(pats) and all(fnmatchcase(p, q) for p, q in zip(parts, pats))
-
-
 def _file_name(source: DataSourceConfig, rest: str, day: str, ext: str) -> str:
     candidates = (f"date={day}/part-0.{ext}", f"{source.name}-{day}.{ext}", f"{day}.{ext}",
                   f"{source.name}/{day}.{ext}")
     for name in candidates:
-        if _matches(name, rest):
+        if matches(name, rest):
             return name
     raise DataPathError(f"data source {source.name!r}: cannot name generated files so that {source.path!r} "
                         f"matches them (use a glob such as '<folder>/*.{ext}' or '<folder>/date=*/*.{ext}')")
@@ -49,7 +43,7 @@ def _clear(base: Path, rest: str) -> None:
     marker = base / MARKER
     owned = set(json.loads(marker.read_text(encoding="utf-8"))["files"]) if marker.exists() else set()
     present = {p.relative_to(base).as_posix() for p in base.rglob("*") if p.is_file() and p.name != MARKER}
-    foreign = sorted(f for f in present - owned if _matches(f, rest))
+    foreign = sorted(f for f in present - owned if matches(f, rest))
     if foreign:
         raise DataPathError(f"{base} holds {len(foreign)} data file(s) that generate-data did not write "
                             f"(e.g. {foreign[0]}); refusing to overwrite real data: move them or point the "

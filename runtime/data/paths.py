@@ -1,18 +1,28 @@
-"""Configured data locations -> files, confined to the working directory.
+"""Configured data locations -> files, through one filesystem interface.
 
-A compiled config names data by a relative path or glob (``data/events/*.parquet``,
-``data/events/date=*/*.parquet``).  Every location is resolved against the
-step's working directory and must stay inside it: a ``..`` or an absolute
-path that escapes is refused, whatever a config file says.
+A compiled config names data by a relative path or glob
+(``data/events/*.parquet``, ``data/events/date=*/*.parquet``) or, in the
+cluster variant, an object-store URL (``s3://bucket/prefix/data/events/*.parquet``).
+Both are listed and read through ``pyarrow.fs``, so local runs exercise the
+same code as the cluster.  A local location is resolved against the step's
+working directory and must stay inside it: ``..``, absolute paths and
+symlinks that escape are refused, whatever a config file says.  Object
+stores use the standard credential chain of their SDK (for S3: AWS_*
+variables or the pod's web identity).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
 from pathlib import Path, PurePosixPath
 
-__all__ = ["DataPathError", "MissingDataError", "expand", "glob_base", "inside"]
+import pyarrow.fs as pafs
+
+__all__ = ["DataFile", "DataPathError", "MissingDataError", "expand", "glob_base", "inside", "matches"]
 
 _GLOB_CHARS = "*?["
+_REMOTE = ("s3://", "gs://", "gcs://", "abfs://", "az://")
 
 
 class DataPathError(Exception):
@@ -20,16 +30,26 @@ class DataPathError(Exception):
 
 
 class MissingDataError(DataPathError):
-    """The location is fine but holds no data (yet)."""
+    """The location is fine but holds no data (yet), or cannot be reached."""
+
+
+@dataclass(frozen=True, slots=True)
+class DataFile:
+    filesystem: pafs.FileSystem
+    path: str  # in the filesystem's own terms
+    display: str  # what reports show: relative to the working directory, or the URL
+
+    def read_bytes(self) -> bytes:
+        with self.filesystem.open_input_stream(self.path) as stream:
+            return stream.read()
 
 
 def inside(configured: str, root: Path) -> Path:
     """The local path of a configured location, refused if it leaves ``root``."""
-    text = configured.removeprefix("file://") if configured.startswith("file://") else configured
+    text = configured.removeprefix("file://")
     if "://" in text:
         scheme = text.split("://", 1)[0]
-        raise DataPathError(f"{configured!r}: {scheme}:// locations are read by the cluster variant of this step; "
-                            "a local run reads paths relative to the working directory")
+        raise DataPathError(f"{configured!r}: a {scheme}:// location is not a local path")
     root = root.resolve()
     candidate = (root / text).resolve() if not PurePosixPath(text).is_absolute() else Path(text).resolve()
     if candidate != root and root not in candidate.parents:
@@ -47,19 +67,55 @@ def glob_base(pattern: str) -> tuple[str, str]:
     return pattern, ""
 
 
-def expand(pattern: str, root: Path) -> tuple[Path, ...]:
+def matches(relative: str, pattern: str) -> bool:
+    """Glob match part by part: ``*`` never crosses a ``/`` (as in ``Path.glob``)."""
+    parts, pats = PurePosixPath(relative).parts, PurePosixPath(pattern).parts
+    return len(parts) == len(pats) and all(fnmatchcase(p, q) for p, q in zip(parts, pats))
+
+
+def _remote(pattern: str) -> tuple[pafs.FileSystem, str, str]:
+    scheme, rest_of_url = pattern.split("://", 1)
+    base, rest = glob_base(rest_of_url)
+    try:
+        filesystem, base_path = pafs.FileSystem.from_uri(f"{scheme}://{base}")
+    except (OSError, ValueError) as exc:
+        raise MissingDataError(f"{pattern!r}: cannot open the object store: {str(exc).splitlines()[0]}") from None
+    return filesystem, base_path, rest
+
+
+def expand(pattern: str, root: Path) -> tuple[DataFile, ...]:
     """The files a configured path or glob names, sorted; an empty match is an error."""
-    base, rest = glob_base(pattern)
-    base_path = inside(base, root)
-    if not rest:
-        if not base_path.is_file():
-            raise MissingDataError(f"{pattern!r}: no such file ({base_path})")
-        return (base_path,)
-    if not base_path.is_dir():
-        raise MissingDataError(f"{pattern!r}: the folder {base} does not exist (generate or fetch the data first)")
-    files = tuple(sorted(p for p in base_path.glob(rest) if p.is_file()))
-    for f in files:  # a symlink inside the folder may still point elsewhere
-        inside(str(f), root)
-    if not files:
-        raise MissingDataError(f"{pattern!r}: the glob matches no file in {base}")
-    return files
+    if pattern.startswith(_REMOTE):
+        filesystem, base_path, rest = _remote(pattern)
+        shown = pattern.split("://", 1)[0] + "://" + base_path
+    else:
+        if "://" in pattern and not pattern.startswith("file://"):
+            raise DataPathError(f"{pattern!r}: unsupported location scheme (use a relative path, file://, "
+                                f"or one of {', '.join(_REMOTE)})")
+        base, rest = glob_base(pattern.removeprefix("file://"))
+        base_local = inside(base, root)
+        filesystem, base_path, shown = pafs.LocalFileSystem(), base_local.as_posix(), base
+    try:
+        info = filesystem.get_file_info(base_path)
+        if not rest:
+            if info.type != pafs.FileType.File:
+                raise MissingDataError(f"{pattern!r}: no such file")
+            found = [base_path]
+        else:
+            if info.type != pafs.FileType.Directory:
+                raise MissingDataError(f"{pattern!r}: the folder {shown} does not exist (generate or fetch the data first)")
+            listing = filesystem.get_file_info(pafs.FileSelector(base_path, recursive=True))
+            found = sorted(i.path for i in listing if i.type == pafs.FileType.File
+                           and matches(PurePosixPath(i.path).relative_to(base_path).as_posix(), rest))
+    except OSError as exc:
+        raise MissingDataError(f"{pattern!r}: cannot list {shown}: {str(exc).splitlines()[0]}") from None
+    if not found:
+        raise MissingDataError(f"{pattern!r}: the glob matches no file in {shown}")
+    files = []
+    for path in found:
+        if isinstance(filesystem, pafs.LocalFileSystem):
+            inside(path, root)  # a symlink inside the folder may still point elsewhere
+            files.append(DataFile(filesystem, path, PurePosixPath(path).relative_to(root.resolve().as_posix()).as_posix()))
+        else:
+            files.append(DataFile(filesystem, path, f"{pattern.split('://', 1)[0]}://{path}"))
+    return tuple(files)

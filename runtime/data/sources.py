@@ -92,15 +92,15 @@ def _cast(column: pa.ChunkedArray, target: pa.DataType) -> pa.ChunkedArray:
     return column.cast(target)
 
 
-def _read_file(path: Path, display: str, source: DataSourceConfig) -> pa.Table:
-    fmt = source.format or ("csv" if path.suffix == ".csv" else "parquet")
+def _read_file(content: bytes, display: str, source: DataSourceConfig) -> pa.Table:
+    fmt = source.format or ("csv" if display.endswith(".csv") else "parquet")
     try:
         if fmt == "parquet":
-            return pq.read_table(path)
-        header = path.open("r", encoding="utf-8").readline().rstrip("\r\n").split(",")
+            return pq.read_table(pa.BufferReader(content))
+        header = content.split(b"\n", 1)[0].decode("utf-8").rstrip("\r").split(",")
         types = {f.name: ARROW_TYPES[f.type] for f in source.fields if f.name in header}
         types.update({c: t for c, t in _SYSTEM_TYPES.items() if c in header})
-        return pcsv.read_csv(path, convert_options=pcsv.ConvertOptions(
+        return pcsv.read_csv(pa.BufferReader(content), convert_options=pcsv.ConvertOptions(
             column_types=types, strings_can_be_null=True, timestamp_parsers=["%Y-%m-%dT%H:%M:%S%z", pcsv.ISO8601]))
     except (pa.ArrowInvalid, pa.ArrowTypeError, OSError, UnicodeDecodeError) as exc:
         kind = "Parquet" if fmt == "parquet" else "CSV"
@@ -132,12 +132,14 @@ def _schema_problems(table: pa.Table, display: str, fields: tuple[FieldConfig, .
 
 
 def _fill_system_columns(table: pa.Table, source: DataSourceConfig) -> pa.Table:
+    default = table[source.timestamp]
+    if source.type == "labels" and source.availability_delay_s:
+        default = pc.add(default, pa.scalar(int(source.availability_delay_s * 1_000_000), pa.duration("us")))
     if ARRIVAL_TIME not in table.column_names:
-        arrival = table[source.timestamp]
-        if source.type == "labels" and source.availability_delay_s:
-            delay = pa.scalar(int(source.availability_delay_s * 1_000_000), pa.duration("us"))
-            arrival = pc.add(arrival, delay)
-        table = table.append_column(ARRIVAL_TIME, arrival.cast(TS))
+        table = table.append_column(ARRIVAL_TIME, default.cast(TS))
+    elif table[ARRIVAL_TIME].null_count:  # a row without its own arrival gets the default one
+        filled = pc.coalesce(table[ARRIVAL_TIME], default.cast(TS))
+        table = table.set_column(table.schema.get_field_index(ARRIVAL_TIME), ARRIVAL_TIME, filled)
     if EVENT_ID not in table.column_names:
         declared = [f.name for f in source.fields]
         ids = [event_id(row) for row in table.select(declared).to_pylist()]
@@ -161,16 +163,21 @@ def read_source(source: DataSourceConfig, root: Path) -> LoadedSource:
     tables: list[pa.Table] = []
     listed: list[SourceFile] = []
     problems: list[SchemaProblem] = []
-    root = root.resolve()
-    for path in files:
-        display = path.relative_to(root).as_posix()
-        table = _read_file(path, display, source)
-        listed.append(SourceFile(display, hashlib.sha256(path.read_bytes()).hexdigest(), table.num_rows))
-        found = _schema_problems(table, display, source.fields)
+    for file in files:
+        try:
+            content = file.read_bytes()
+        except OSError as exc:
+            raise DataReadError(f"{file.display}: cannot read: {str(exc).splitlines()[0]}") from None
+        table = _read_file(content, file.display, source)
+        listed.append(SourceFile(file.display, hashlib.sha256(content).hexdigest(), table.num_rows))
+        found = _schema_problems(table, file.display, source.fields)
         problems.extend(found)
         if found:
             continue
         columns = {f.name: _cast(table[f.name], ARROW_TYPES[f.type]) for f in source.fields}
+        for f in source.fields:
+            if f.type == "float":  # NaN is a missing value: one null, in batch and online alike
+                columns[f.name] = pc.if_else(pc.is_nan(columns[f.name]), None, columns[f.name])
         columns.update({c: _cast(table[c], t) for c, t in _SYSTEM_TYPES.items() if c in table.column_names})
         tables.append(_fill_system_columns(pa.table(columns), source))
     if problems:

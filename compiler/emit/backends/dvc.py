@@ -50,10 +50,11 @@ def build_stage(step: StepPlan) -> DvcStage:
 
 
 def build_dvc(plan: SystemPlan) -> DvcFile:
-    return DvcFile(stages={stage_name(s): build_stage(s) for p in plan.pipelines for s in p.steps})
+    steps = (*plan.data_steps, *(s for p in plan.pipelines for s in p.steps))
+    return DvcFile(stages={stage_name(s): build_stage(s) for s in steps})
 
 
 def emit(plan: SystemPlan) -> Iterator[Artifact]:
-    if plan.pipelines:
-        sources = sorted({p.origin.resource for p in plan.pipelines})
+    if plan.pipelines or plan.data_steps:
+        sources = sorted({p.origin.resource for p in plan.pipelines} | {s.origin.resource for s in plan.data_steps})
         yield yaml_artifact(DVC_FILE, build_dvc(plan), sources, NAME)

@@ -18,6 +18,11 @@ NAME = "runtime-configs"
 
 
 def emit(plan: SystemPlan) -> Iterator[Artifact]:
+    for step in plan.data_steps:
+        # generate-data writes into the sample sources: their specs shape the file too.
+        written = tuple(f"DataSource/{s.name}" for s in (getattr(step.config, "events", None),
+                                                          getattr(step.config, "labels", None)) if s is not None)
+        yield json_artifact(step.config_path, step.config, (step.origin.resource, *written), NAME)
     for pipeline in plan.pipelines:
         for step in pipeline.steps:
             yield json_artifact(step.config_path, step.config, (pipeline.origin.resource,), NAME)
