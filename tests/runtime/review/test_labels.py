@@ -79,3 +79,25 @@ def test_a_field_the_export_cannot_fill_is_a_clear_error(make_queue, clock, tmp_
     with pytest.raises(LabelExportError, match="field 'repair_cost' \\(float, not nullable\\)"):
         export_labels(cfg, queue.decided())
     assert not Path(cfg.output).exists()
+
+
+def test_the_training_data_layer_reads_the_export_and_lists_its_hash(make_queue, clock, tmp_path: Path) -> None:
+    """The export lands where the labels source's glob reads; the data layer
+    (validate-data, build-features) takes its rows with the decision as the
+    arrival time, and lists the file's sha256: the override is in the lineage."""
+    from runtime.contracts.steps import ValidateDataConfig
+    from runtime.data.sources import read_source
+
+    step = ValidateDataConfig.model_validate_json((REPO / "generated/runtime/pump-failure/validate-data.json").read_text())
+    source = next(s for s in step.sources if s.name == "failure-labels")
+    cfg = labels_config(tmp_path)
+    cfg = cfg.model_copy(update={"output": str(tmp_path / "data/labels/review-pump-failure.parquet")})
+    queue = make_queue()
+    decide(queue, clock, 1, "override", score=0.9)
+    out = export_labels(cfg, queue.decided())
+    loaded = read_source(source, tmp_path)
+    assert loaded.problems == () and loaded.table is not None
+    assert [(f.path, f.sha256) for f in loaded.files] == [("data/labels/review-pump-failure.parquet", out.sha256)]
+    (row,) = loaded.table.to_pylist()
+    assert (row["asset_id"], row["failed"], row[EVENT_ID]) == ("pump-0001", False, "review:req-00001/0")
+    assert row[ARRIVAL_TIME] == datetime.fromtimestamp((T0 + 60_000_000) / 1e6, tz=timezone.utc)
