@@ -10,6 +10,7 @@ exit status are the runtime's: 0 done, 1 refused / chain broken, 2 usage.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Annotated, Optional
 
 import typer
 
-__all__ = ["audit_app", "review_app"]
+__all__ = ["audit_app", "audit_release_approval", "review_app"]
 
 review_app = typer.Typer(help="Work the human review queue (escalated predictions).", no_args_is_help=True)
 audit_app = typer.Typer(help="Verify and export the hash-chained audit log.", no_args_is_help=True)
@@ -153,3 +154,35 @@ def export(
     """Every audit record as JSON lines, for auditors."""
     _runtime("audit", ["export", *(["--out", str(out)] if out else [])], _config(model, config, generated),
              stream=out is None)
+
+
+@audit_app.command()
+def record(
+    actor: Annotated[str, typer.Option(help="Who: reviewer:alice, system:monitor, ci:release-bot.")],
+    action: Annotated[str, typer.Option(help="What: release.approved, monitor.rollback, ...")],
+    subject: Annotated[str, typer.Option(help="About what: a release, a model.")],
+    payload: Annotated[str, typer.Option(help="Details, a JSON object.")] = "{}",
+    model: ModelOpt = None, config: ConfigOpt = None, generated: GeneratedOpt = Path("generated"),
+) -> None:
+    """Append one record (a release approval, an automated action) to the audit log."""
+    _runtime("audit", ["record", "--actor", actor, "--action", action, "--subject", subject, "--payload", payload],
+             _config(model, config, generated))
+
+
+def audit_release_approval(generated: Path, release: str, approver: str, role: str, reason: str, on: str,
+                           path: str) -> str:
+    """Record a release approval in the audit log of the system's review store
+    (any model's review config names it); the message says what happened.
+    Git stays the approval's record of truth: this makes it part of the chain."""
+    found = sorted(generated.glob("runtime/*/review.json"))
+    if not found:
+        return "audit: no review store configured (no generated/runtime/*/review.json); the approval is in git only"
+    payload = json.dumps({"approver": approver, "role": role, "reason": reason, "date": on, "record": path},
+                         sort_keys=True)
+    done = subprocess.run([sys.executable, "-m", "runtime", "audit", "--config", str(found[0]), "record",
+                           "--actor", f"approver:{approver}", "--action", "release.approved", "--subject", release,
+                           "--payload", payload], check=False, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"the approval is written to git but not to the audit log: {done.stderr.strip()}")
+    seq = json.loads(done.stdout)["seq"]
+    return f"audit: recorded release.approved for {release} (audit seq {seq})"

@@ -102,3 +102,23 @@ def test_specops_review_and_audit_work_a_local_store(repo: Path, tmp_path: Path)
     verify = specops("audit", "verify")
     assert verify.returncode == 0 and "audit chain OK: 3 record(s)" in verify.stdout
     assert (tmp_path / ".specops/review/review.db").exists()
+
+
+def test_a_release_approval_is_recorded_in_the_audit_log(repo: Path, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from typer.testing import CliRunner
+
+    from compiler.cli import app
+
+    for folder in ("specs", "policies", "generated"):
+        shutil.copytree(repo / folder, tmp_path / folder)
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["release", "approve", "pump-failure-1-4-0", "--approver", "lee@acme.example",
+                                      "--role", "ml-lead", "--reason", "canary numbers", "--date", "2026-11-27"])
+    assert result.exit_code == 0, result.output
+    assert "audit: recorded release.approved for pump-failure-1-4-0 (audit seq 1)" in result.output
+    exported = subprocess.run([sys.executable, "-m", "runtime", "audit", "export", "--config",
+                               "generated/runtime/pump-failure/review.json"], capture_output=True, text=True)
+    (rec,) = [json.loads(line) for line in exported.stdout.splitlines()]
+    assert (rec["actor"], rec["action"], rec["subject"]) == ("approver:lee@acme.example", "release.approved",
+                                                              "pump-failure-1-4-0")
+    assert rec["payload"]["role"] == "ml-lead" and rec["payload"]["record"] == "specs/releases/pump-failure.yaml"
