@@ -107,13 +107,19 @@ class SqliteDatabase:
     @contextmanager
     def transaction(self) -> Iterator[_SqliteTx]:
         conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise DatabaseError(f"review store {self.where}: {exc}") from None
         try:
             yield _SqliteTx(conn)
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            conn.execute("ROLLBACK")
+            raise DatabaseError(f"review store {self.where}: {exc}") from None
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-        conn.execute("COMMIT")
 
     def setup(self, ddl: Mapping[str, Sequence[str]]) -> None:
         with self.transaction() as tx:
@@ -191,8 +197,11 @@ class PostgresDatabase:
     @contextmanager
     def transaction(self) -> Iterator[_PostgresTx]:
         conn = self._conn()
-        with conn.transaction():
-            yield _PostgresTx(conn)
+        try:
+            with conn.transaction():
+                yield _PostgresTx(conn)
+        except self._psycopg.Error as exc:
+            raise DatabaseError(f"review store {self.where}: {str(exc).strip()}") from None
 
     def setup(self, ddl: Mapping[str, Sequence[str]]) -> None:
         with self.transaction() as tx:

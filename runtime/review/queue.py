@@ -261,29 +261,37 @@ class ReviewQueue:
                 item = self._get(tx, item_id)
                 if item.status == "decided" or item.due_us > now:
                     continue  # decided or escalated meanwhile
-                changed.append(self._escalate(tx, item, now))
+                done = self._escalate(tx, item, now)
+            if done is not None:
+                changed.append(done)
         return tuple(changed)
 
-    def _escalate(self, tx: Tx, item: QueueItem, now: int) -> QueueItem:
+    def _escalate(self, tx: Tx, item: QueueItem, now: int) -> QueueItem | None:
         policy = self.policy
         step = policy.escalation if item.level == 1 else "conservative_default"
         overdue_s = (now - item.due_us) / 1e6
         base = {"level": item.level, "due_us": item.due_us, "overdue_s": overdue_s, "timeout_s": policy.timeout_s,
                 "claimed_by": item.claimed_by}
+        # Guarded on the due time read: of two sweepers (replicas) racing, one escalates, once.
+        guard = "WHERE id = ? AND status <> 'decided' AND due_us = ?"
         if step == "conservative_default":
             outcome = policy.conservative_action == "act"
-            tx.execute("UPDATE review_items SET status = 'decided', verdict = 'conservative_default', outcome = ?, "
-                       "decided_by = ?, decision_reason = ?, decided_us = ?, claim_token = NULL, "
-                       "lease_until_us = NULL, escalations = escalations + 1 WHERE id = ?",
-                       (outcome, SWEEPER, f"no decision within {policy.timeout_s:g}s: {policy.conservative_action}",
-                        now, item.id))
+            if not tx.execute("UPDATE review_items SET status = 'decided', verdict = 'conservative_default', "
+                              "outcome = ?, decided_by = ?, decision_reason = ?, decided_us = ?, claim_token = NULL, "
+                              f"lease_until_us = NULL, escalations = escalations + 1 {guard}",
+                              (outcome, SWEEPER,
+                               f"no decision within {policy.timeout_s:g}s: {policy.conservative_action}", now,
+                               item.id, item.due_us)):
+                return None
             self.audit.append(tx, actor=SWEEPER, action="review.conservative_default", subject=item.id,
                               payload={**base, "action": policy.conservative_action, "outcome": outcome}, at_us=now)
             return self._get(tx, item.id)
         new_due = now + int(policy.timeout_s * 1e6)
-        tx.execute("UPDATE review_items SET status = 'pending', level = 2, due_us = ?, claimed_by = NULL, "
-                   "claim_token = NULL, lease_until_us = NULL, excluded_reviewer = ?, escalations = escalations + 1 "
-                   "WHERE id = ?", (new_due, item.claimed_by if step == "second_reviewer" else None, item.id))
+        if not tx.execute("UPDATE review_items SET status = 'pending', level = 2, due_us = ?, claimed_by = NULL, "
+                          "claim_token = NULL, lease_until_us = NULL, excluded_reviewer = ?, "
+                          f"escalations = escalations + 1 {guard}",
+                          (new_due, item.claimed_by if step == "second_reviewer" else None, item.id, item.due_us)):
+            return None
         payload = {**base, "to": step, "new_due_us": new_due}
         if step == "page":
             payload["notify"] = list(policy.notify)

@@ -173,3 +173,39 @@ def test_queues_of_two_models_share_a_store_but_not_items(db, clock) -> None:
     with pytest.raises(ReviewError, match="belongs to model 'pump-failure'"):
         b.claim("alice", "req-00001/0")
     assert a.audit.verify().ok and a.audit.verify().records == 3  # one chain for the store
+
+
+def test_racing_sweepers_escalate_each_item_once(db, clock) -> None:
+    """Every predictor replica sweeps: two sweepers at the same moment never double-escalate."""
+    import threading
+
+    from review_support import policy
+
+    from runtime.review import ReviewQueue
+
+    queues = [ReviewQueue(db, "pump-failure", policy(escalation="conservative_default"), clock_us=clock).setup()
+              for _ in range(4)]
+    for n in range(30):
+        queues[0].submit(prediction(n))
+    clock.advance(1800)
+    results: list[int] = []
+    threads = [threading.Thread(target=lambda q=q: results.append(len(q.sweep()))) for q in queues]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(results) == 30
+    records = [r for r in queues[0].audit.records() if r.action == "review.conservative_default"]
+    assert len(records) == 30 and len({r.subject for r in records}) == 30
+    assert queues[0].audit.verify().ok
+
+
+def test_a_store_that_cannot_be_reached_is_a_clear_error() -> None:
+    from review_support import policy
+
+    from runtime.audit.database import DatabaseError, PostgresDatabase
+    from runtime.review import ReviewQueue
+
+    db = PostgresDatabase("host=127.0.0.1 port=1 dbname=test user=postgres connect_timeout=1")
+    with pytest.raises(DatabaseError, match="review store postgres 127.0.0.1:1/test: cannot connect"):
+        ReviewQueue(db, "pump-failure", policy()).setup()
