@@ -209,3 +209,29 @@ def test_a_store_that_cannot_be_reached_is_a_clear_error() -> None:
     db = PostgresDatabase("host=127.0.0.1 port=1 dbname=test user=postgres connect_timeout=1")
     with pytest.raises(DatabaseError, match="review store postgres 127.0.0.1:1/test: cannot connect"):
         ReviewQueue(db, "pump-failure", policy()).setup()
+
+
+def test_submit_takes_the_predictors_review_item_by_its_fields(make_queue) -> None:
+    """The predictor hands over its own frozen ``ReviewItem`` (runtime.serving.review,
+    same field names); the queue reads it by attribute, no conversion at the call site."""
+    from dataclasses import asdict, dataclass
+
+    @dataclass(frozen=True, slots=True)
+    class ReviewItem:  # the predictor's hand-off type, field for field
+        prediction_id: str
+        request_id: str
+        model: str
+        version: str
+        release: str
+        environment: str
+        entity: str
+        score: float
+        threshold: float
+        rule: str | None
+        reason: str
+        feature_vector_sha256: str
+        at: str
+
+    queue = make_queue()
+    item = ReviewItem(**asdict(prediction(3)))
+    assert queue.submit(item).prediction == prediction(3)
