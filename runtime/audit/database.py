@@ -185,7 +185,9 @@ class PostgresDatabase:
             try:
                 conn = self._psycopg.connect(self.dsn, autocommit=True, connect_timeout=10)
                 if self.schema:
-                    conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
+                    # Only when missing: an application role may lack CREATE on the database.
+                    if conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (self.schema,)).fetchone() is None:
+                        conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
                     conn.execute(f'SET search_path TO "{self.schema}"')
             except self._psycopg.Error as exc:
                 raise DatabaseError(f"review store {self.where}: cannot connect: {str(exc).strip()}") from None
@@ -204,8 +206,16 @@ class PostgresDatabase:
             raise DatabaseError(f"review store {self.where}: {str(exc).strip()}") from None
 
     def setup(self, ddl: Mapping[str, Sequence[str]]) -> None:
+        """Create what is missing.  A store already set up by its owner is left
+        alone, so the application role needs no DDL rights (and, without
+        UPDATE/DELETE on audit_log or ownership of it, cannot drop the triggers)."""
         with self.transaction() as tx:
             tx.lock("setup")  # two processes creating the same triggers at once would collide
+            ready = tx.rows("SELECT to_regclass('review_items') IS NOT NULL AND to_regclass('audit_log') IS NOT NULL "
+                            "AND (SELECT count(*) FROM pg_trigger WHERE tgrelid = to_regclass('audit_log') "
+                            "AND tgname IN ('audit_log_no_change', 'audit_log_no_truncate')) = 2")[0][0]
+            if ready:
+                return
             for stmt in ddl["postgres"]:
                 tx.execute(stmt)
 
