@@ -12,6 +12,7 @@ applies the conservative default.
 from __future__ import annotations
 
 import logging
+import math
 import secrets
 import statistics
 import time
@@ -112,6 +113,9 @@ class ReviewQueue:
         return self.enqueue(EscalatedPrediction.from_item(item))
 
     def enqueue(self, p: EscalatedPrediction) -> QueueItem:
+        if not (math.isfinite(p.score) and math.isfinite(p.threshold)):
+            raise ReviewError(f"prediction {p.prediction_id!r}: score {p.score!r} / threshold {p.threshold!r} "
+                              "must be finite numbers")
         now = self.clock_us()
         due = now + int(self.policy.timeout_s * 1e6)
         with self.db.transaction() as tx:

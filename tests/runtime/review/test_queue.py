@@ -235,3 +235,12 @@ def test_submit_takes_the_predictors_review_item_by_its_fields(make_queue) -> No
     queue = make_queue()
     item = ReviewItem(**asdict(prediction(3)))
     assert queue.submit(item).prediction == prediction(3)
+
+
+def test_a_non_finite_score_is_refused_not_stored(make_queue) -> None:
+    from dataclasses import replace
+
+    queue = make_queue()
+    with pytest.raises(ReviewError, match="must be finite numbers"):
+        queue.submit(replace(prediction(1), score=float("nan")))
+    assert queue.items() == () and queue.audit.verify().records == 0
