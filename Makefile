@@ -44,6 +44,7 @@ bench: install  ## benchmarks; figures go to bench/results/
 	$(PY) bench/compile/bench_compile.py
 	$(PY) bench/cel/bench_cel.py
 	$(PY) bench/train/bench_train.py
+	$(PY) bench/stream/bench_stream.py
 	$(PY) bench/data/bench_data.py
 	$(PY) bench/review/bench_review.py
 

@@ -124,7 +124,8 @@ def run_pipeline(
                     on_stage(index, len(chosen), name)
                 started = time.perf_counter()
                 try:
-                    done = repo.reproduce(name, single_item=True, force=force)
+                    # --force reruns the named stages (all of them when none is named), not their inputs.
+                    done = repo.reproduce(name, single_item=True, force=force and (not targets or name in targets))
                 except ReproductionError as exc:
                     cause = exc.__cause__ or exc
                     runs.append(StageRun(name, "failed", time.perf_counter() - started, str(cause)))

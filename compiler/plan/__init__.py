@@ -4,6 +4,7 @@ from compiler.plan.admission import AdmissionRulePlan
 from compiler.plan.build import build_plan, resource_hash
 from compiler.plan.model import (
     CONFIG_MOUNT,
+    ONLINE_STORE_ENV,
     WORKSPACE,
     EdgePlan,
     EnvironmentPlan,
@@ -23,6 +24,7 @@ from compiler.plan.model import (
 __all__ = [
     "AdmissionRulePlan",
     "CONFIG_MOUNT",
+    "ONLINE_STORE_ENV",
     "WORKSPACE",
     "EdgePlan",
     "EnvironmentPlan",

@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from compiler.plan.admission import build_admission
 from compiler.plan.model import (
     CONFIG_MOUNT,
+    ONLINE_STORE_ENV,
     EdgePlan,
     EnvironmentPlan,
     IngesterPlan,
@@ -59,12 +60,14 @@ from runtime.contracts.steps import (
     LabelConfig,
     MonitorConfig,
     ObjectiveConfig,
+    OnlineStoreConfig,
     ParityConfig,
     ProposeReleaseConfig,
     RegisterConfig,
     ReleaseRef,
     ReviewConfig,
     ServeConfig,
+    StreamConsumerConfig,
     TrainConfig,
     TransformConfig,
     ValidateDataConfig,
@@ -74,6 +77,7 @@ __all__ = ["DOCKER_CONFIG_KEY", "LOCAL_ARTIFACTS", "build_plan", "resource_hash"
 
 LOCAL_ARTIFACTS = ".specops/artifacts"
 WORK_ROOT = ".specops/work"
+LOCAL_ONLINE_STORE = "sqlite:///.specops/online/features.sqlite"
 MONITOR_SCHEDULE = "*/5 * * * *"
 PIPELINE_DEADLINE_S = 4 * 3600
 STEP_DEADLINE_S = 3600
@@ -276,6 +280,9 @@ class _Builder:
                              for a in self.spec.nodes[f"FeatureSet/{fs}"].resource.spec.attributes  # type: ignore[attr-defined]
                              if a.endswith("_type")), None)
 
+        data_hash = _combined_hash(self.hashes[i] for i in
+                                   sorted({f"DataSource/{s}" for s in sources} | {self.system_node.id}) if i in self.hashes)
+
         def common(cluster: bool) -> dict[str, Any]:
             return {"model": model.name, "spec_hash": spec_hash, "artifacts": self.remote if cluster else self.local,
                     "work_dir": work}
@@ -284,7 +291,10 @@ class _Builder:
             c = common(cluster)
             return {
                 "validate-data": ValidateDataConfig(
-                    **c, sources=tuple(self.data_source(s, cluster) for s in sources),
+                    # Its own lineage: the contracts it applies, not the whole model, so a
+                    # feature or model edit does not revalidate (and re-hash) the data.
+                    **{**c, "spec_hash": data_hash},
+                    sources=tuple(self.data_source(s, cluster) for s in sources),
                     output=paths["validated"], report=paths["data_report"],
                     as_of=None if cluster or not self.sample_sources & set(sources) else self.sample_end),
                 "build-features": BuildFeaturesConfig(
@@ -312,7 +322,8 @@ class _Builder:
                 "evaluate": EvaluateConfig(
                     **c, gates=tuple(GateConfig(metric=g.metric, min=g.min, max=g.max, at=g.at) for g in m.gates),
                     challenger_metric=m.challenger.metric, challenger_tolerance=m.challenger.tolerance,
-                    champion=champion, slice_column=slice_column, input=paths["features"], model_dir=paths["model"],
+                    champion=champion if cluster else None, champion_alias=None if cluster else "champion",
+                    slice_column=slice_column, input=paths["features"], model_dir=paths["model"],
                     output=paths["evaluation"]),
                 "export-onnx": ExportOnnxConfig(
                     **c, opset=m.export.onnx.opset, parity_tolerance=m.export.onnx.parity_tolerance,
@@ -321,7 +332,7 @@ class _Builder:
                     model_dir=paths["model"], input=paths["features"], output=paths["onnx"],
                     truncation_max_pr_auc_loss=m.challenger.tolerance),
                 "register": RegisterConfig(**c, model_dir=paths["model"], onnx_dir=paths["onnx"], report=paths["evaluation"],
-                                           output=paths["entry"]),
+                                           output=paths["entry"], promote_to=() if cluster else ("champion",)),
                 "propose-release": ProposeReleaseConfig(**c, entry=paths["entry"], releases_dir="specs/releases",
                                                         output=paths["proposal"]),
             }
@@ -422,6 +433,7 @@ class _Builder:
                 review=self.review(model, spec_hash, cluster=True),
                 max_feature_age_s=m.serving.max_feature_age.seconds if m.serving.max_feature_age else None,
                 policy_bundle=f"{CONFIG_MOUNT}/{model.name}/policy-bundle.json", risk_tier=m.risk.tier,
+                online_store=self.online_store(True),
             )
             r = m.serving.resources
             servings.append(ServingPlan(
@@ -503,29 +515,77 @@ class _Builder:
                                origin=_origin(node), notify=sl.spec.notify, min_replicas=serving.min_replicas))
         return out
 
+    def online_store(self, cluster: bool) -> OnlineStoreConfig:
+        """The System's online store; local runs use the embedded default unless it is a credential-free file."""
+        store = self.system.spec.online_store
+        if store.backend == "memory":
+            return OnlineStoreConfig(backend="memory", url="memory://")
+        if not cluster and not (store.backend == "sqlite" and store.url):
+            return OnlineStoreConfig(backend="sqlite", url=LOCAL_ONLINE_STORE)
+        if store.connection is not None:
+            return OnlineStoreConfig(backend=store.backend, url_env=ONLINE_STORE_ENV)
+        return OnlineStoreConfig(backend=store.backend, url=store.url or LOCAL_ONLINE_STORE)
+
+    @staticmethod
+    def consumer(ds: DataSource) -> StreamConsumerConfig:
+        st = ds.spec.stream
+        assert st is not None
+        return StreamConsumerConfig(
+            ack_wait_s=st.ack_wait.seconds, max_deliver=st.max_deliver, backoff_s=tuple(b.seconds for b in st.backoff),
+            max_ack_pending=st.max_ack_pending,
+            dead_letter_subject=st.dead_letter_subject or f"specops.dead-letter.{ds.name}",
+            dead_letter_stream=f"{st.stream}_DEAD_LETTER",
+        )
+
+    def online_feeds(self, fs: FeatureSet) -> list[str]:
+        """The streams that fill a feature set's online store: its own source when that is a
+        stream (so switching a file source to a stream is a DataSource edit alone), and online.stream."""
+        feeds: list[str] = []
+        if not fs.spec.online.enabled:
+            return feeds
+        kind, source = fs.spec.source.ref
+        node = self.spec.get("DataSource", source) if kind == "DataSource" else None
+        if node is not None and node.resource.spec.type == "stream":  # type: ignore[attr-defined]
+            feeds.append(source)
+        if fs.spec.online.stream and fs.spec.online.stream not in feeds:
+            feeds.append(fs.spec.online.stream)
+        return feeds
+
     def ingesters(self, servings: list[ServingPlan], envs: dict[str, EnvironmentPlan]) -> list[IngesterPlan]:
-        out: list[IngesterPlan] = []
         served: dict[str, set[str]] = {}
         for sv in servings:
             model: Model = self.spec.nodes[f"Model/{sv.model}"].resource  # type: ignore[assignment]
             for fs_name in self.feature_set_names(model):
                 served.setdefault(fs_name, set()).add(sv.environment)
-        for fs_node, fs in self.spec.of_kind(FeatureSet):
-            stream = fs.spec.online.stream
-            if not stream or fs.name not in served:
-                continue
-            src: DataSource = self.spec.nodes[f"DataSource/{stream}"].resource  # type: ignore[assignment]
+        fed: dict[str, list[str]] = {}  # stream data source -> served feature sets it feeds
+        for _, fs in self.spec.of_kind(FeatureSet):
+            if fs.name in served:
+                for stream in self.online_feeds(fs):
+                    fed.setdefault(stream, []).append(fs.name)
+        out: list[IngesterPlan] = []
+        for stream in sorted(fed):
+            ds_node = self.spec.nodes[f"DataSource/{stream}"]
+            src: DataSource = ds_node.resource  # type: ignore[assignment]
+            fs_names = sorted(fed[stream])
             secret = src.spec.stream.credentials.secret_ref if src.spec.stream and src.spec.stream.credentials else None
-            for env_name in sorted(served[fs.name]):
+            spec_hash = _combined_hash([self.hashes[ds_node.id], self.hashes[self.system_node.id],
+                                        *(self.hashes[f"FeatureSet/{n}"] for n in fs_names)])
+            name = f"ingest-{stream}"
+
+            def config(cluster: bool) -> IngestConfig:
+                return IngestConfig(
+                    model=stream, spec_hash=spec_hash, artifacts=self.remote if cluster else self.local,
+                    work_dir=f"{WORK_ROOT}/{name}", source=self.data_source(stream, cluster),
+                    feature_sets=tuple(self.feature_set(n) for n in fs_names), online_store=self.online_store(cluster),
+                    consumer=self.consumer(src))
+
+            for env_name in sorted({e for n in fs_names for e in served[n]}):
                 env = envs[env_name]
-                config = IngestConfig(model=fs.name, spec_hash=self.hashes[fs.id], artifacts=self.remote,
-                                      work_dir=f"{WORK_ROOT}/ingest-{fs.name}", source=self.data_source(stream, True),
-                                      feature_sets=(self.feature_set(fs.name),))
                 out.append(IngesterPlan(
-                    name=f"ingest-{fs.name}", environment=env.name, namespace=env.namespace,
-                    config_path=f"{CONFIG_MOUNT}/ingest-{fs.name}/ingest.json", config=config,
-                    config_map=f"ingest-{fs.name}-config", stream_secret=(secret.name, secret.key) if secret else None,
-                    origin=_origin(fs_node)))
+                    name=name, environment=env.name, namespace=env.namespace,
+                    config_path=f"{CONFIG_MOUNT}/{name}/ingest.json", config=config(True),
+                    config_map=f"{name}-config", stream_secret=(secret.name, secret.key) if secret else None,
+                    origin=_origin(ds_node), local_config=config(False), feature_sets=tuple(fs_names)))
         return out
 
     # ------------------------------------------------------------ sample data
@@ -645,6 +705,8 @@ class _Builder:
             environments=tuple(sorted(envs.values(), key=lambda e: (e.order, e.name))),
             pipelines=tuple(pipelines), monitors=tuple(monitors), servings=tuple(servings),
             ingesters=tuple(self.ingesters(servings, envs)), edges=tuple(edges), policy_bundle=self.bundle,
+            online_store_secret=(s.online_store.connection.secret_ref.name, s.online_store.connection.secret_ref.key)
+            if s.online_store.connection else None,
             resource_hashes=tuple(sorted((i, self.spec.nodes[i].document.file, h) for i, h in self.hashes.items())),
             origin=sys_origin, admission=build_admission(self.spec),
             secret_refs=secret_refs(self.spec),

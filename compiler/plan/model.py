@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CONFIG_MOUNT",
+    "ONLINE_STORE_ENV",
     "WORKSPACE",
     "EdgePlan",
     "EnvironmentPlan",
@@ -39,6 +40,9 @@ __all__ = [
 # pod and in a DVC stage.
 WORKSPACE = "/workspace"
 CONFIG_MOUNT = "generated/runtime"
+# The variable that carries the online store URL from its Secret into the
+# ingester and predictor containers (step configs name it; values stay out of git).
+ONLINE_STORE_ENV = "SPECOPS_ONLINE_STORE_URL"
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,14 +143,22 @@ class ServingPlan:
 
 @dataclass(frozen=True, slots=True)
 class IngesterPlan:
+    """One stream data source -> the online store of every served feature set it feeds.
+
+    One per stream (not per feature set): the durable consumer belongs to the
+    DataSource, and two ingesters bound to one durable would split its events.
+    """
+
     name: str
     environment: str
     namespace: str
     config_path: str
-    config: StepConfig
+    config: StepConfig  # cluster variant (ConfigMap)
     config_map: str
     stream_secret: tuple[str, str] | None  # (secret name, key) for the NATS credentials
     origin: Origin
+    local_config: StepConfig | None = None  # embedded-defaults variant, at config_path in the repository
+    feature_sets: tuple[str, ...] = ()  # the served feature sets it fills (lineage)
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,6 +260,7 @@ class SystemPlan:
     policy_bundle: PolicyBundle
     # Local-only steps (DVC, never Argo): generate-data for the embedded sample data.
     data_steps: tuple[StepPlan, ...] = ()
+    online_store_secret: tuple[str, str] | None = None  # (secret name, key) holding the online store URL
     # sha256 of every spec resource's canonical form, for lineage and the manifest.
     resource_hashes: tuple[tuple[str, str, str], ...] = field(default=())  # (id, file, sha256)
     origin: Origin | None = None

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, StrictInt, model_validator
 
 from compiler.spec.base import Bool, Duration, Float, Fraction, Name, PositiveInt, Resource, SecretSource, SpecModel, Str
 
@@ -64,6 +64,22 @@ class StreamLocation(SpecModel):
     stream: Annotated[Str, Field(pattern=r"^[A-Za-z0-9_-]+$")]
     durable: Annotated[Str, Field(pattern=r"^[A-Za-z0-9_-]+$")] | None = None
     credentials: SecretSource | None = None
+    # Delivery: an event not acknowledged (= not yet applied to the online
+    # store) within ackWait is redelivered, after the backoff delays when set.
+    ack_wait: Duration = Duration.parse("30s")
+    max_deliver: Annotated[StrictInt, Field(ge=1, le=1000)] = 10
+    backoff: tuple[Duration, ...] = ()
+    max_ack_pending: Annotated[StrictInt, Field(ge=1, le=100_000)] = 1000
+    # Poison events (not JSON, or breaking the contract) are moved here with the reason;
+    # default: specops.dead-letter.<data source name>.
+    dead_letter_subject: Annotated[Str, Field(pattern=r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")] | None = None
+
+    @model_validator(mode="after")
+    def _delivery(self) -> "StreamLocation":
+        if self.backoff and self.max_deliver <= len(self.backoff):
+            raise ValueError(f"'maxDeliver' ({self.max_deliver}) must be greater than the number of 'backoff' "
+                             f"delays ({len(self.backoff)}); JetStream rejects the consumer otherwise")
+        return self
 
 
 class Quality(SpecModel):

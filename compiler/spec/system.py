@@ -16,6 +16,7 @@ __all__ = [
     "Environment",
     "GitRepo",
     "Notifier",
+    "OnlineFeatureStore",
     "ReviewStore",
     "RuntimeImage",
     "SyncPolicy",
@@ -111,6 +112,33 @@ class ReviewStore(SpecModel):
         return self
 
 
+class OnlineFeatureStore(SpecModel):
+    """Where online features live: stream ingesters write them, predictors read them.
+
+    ``url`` is for locations without credentials (``sqlite:///PATH``,
+    ``redis://HOST:PORT/DB?prefix=P``); a Redis with a password is a
+    ``connection`` secretRef whose value is the URL.
+    """
+
+    backend: Literal["memory", "sqlite", "redis"] = "sqlite"
+    url: Annotated[Str, Field(pattern=r"^(sqlite:///[^\s?#]+|redis://[^@\s/]+(:[0-9]+)?(/[0-9]+)?(\?prefix=[A-Za-z0-9_.:-]+)?)$")] | None = None
+    connection: SecretSource | None = None
+
+    @model_validator(mode="after")
+    def _location(self) -> "OnlineFeatureStore":
+        if self.url is not None and self.connection is not None:
+            raise ValueError("set either 'url' or 'connection' (a secretRef), not both")
+        if self.backend == "memory" and (self.url or self.connection):
+            raise ValueError("the memory online store lives in the process; it takes no 'url' or 'connection'")
+        if self.backend == "redis" and self.url is None and self.connection is None:
+            raise ValueError("the redis online store needs 'connection' as a secretRef (or a credential-free 'url')")
+        if self.url is not None and not self.url.startswith("sqlite" if self.backend == "sqlite" else "redis"):
+            raise ValueError(f"'url' {self.url!r} is not a {self.backend} location")
+        if self.backend == "sqlite" and self.connection is not None:
+            raise ValueError("the sqlite online store is a file: give 'url: sqlite:///PATH', not a connection secret")
+        return self
+
+
 class SystemSpec(SpecModel):
     owner: Annotated[Str, Field(min_length=1)]
     gitops: GitRepo
@@ -119,6 +147,7 @@ class SystemSpec(SpecModel):
     environments: Annotated[tuple[Environment, ...], Field(min_length=1)]
     notifiers: tuple[Notifier, ...] = ()
     review_store: ReviewStore = ReviewStore()
+    online_store: OnlineFeatureStore = OnlineFeatureStore()
     service_account: Name = "specops-runner"
     sample_data: SampleData | None = None  # local runs only: the embedded generator's knobs
 

@@ -31,6 +31,7 @@ __all__ = [
     "LabelConfig",
     "MonitorConfig",
     "ObjectiveConfig",
+    "OnlineStoreConfig",
     "ParityConfig",
     "ProposeReleaseConfig",
     "RegisterConfig",
@@ -42,6 +43,7 @@ __all__ = [
     "ServeConfig",
     "StepConfig",
     "StepName",
+    "StreamConsumerConfig",
     "TrainConfig",
     "TransformConfig",
     "ValidateDataConfig",
@@ -248,6 +250,9 @@ class EvaluateConfig(StepConfig):
     challenger_metric: str
     challenger_tolerance: float
     champion: ReleaseRef | None = None
+    # Without a champion release: compare with this alias of the registry at
+    # artifacts.uri (local runs: the local registry's champion), if it exists.
+    champion_alias: str | None = None
     slice_column: str | None = None
     input: str
     model_dir: str
@@ -279,6 +284,10 @@ class RegisterConfig(StepConfig):
     onnx_dir: str
     report: str
     output: str  # registry entry
+    # Aliases a registered version also takes.  Local runs: "champion" (it
+    # passed its gates and beat or tied the local champion); in a cluster none:
+    # promotion there is a ModelRelease pull request.
+    promote_to: tuple[Literal["champion", "edge"], ...] = ()
 
 
 class ProposeReleaseConfig(StepConfig):
@@ -315,10 +324,39 @@ class MonitorConfig(StepConfig):
     output: str
 
 
+class OnlineStoreConfig(_Config):
+    """Where online features live; the ingester writes them, the predictor reads them.
+
+    The store URL is ``runtime.features.store.open_store``'s (``memory://``,
+    ``sqlite:///PATH``, ``redis://HOST:PORT/DB?prefix=P``).  In a cluster it
+    comes from a Secret through the environment variable ``url_env`` (a
+    password never appears in git); ``url`` is for credential-free locations.
+    """
+
+    backend: Literal["memory", "sqlite", "redis"]
+    url: str | None = None
+    url_env: str | None = None
+
+
+class StreamConsumerConfig(_Config):
+    """How the ingester's durable JetStream consumer redelivers and gives up."""
+
+    ack_wait_s: Seconds = 30.0  # unacked for this long (no apply) -> redelivered
+    max_deliver: Annotated[int, Field(ge=1)] = 10
+    backoff_s: tuple[Seconds, ...] = ()  # redelivery delays; overrides ack_wait when set
+    max_ack_pending: Annotated[int, Field(ge=1)] = 1000
+    batch: Annotated[int, Field(ge=1)] = 100  # messages per pull
+    dead_letter_subject: str  # poison messages go here, with the reason
+    dead_letter_stream: str  # the JetStream stream that keeps them
+
+
 class IngestConfig(StepConfig):
     step: Literal["ingest"] = "ingest"
     source: DataSourceConfig
     feature_sets: tuple[FeatureSetConfig, ...]
+    online_store: OnlineStoreConfig
+    consumer: StreamConsumerConfig
+    port: Annotated[int, Field(ge=1, le=65535)] = 8080  # /healthz, /readyz, /metrics
 
 
 
@@ -384,6 +422,7 @@ class ServeConfig(StepConfig):
     max_feature_age_s: float | None = None
     policy_bundle: str
     risk_tier: Literal["low", "medium", "high", "critical"]
+    online_store: OnlineStoreConfig | None = None  # the store the ingesters of its feature sets fill
 
 
 class EdgeRunConfig(StepConfig):

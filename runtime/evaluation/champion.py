@@ -48,11 +48,27 @@ def _at(cfg: EvaluateConfig) -> float | None:
     return gate.at if gate else None
 
 
+def _registry_champion(cfg: EvaluateConfig) -> ReleaseRef | None:
+    """The registry version the alias names, as a release reference."""
+    if not cfg.champion_alias:
+        return None
+    from runtime.registry import Registry, RegistryError
+
+    try:
+        entry = Registry(cfg.artifacts.uri).resolve(cfg.model, cfg.champion_alias)
+    except (RegistryError, OSError):
+        return None
+    return ReleaseRef(name=f"{cfg.model}@{cfg.champion_alias}", version=entry.version, uri=entry.model_uri,
+                      sha256=entry.sha256)
+
+
 def compare_with_champion(cfg: EvaluateConfig, challenger: HoldoutScores, table: TrainingTable,
                           holdout: slice, cache: dict[str, object]) -> ChampionResult:
-    ref = cfg.champion
+    ref = cfg.champion if cfg.champion is not None else _registry_champion(cfg)
     if ref is None:
-        return ChampionResult("no champion", True, {"note": "no champion release in the production environment"})
+        where = (f"no '{cfg.champion_alias}' in the registry at {cfg.artifacts.uri}" if cfg.champion_alias
+                 else "no champion release in the production environment")
+        return ChampionResult("no champion", True, {"note": where})
     base = {"release": ref.name, "version": ref.version, "uri": ref.uri, "metric": cfg.challenger_metric,
             "tolerance": cfg.challenger_tolerance}
     try:

@@ -116,23 +116,57 @@ def _apply_to_state(fs: FeatureSetDef, state: EntityState | None, eid: str, et: 
     """(state, new, quarantine): the event applied per the late-event policy."""
     if state is None:
         state = EntityState((c, c in fs.sum_series, c in fs.square_series) for c in fs.series)
-    if state.seen(eid):
+    ids = state.ids
+    if eid in ids:
         return state, False, False
-    state.clock = max(state.clock, arrival)
-    horizon = state.clock - fs.max_window_us
-    if (fs.late.excludes_late and fs.late.is_late(et, arrival)) or et <= horizon:
+    if arrival > state.clock:
+        state.clock = arrival
+    width = fs.max_window_us
+    horizon = state.clock - width
+    slack = width >> 3
+    late = fs.late
+    if (late.excludes_late and late.is_late(et, arrival)) or et <= horizon:
         # Left out: late under drop/quarantine, or already outside every window.
         state.dropped[eid] = arrival
         state.ids.add(eid)
-        state.evict(horizon)
+        state.evict(horizon, slack)
         return state, True, fs.late.policy == "quarantine" and fs.late.is_late(et, arrival)
-    state.ids.add(eid)
-    state.events.insert(et, eid, None)
-    for name, series in state.series.items():
-        value = row.get(name)
-        if value is not None:
-            series.insert(et, eid, value)
-    state.evict(horizon)
+    ids.add(eid)
+    events = state.events
+    ets = events.ets
+    if ets and (et < ets[-1] or (et == ets[-1] and eid < events.eids[-1])):
+        # Out of order (within the allowed lateness): insert in place.
+        events.insert(et, eid, None)
+        for name, series in state.series.items():
+            value = row[name]
+            if value is not None:
+                series.insert(et, eid, value)
+    else:
+        # In order for the entity, hence for every column: append (the hot path, inlined).
+        ets.append(et)
+        events.eids.append(eid)
+        events.vals.append(None)
+        for name, series in state.series.items():
+            value = row[name]
+            if value is None:
+                continue
+            series.ets.append(et)
+            series.eids.append(eid)
+            series.vals.append(value)
+            sums = series.s
+            if sums is None:
+                continue
+            num, den = value.as_integer_ratio()
+            k = den.bit_length() - 1
+            if k > series.shift:
+                series.rescale(k - series.shift)
+                sums = series.s
+            xi = num << (series.shift - k)
+            sums.append(sums[-1] + xi)
+            if series.q is not None:
+                series.q.append(series.q[-1] + xi * xi)
+    if ets[0] <= horizon - slack or len(state.dropped) > 64:
+        state.evict(horizon, slack)
     return state, True, False
 
 

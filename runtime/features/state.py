@@ -12,7 +12,9 @@ no approximation).
 
 Memory is bounded: events older than the entity's clock (latest arrival)
 minus the largest window can never be in a window of a read at or after
-the clock, so they are evicted.
+the clock, so they are evicted, in batches once the oldest is an eighth of
+the window past that horizon (reads bisect, so the slack never shows; it
+only amortizes the deletes).
 """
 
 from __future__ import annotations
@@ -60,23 +62,26 @@ class Series:
             ets.insert(pos, et)
             self.eids.insert(pos, eid)
             self.vals.insert(pos, value)
-        if self.s is None:
+        s = self.s
+        if s is None:
             return
-        num, den = float(value).as_integer_ratio()
+        num, den = value.as_integer_ratio() if type(value) is float else float(value).as_integer_ratio()
         k = den.bit_length() - 1
         if k > self.shift:
-            self._rescale(k - self.shift)
+            self.rescale(k - self.shift)
+            s = self.s
         xi = num << (self.shift - k)
+        q = self.q
         if appending:
-            self.s.append(self.s[-1] + xi)
-            if self.q is not None:
-                self.q.append(self.q[-1] + xi * xi)
+            s.append(s[-1] + xi)
+            if q is not None:
+                q.append(q[-1] + xi * xi)
             return
-        _insert_prefix(self.s, pos, xi)
-        if self.q is not None:
-            _insert_prefix(self.q, pos, xi * xi)
+        _insert_prefix(s, pos, xi)
+        if q is not None:
+            _insert_prefix(q, pos, xi * xi)
 
-    def _rescale(self, by: int) -> None:
+    def rescale(self, by: int) -> None:
         assert self.s is not None
         self.s = [v << by for v in self.s]
         if self.q is not None:
@@ -135,9 +140,11 @@ class EntityState:
     def seen(self, eid: str) -> bool:
         return eid in self.ids
 
-    def evict(self, horizon: int) -> None:
+    def evict(self, horizon: int, slack: int = 0) -> None:
+        """Forget events with event time <= horizon, once the oldest is ``slack`` past it."""
         ets = self.events.ets
-        if (not ets or ets[0] > horizon) and not self.dropped:
+        oldest = ets[0] if ets else None
+        if (oldest is None or oldest > horizon - slack) and len(self.dropped) <= 64:
             return
         for eid, et in zip(self.events.eids, ets):
             if et > horizon:

@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 from urllib.parse import urlsplit
 
 from runtime.features.state import EntityState
@@ -27,8 +26,7 @@ class StoreError(ValueError):
     """The store URL cannot be used; the message says why."""
 
 
-@dataclass(frozen=True, slots=True)
-class ApplyResult:
+class ApplyResult(NamedTuple):  # a tuple: built once per event on the hot path
     state: EntityState
     applied: bool  # False: the event id was already applied (nothing changed)
     quarantine: str | None = None  # canonical JSON of a late event the policy quarantines

@@ -45,11 +45,29 @@ def _day(seconds: object) -> str | None:
     return datetime.fromtimestamp(float(seconds), tz=timezone.utc).date().isoformat()
 
 
+_COUNTS = frozenset({"rows", "positives", "best_iteration"})  # sizes, not quality metrics
+
+
 def _floats(values: object) -> dict[str, float]:
     if not isinstance(values, dict):
         return {}
     return {str(k).replace(".", "_"): float(v) for k, v in values.items()
-            if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)}
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and k not in _COUNTS}
+
+
+def _cut_range(features_dir: str) -> tuple[str | None, str | None]:
+    """First and last cut time of the training table (its time column)."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    try:
+        column = pq.read_table(Path(features_dir) / "training.parquet", columns=["cut_time"]).column("cut_time")
+    except (OSError, KeyError, ValueError):
+        return None, None
+    if len(column) == 0:
+        return None, None
+    bounds = pc.min_max(column).as_py()
+    return bounds["min"].date().isoformat(), bounds["max"].date().isoformat()
 
 
 def _dvc_md5(input_path: str) -> str | None:
@@ -94,16 +112,20 @@ def build_card(config: RegisterConfig, model_version: str) -> ModelCard:
                              value=champion.get("challenger") if isinstance(champion.get("challenger"), (int, float)) else None,
                              passed=bool(champion.get("passed")), detail=str(champion.get("status", ""))),)
     fit, hold = training.get("fit", {}), training.get("holdout", {})
+    start, end = _cut_range(str(training.get("input", "")))
+    params = {**dict(training.get("params") or {}),
+              **{k: training[k] for k in ("seed", "imbalance", "calibration") if k in training}}
     parity = (export.get("parity") or {}).get("max_abs_diff")
     return ModelCard(
         model=config.model, version=model_version, spec_hash=config.spec_hash, code_version=_code_version(),
-        algorithm=str(training.get("algorithm")), params=dict(training.get("params") or {}),
-        features=tuple(features.get("features", ())) if isinstance(features, dict) else (),
+        algorithm=str(training.get("algorithm")), params=params,
+        features=tuple(f["name"] if isinstance(f, dict) else str(f) for f in features.get("features", ()))
+        if isinstance(features, dict) else (),
         threshold=threshold.get("value"),
         training_data=DataLineage(sha256=str(training.get("training_data_sha256")),
                                   dvc_md5=_dvc_md5(str(training.get("input", ""))),
                                   rows=int(fit.get("rows", 0)) + int(hold.get("rows", 0)),
-                                  start=_day(fit.get("after")) or _day(fit.get("until")), end=_day(hold.get("until"))),
+                                  start=start or _day(fit.get("until")), end=end or _day(hold.get("until"))),
         metrics=_floats(holdout), slices=slices, gates=gates,
         onnx_parity_max_abs_diff=parity if isinstance(parity, (int, float)) else None,
         lineage={"training_data": str(training.get("training_data_sha256"))},
@@ -134,6 +156,10 @@ def run(config: RegisterConfig) -> int:
         entry = registry.register(config.model, {**files, "card.json": card_json, "card.md": card_md}, "model.onnx",
                                   card.model_dump(mode="json"))
         registry.set_alias(config.model, "candidate", entry.version)
+        # The evaluation passed, champion comparison included: locally the
+        # version takes over (the old champion stays as "previous").
+        for alias in config.promote_to:
+            registry.set_alias(config.model, alias, entry.version)
         out.write_text(entry.model_dump_json(indent=2) + "\n", encoding="utf-8")
     except (RegisterError, RegistryError) as exc:
         print(f"error: register {config.model}: {exc}", file=sys.stderr)
@@ -141,6 +167,7 @@ def run(config: RegisterConfig) -> int:
     except OSError as exc:
         print(f"error: register {config.model}: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
         return 1
-    print(f"register {config.model}: version {entry.version} ({entry.model_uri}), alias candidate; card {card_md}",
+    aliases = ", ".join(("candidate", *config.promote_to))
+    print(f"register {config.model}: version {entry.version} ({entry.model_uri}), aliases {aliases}; card {card_md}",
           file=sys.stderr)
     return 0

@@ -125,8 +125,8 @@ Feature: A spec change in a pull request
       | deleted | generated/staging/role-specops-monitor.yaml                 |
       | deleted | generated/staging/rolebinding-specops-monitor.yaml          |
       | deleted | generated/staging/serviceaccount-specops-monitor.yaml       |
-      | deleted | generated/staging/configmap-ingest-asset-health-config.yaml |
-      | deleted | generated/staging/deployment-ingest-asset-health.yaml       |
+      | deleted | generated/staging/configmap-ingest-sensor-stream-config.yaml |
+      | deleted | generated/staging/deployment-ingest-sensor-stream.yaml       |
       | deleted | generated/staging/prometheusrule-pump-failure-slo.yaml      |
       | deleted | generated/staging/servicemonitor-pump-failure-predictor.yaml |
     And exactly the listed files changed on disk

@@ -164,7 +164,7 @@ def test_every_generated_object_is_admitted_and_the_run_is_not_vacuous(result):
     assert {
         ("prod-hr-020", "inferenceservice-pump-failure.yaml"),
         ("prod-hr-021", "inferenceservice-pump-failure.yaml"),
-        ("prod-pb-010", "deployment-ingest-asset-health.yaml"),
+        ("prod-pb-010", "deployment-ingest-sensor-stream.yaml"),
         ("prod-pb-010", "cronworkflow-pump-failure-monitor.yaml"),
         ("edge-pb-010", "deployment-pump-failure-edge-runner.yaml"),
         ("staging-pb-011", "workflowtemplate-pump-failure-training.yaml"),
@@ -216,9 +216,9 @@ MUTATIONS = {
     "approvals-missing": (_isvc(), _set_annotation("specops.dev/approvals", None), "HR-020", "specs/models/pump-failure.yaml"),
     "release-missing": (_isvc(), _set_annotation("specops.dev/release", None), "HR-020", "specs/models/pump-failure.yaml"),
     "isvc-image-by-tag": (_isvc(), _image(("spec", "predictor", "containers", 0)), "PB-010", "specs/models/pump-failure.yaml"),
-    "deployment-image-by-tag": ("generated/prod/deployment-ingest-asset-health.yaml",
+    "deployment-image-by-tag": ("generated/prod/deployment-ingest-sensor-stream.yaml",
                                 _image(("spec", "template", "spec", "containers", 0)), "PB-010",
-                                "specs/features/asset-health.yaml"),
+                                "specs/data/sensor-events.yaml"),
     "edge-runner-image-by-tag": ("generated/edge/deployment-pump-failure-edge-runner.yaml",
                                  _image(("spec", "template", "spec", "containers", 0)), "PB-010",
                                  "specs/models/pump-failure.yaml"),
@@ -320,10 +320,10 @@ def test_compile_whose_cluster_would_reject_it_fails_located_and_writes_nothing(
     found = [d for d in json.loads(res.stdout)["diagnostics"] if d["code"] == "SO602"]
     assert len(found) == 1, res.stdout
     [d] = found
-    assert "generated/prod/deployment-ingest-asset-health.yaml: Deployment/ingest-asset-health" in d["message"]
+    assert "generated/prod/deployment-ingest-sensor-stream.yaml: Deployment/ingest-sensor-stream" in d["message"]
     assert "[AV-001]" in d["message"] and "policies/availability.yaml:7" in d["message"]
-    assert "built from FeatureSet/asset-health, System/predictive-maintenance" in d["message"]
-    assert d["file"] == "specs/features/asset-health.yaml"
+    assert "built from DataSource/sensor-stream, FeatureSet/asset-health, System/predictive-maintenance" in d["message"]
+    assert d["file"] == "specs/data/sensor-events.yaml"
     after = {p: p.read_bytes() for p in (tree / "generated").rglob("*") if p.is_file()}
     assert after == before
 
@@ -339,7 +339,7 @@ def test_rule_that_lint_accepts_but_fails_on_real_output_is_so603(tree: Path):
     assert not res.ok
 
 
-@pytest.mark.parametrize(("when", "denied"), [("object.metadata.name == 'ingest-asset-health'", True),
+@pytest.mark.parametrize(("when", "denied"), [("object.metadata.name == 'ingest-sensor-stream'", True),
                                                ("object.metadata.name == 'no-such-deployment'", False)])
 def test_when_is_a_match_condition_the_dry_run_honours(tree: Path, when: str, denied: bool):
     policy = REPLICAS_POLICY.replace("      expression:", f"      when: \"{when}\"\n      expression:")
@@ -365,7 +365,7 @@ def test_match_condition_reading_variables_is_not_evaluable(result):
 def test_objects_a_controller_owns_are_left_to_their_owner(result):
     """A Knative revision's Deployment (owned by its Revision) runs Knative's queue-proxy without a CPU
     limit; the rules judge what git declares, so it is not matched, while a bare copy is denied."""
-    path = "generated/prod/deployment-ingest-asset-health.yaml"
+    path = "generated/prod/deployment-ingest-sensor-stream.yaml"
 
     def knative_child(doc):
         doc["spec"]["template"]["spec"]["containers"].append({"name": "queue-proxy", "image": "gcr.io/knative/queue:v1"})

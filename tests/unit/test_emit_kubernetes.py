@@ -80,8 +80,8 @@ def test_example_output_paths(plan, docs):
             f"generated/{env}/role-specops-monitor.yaml",
             f"generated/{env}/rolebinding-specops-monitor.yaml",
             f"generated/{env}/configmap-pump-failure-monitor-config.yaml",
-            f"generated/{env}/configmap-ingest-asset-health-config.yaml",
-            f"generated/{env}/deployment-ingest-asset-health.yaml",
+            f"generated/{env}/configmap-ingest-sensor-stream-config.yaml",
+            f"generated/{env}/deployment-ingest-sensor-stream.yaml",
         }
     expected |= {
         "generated/staging/configmap-pump-failure-pipeline-config.yaml",
@@ -239,8 +239,10 @@ def test_deployments_are_hardened_and_probed(docs):
         }, path
         assert pod["securityContext"]["runAsNonRoot"] is True
         assert pod["automountServiceAccountToken"] is False
-        for probe in ("livenessProbe", "readinessProbe"):
-            assert container[probe]["httpGet"] == {"path": "/healthz", "port": 8080}, path
+        assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": 8080}, path
+        # the ingester is ready only while NATS and the online store answer; the edge runner while alive
+        ready = "/readyz" if container["args"][0] == "ingest" else "/healthz"
+        assert container["readinessProbe"]["httpGet"] == {"path": ready, "port": 8080}, path
         for quantities in container["resources"].values():
             assert all(isinstance(v, str) for v in quantities.values()), path
         assert doc["spec"]["selector"]["matchLabels"].items() <= doc["spec"]["template"]["metadata"]["labels"].items()
@@ -249,17 +251,21 @@ def test_deployments_are_hardened_and_probed(docs):
 def test_secret_references_compile_to_secret_key_refs(plan):
     ingesters = tuple(dataclasses.replace(i, stream_secret=("nats-creds", "creds")) for i in plan.ingesters)
     out = {a.path: yaml.safe_load(a.content) for a in kubernetes.emit(dataclasses.replace(plan, ingesters=ingesters))}
-    env = {e["name"]: e for e in _container(out["generated/prod/deployment-ingest-asset-health.yaml"])["env"]}
+    env = {e["name"]: e for e in _container(out["generated/prod/deployment-ingest-sensor-stream.yaml"])["env"]}
     assert env[kubernetes.STREAM_ENV] == {"name": "NATS_CREDENTIALS",
                                           "valueFrom": {"secretKeyRef": {"name": "nats-creds", "key": "creds"}}}
     name, key = plan.artifacts_secret
     assert env[kubernetes.ARTIFACTS_ENV]["valueFrom"] == {"secretKeyRef": {"name": name, "key": key}}
+    # the online store URL (with its password) comes from the System's secretRef, named by the ingest config
+    assert env["SPECOPS_ONLINE_STORE_URL"]["valueFrom"] == {"secretKeyRef": {"name": "online-store", "key": "url"}}
+    assert all(i.config.online_store.url_env == "SPECOPS_ONLINE_STORE_URL" and i.config.online_store.url is None
+               for i in plan.ingesters)
     assert all("value" not in e for e in env.values())
 
 
 def test_a_config_change_rolls_the_pods(plan):
     def digest(p: SystemPlan) -> str:
-        doc = next(yaml.safe_load(a.content) for a in kubernetes.emit(p) if a.path.endswith("deployment-ingest-asset-health.yaml"))
+        doc = next(yaml.safe_load(a.content) for a in kubernetes.emit(p) if a.path.endswith("deployment-ingest-sensor-stream.yaml"))
         return doc["spec"]["template"]["metadata"]["annotations"][kubernetes.ANNOTATION_CONFIG_SHA256]
 
     changed = tuple(dataclasses.replace(i, config=i.config.model_copy(update={"spec_hash": "0" * 64})) for i in plan.ingesters)

@@ -41,7 +41,7 @@ def test_example_environments(plan: SystemPlan) -> None:
     assert v["staging"]["artifact_bucket"] == {"name": "acme-ml-artifacts", "prefix": "predictive-maintenance"}
     assert v["prod"]["runtime_image"]["reference"] == plan.image
     assert v["prod"]["runtime_image"]["repository"] == "ghcr.io/acme/specops-runtime"
-    assert [s["name"] for s in v["prod"]["secrets"]] == ["artifact-store", "oncall-webhook", "review-db"]
+    assert [s["name"] for s in v["prod"]["secrets"]] == ["artifact-store", "oncall-webhook", "online-store", "review-db"]
 
 
 def test_namespace_labels_match_the_generated_namespace(plan: SystemPlan) -> None:

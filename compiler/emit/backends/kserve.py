@@ -82,7 +82,7 @@ LIVE_PATH = "/v2/health/live"
 
 def build_predictor_container(plan: SystemPlan, serving: ServingPlan) -> k8s.V1Container:
     """``python -m runtime serve --config <path>``, hardened, with the config mounted where the path resolves."""
-    env = [k8s.V1EnvVar(name="TMPDIR", value=SCRATCH_MOUNT), *build_env(plan)]
+    env = [k8s.V1EnvVar(name="TMPDIR", value=SCRATCH_MOUNT), *build_env(plan, online_store=True)]
     review = getattr(serving.config, "review", None)
     if review is not None and review.store.dsn_env and review.store.dsn_secret:
         # The review store's DSN: the predictor commits escalations there before it answers.

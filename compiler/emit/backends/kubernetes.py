@@ -19,9 +19,10 @@ Why here and like this:
 * Release-specific ConfigMaps (serve, edge: the name holds the version) are
   immutable; pipeline, monitor and ingester configs change in place, and a
   ``specops.dev/config-sha256`` pod annotation rolls the pods when they do.
-* Ingester and edge-runner health: ``GET /healthz`` on port 8080 for both
-  liveness and readiness (a runtime contract; the predictor uses KServe's V2
-  health endpoints instead).
+* Ingester and edge-runner health: ``GET /healthz`` on port 8080 for
+  liveness; readiness is ``/healthz`` for the edge runner and ``/readyz`` for
+  the ingester (false while NATS or the online store is unreachable; a
+  runtime contract; the predictor uses KServe's V2 health endpoints instead).
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ from compiler.emit.conventions import (
 from compiler.emit.layout import manifest_file
 from compiler.emit.serialize import to_json, yaml_artifact
 from compiler.plan import (
+    ONLINE_STORE_ENV,
     EdgePlan,
     EnvironmentPlan,
     IngesterPlan,
@@ -70,6 +72,7 @@ __all__ = [
     "EDGE_RESOURCES",
     "HEALTH_PATH",
     "HTTP_PORT",
+    "INGEST_READY_PATH",
     "INGEST_RESOURCES",
     "NAME",
     "POLICY_BUNDLE_KEY",
@@ -109,6 +112,9 @@ POLICY_BUNDLE_KEY = "policy-bundle.json"
 RETRAIN_ROLE = "specops-monitor-retrain"
 HTTP_PORT = 8080
 HEALTH_PATH = "/healthz"
+# The ingester is alive while its loop turns but ready only while NATS and the
+# online store are both reachable: one path for both would restart it during an outage.
+INGEST_READY_PATH = "/readyz"
 # The plan carries no resources for these long-running pods yet; small, fixed budgets.
 INGEST_RESOURCES = ResourcesPlan("100m", "256Mi", "500m", "512Mi")
 EDGE_RESOURCES = ResourcesPlan("100m", "128Mi", "500m", "256Mi")
@@ -294,7 +300,7 @@ def _serve_config_map(plan: SystemPlan, s: ServingPlan) -> ConfigMapSpec:
 def _ingester_config_map(plan: SystemPlan, i: IngesterPlan) -> ConfigMapSpec:
     data = {posixpath.basename(i.config_path): to_json(i.config, compact=True)}
     return ConfigMapSpec(i.environment, i.namespace, i.config_map, data, None, False, i.config.spec_hash, i.origin,
-                         _sources(plan, i.origin.resource))
+                         _sources(plan, i.origin.resource, *(f"FeatureSet/{n}" for n in i.feature_sets)))
 
 
 def _edge_config_map(plan: SystemPlan, e: EdgePlan) -> ConfigMapSpec:
@@ -333,9 +339,12 @@ def build_resources(r: ResourcesPlan) -> k8s.V1ResourceRequirements:
                                       limits={"cpu": str(r.cpu_limit), "memory": str(r.memory_limit)})
 
 
-def build_env(plan: SystemPlan, stream_secret: tuple[str, str] | None = None) -> list[k8s.V1EnvVar]:
-    """Secret references become ``secretKeyRef``s; values never appear in git."""
-    refs = [(ARTIFACTS_ENV, plan.artifacts_secret), (STREAM_ENV, stream_secret)]
+def build_env(plan: SystemPlan, stream_secret: tuple[str, str] | None = None,
+              online_store: bool = False) -> list[k8s.V1EnvVar]:
+    """Secret references become ``secretKeyRef``s; values never appear in git.
+    ``online_store``: the container reads or writes online features (ingester, predictor)."""
+    refs = [(ARTIFACTS_ENV, plan.artifacts_secret), (STREAM_ENV, stream_secret),
+            (ONLINE_STORE_ENV, plan.online_store_secret if online_store else None)]
     return [
         k8s.V1EnvVar(name=var, value_from=k8s.V1EnvVarSource(secret_key_ref=k8s.V1SecretKeySelector(name=ref[0], key=ref[1])))
         for var, ref in refs if ref is not None
@@ -369,7 +378,7 @@ def build_probe(path: str, port: int = HTTP_PORT, initial_delay_s: int = 5, peri
 
 
 def _runtime_container(plan: SystemPlan, step: str, config_path: str, env: list[k8s.V1EnvVar],
-                       resources: ResourcesPlan) -> k8s.V1Container:
+                       resources: ResourcesPlan, ready_path: str = HEALTH_PATH) -> k8s.V1Container:
     return k8s.V1Container(
         name=step,
         image=plan.image,
@@ -381,7 +390,7 @@ def _runtime_container(plan: SystemPlan, step: str, config_path: str, env: list[
         resources=build_resources(resources),
         volume_mounts=build_volume_mounts(config_path),
         liveness_probe=build_probe(HEALTH_PATH, initial_delay_s=10, period_s=20),
-        readiness_probe=build_probe(HEALTH_PATH),
+        readiness_probe=build_probe(ready_path),
         security_context=build_container_security_context(),
     )
 
@@ -389,14 +398,14 @@ def _runtime_container(plan: SystemPlan, step: str, config_path: str, env: list[
 def build_deployment(plan: SystemPlan, *, name: str, namespace: str, env: str, model: str | None, step: str,
                      config_path: str, config: ConfigMapSpec, container_env: list[k8s.V1EnvVar],
                      resources: ResourcesPlan, origin: Origin, annotations: Mapping[str, str],
-                     strategy: str) -> k8s.V1Deployment:
+                     strategy: str, ready_path: str = HEALTH_PATH) -> k8s.V1Deployment:
     selector = {"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": plan.name}
     pod_labels = {**labels(plan.name, env, model), **selector}
     pod = k8s.V1PodSpec(
         service_account_name=plan.service_account,
         automount_service_account_token=False,  # neither the ingester nor the edge runner calls the Kubernetes API
         security_context=build_pod_security_context(),
-        containers=[_runtime_container(plan, step, config_path, container_env, resources)],
+        containers=[_runtime_container(plan, step, config_path, container_env, resources, ready_path)],
         volumes=build_volumes(config.name),
     )
     template = k8s.V1PodTemplateSpec(
@@ -416,8 +425,10 @@ def build_ingester_deployment(plan: SystemPlan, ingester: IngesterPlan, config: 
     """Stream -> online store: `python -m runtime ingest --config <path>`."""
     return build_deployment(
         plan, name=ingester.name, namespace=ingester.namespace, env=ingester.environment, model=None, step="ingest",
-        config_path=ingester.config_path, config=config, container_env=build_env(plan, ingester.stream_secret),
-        resources=INGEST_RESOURCES, origin=ingester.origin, annotations={ANNOTATION_SPEC_HASH: ingester.config.spec_hash}, strategy="RollingUpdate",
+        config_path=ingester.config_path, config=config,
+        container_env=build_env(plan, ingester.stream_secret, online_store=True), resources=INGEST_RESOURCES,
+        origin=ingester.origin, annotations={ANNOTATION_SPEC_HASH: ingester.config.spec_hash}, strategy="RollingUpdate",
+        ready_path=INGEST_READY_PATH,
     )
 
 

@@ -1,6 +1,7 @@
 """What the runtime reads locally: the compiled step configs of every
-training pipeline (embedded-defaults variant), each model's policy
-bundle and review config, under generated/runtime/ -- outside every folder Argo CD syncs.
+training pipeline and stream ingester (embedded-defaults variant), each
+model's policy bundle and review config, under generated/runtime/ --
+outside every folder Argo CD syncs.
 The cluster variants of the same files travel in ConfigMaps."""
 
 from __future__ import annotations
@@ -29,5 +30,12 @@ def emit(plan: SystemPlan) -> Iterator[Artifact]:
         bundle = plan.policy_bundle.only(pipeline.model)
         path = posixpath.join(posixpath.dirname(pipeline.steps[0].config_path), "policy-bundle.json")
         yield json_artifact(path, bundle, (pipeline.origin.resource, *(f"RiskPolicy/{r.policy}" for r in bundle.rules)), NAME)
+    # One local config per stream ingester (the plan has one ingester per environment; the local variant is the same).
+    seen: set[str] = set()
+    for ingester in plan.ingesters:
+        if ingester.local_config is not None and ingester.config_path not in seen:
+            seen.add(ingester.config_path)
+            sources = (ingester.origin.resource, f"System/{plan.name}", *(f"FeatureSet/{n}" for n in ingester.feature_sets))
+            yield json_artifact(ingester.config_path, ingester.local_config, sources, NAME)
     for review in plan.reviews:
         yield json_artifact(review.config_path, review.config, (review.origin.resource, f"System/{plan.name}"), NAME)

@@ -63,9 +63,18 @@ def test_train_evaluate_export_on_the_compiled_configs(features: Path, capsys: p
         lineage = json.loads((WORK / "features" / "lineage.json").read_text())
         assert training["spec_hash"] == lineage["spec_hash"]
         assert training["best_iteration"] <= 400
-        # The example's champion lives in object storage this machine cannot reach:
-        # the comparison fails closed instead of passing by default.
-        assert main(["evaluate", "--config", f"{CONFIGS}/evaluate.json"]) == 1
+        # Local runs compare with the local registry's champion; there is none yet.
+        main(["evaluate", "--config", f"{CONFIGS}/evaluate.json"])
+        report = json.loads((WORK / "reports" / "evaluation.json").read_text())
+        assert report["champion"]["status"] == "no champion" and "registry" in report["champion"]["note"]
+        # In a cluster the champion is the production release, in object storage this
+        # machine cannot reach: the comparison fails closed instead of passing by default.
+        cluster = json.loads((Path(CONFIGS) / "evaluate.json").read_text())
+        cluster["champion"] = {"name": "pump-failure-1-3-0", "version": "1.3.0", "sha256": "0" * 64,
+                               "uri": "s3://acme-ml-artifacts/predictive-maintenance/pump-failure/1.3.0/model.onnx"}
+        cluster["champion_alias"] = None
+        Path("evaluate-cluster.json").write_text(json.dumps(cluster))
+        assert main(["evaluate", "--config", "evaluate-cluster.json"]) == 1
         report = json.loads((WORK / "reports" / "evaluation.json").read_text())
         assert report["champion"]["status"] == "unavailable" and "cannot read the champion model" in report["champion"]["error"]
         assert [g["metric"] for g in report["gates"]] == ["pr_auc", "recall_at_precision", "ece", "onnx_parity_max_abs_diff"]
