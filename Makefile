@@ -4,12 +4,11 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 SPECOPS := $(VENV)/bin/specops
 
-.PHONY: demo install test lint show compile check schema bench clean checkov
+.PHONY: demo install test lint show compile check schema bench clean run checkov
 
-demo: install  ## set up, then lint, show and compile the example system
+demo: install  ## set up, lint the example system, then run its whole pipeline on the sample data
 	$(SPECOPS) lint specs/
-	$(SPECOPS) show specs/
-	$(SPECOPS) compile specs/ --out generated/
+	$(SPECOPS) run specs/
 
 install: $(VENV)/.installed
 
@@ -24,6 +23,9 @@ test: install  ## the whole test suite
 
 lint: install
 	$(SPECOPS) lint specs/
+
+run: install  ## compile, then run the generated DVC pipeline
+	$(SPECOPS) run specs/
 
 show: install
 	$(SPECOPS) show specs/
@@ -46,6 +48,7 @@ bench: install  ## benchmarks; figures go to bench/results/
 	$(PY) bench/train/bench_train.py
 	$(PY) bench/stream/bench_stream.py
 	$(PY) bench/data/bench_data.py
+	$(PY) bench/features/bench_features.py
 	$(PY) bench/review/bench_review.py
 
 clean:

@@ -186,7 +186,13 @@ def run(
     console = Console(highlight=False, stderr=True)
 
     def announce(index: int, total: int, name: str) -> None:
-        console.rule(f"[bold]stage {index + 1}/{total}: {name}")
+        from rich.progress_bar import ProgressBar
+
+        # A bar per stage boundary, not a live display: the stages' own output
+        # (DVC's and the runtime's) goes straight to the terminal in between.
+        line = Table.grid(padding=(0, 1))
+        line.add_row(ProgressBar(total=total, completed=index, width=30), f"[bold]stage {index + 1}/{total}[/] {name}")
+        console.print(line)
 
     try:
         report = run_pipeline(root, tuple(stage or ()), force=force, on_stage=announce)

@@ -68,6 +68,7 @@ def _check_columns(fs: FeatureSetDef, schema: dict[str, str], where: str) -> Non
 
 def _prepared(fs: FeatureSetDef, schema: dict[str, str], relation: str) -> str:
     """Events with integer times, the series columns and the late flag; one row per event id (first arrival)."""
+    _check_columns(fs, schema, f"source {fs.source!r}")
     ts = quote_ident(fs.timestamp)
     et = f"epoch_us({ts})"
     arrival = f"coalesce(epoch_us({quote_ident(ARRIVAL_TIME)}), {et})" if ARRIVAL_TIME in schema else et
@@ -160,10 +161,11 @@ def sample_features(con: duckdb.DuckDBPyConnection, definitions: Sequence[Featur
         if relation is None:
             raise BatchError(f"feature set {fs.name!r}: no data for its source {fs.source!r}")
         schema = _schema(con, relation)
-        _check_columns(fs, schema, f"source {fs.source!r}")
         parts.append((f"f{i}", features_sql(fs, events_sql(fs, schema, relation), samples), fs.feature_names))
     if not parts:
         raise BatchError("no feature sets to compute")
+    if len(parts) == 1:
+        return con.sql(f"{parts[0][1]} ORDER BY 1, 2").to_arrow_table()
     ctes = ", ".join(f"{alias} AS ({sql})" for alias, sql, _ in parts)
     first = parts[0][0]
     select = [f"{first}.{ENTITY}", f"{first}.{TIME}"]

@@ -22,6 +22,9 @@ Semantics (the same in the batch and the online engine):
   leave late events out of every feature (quarantine keeps them aside);
   ``reprocess`` (and no policy) applies them once they have arrived.
 * A duplicate ``_event_id`` is counted once (the first to arrive).
+* Online only: with ``online.ttl``, an entity whose state was not updated
+  for longer than the TTL has no state (Redis expires the key; every store
+  behaves alike), so a TTL shorter than a window shows up in parity.
 
 Definitions that could see the future are refused: a feature computed from
 the label source or the label's outcome column, a system column, or a
@@ -103,6 +106,7 @@ class FeatureSetDef:
     aggregations: tuple[AggregationDef, ...]
     max_window_us: int  # bounds every lookup, and what the online engine keeps
     ttl_s: float | None
+    ttl_us: int | None  # online state not updated for this long is gone
     late: LatePolicy
     source_columns: tuple[str, ...]  # declared source columns the definition reads (besides entity/time)
     series: tuple[str, ...]  # columns whose non-NULL values are kept per entity (aggregated or as-of)
@@ -206,7 +210,7 @@ def _define_one(fs: FeatureSetConfig, names: set[str], label: LabelConfig | None
     return FeatureSetDef(
         name=fs.name, source=fs.source, entity=fs.entity, timestamp=fs.timestamp, attributes=fs.attributes,
         transforms=tuple(transforms), aggregations=tuple(aggregations), max_window_us=max_window,
-        ttl_s=fs.online_ttl_s,
+        ttl_s=fs.online_ttl_s, ttl_us=round(fs.online_ttl_s * US) if fs.online_ttl_s else None,
         late=LatePolicy(round(fs.allowed_lateness_s * US) if fs.allowed_lateness_s is not None else None, fs.late_policy),
         source_columns=tuple(source_columns), series=tuple(series), sum_series=tuple(sums), square_series=tuple(squares),
     )

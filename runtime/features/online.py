@@ -60,7 +60,9 @@ def _plain(value: Any) -> Any:
 
 def transform_row(fs: FeatureSetDef, record: Mapping[str, Any]) -> dict[str, Any]:
     """The event's source columns and transforms (as stored in the series)."""
-    row = {c: _plain(record.get(c)) for c in fs.source_columns}
+    get = record.get
+    # Floats (nearly every value) are kept as they are unless NaN; the rest go through _plain.
+    row = {c: v if type(v := get(c)) is float and v == v else _plain(v) for c in fs.source_columns}
     for t in fs.transforms:
         row[t.name] = _cast(evaluate(t.expr, row), t.type)
     return row
@@ -97,7 +99,15 @@ def _aggregate(agg: AggregationDef, state: EntityState | None, at: int) -> Featu
     return math.sqrt((n * squares - total * total) / ((n * (n - 1)) << (2 * series.shift)))
 
 
+def _expired(fs: FeatureSetDef, state: EntityState, now: int) -> bool:
+    """online.ttl: state not updated for longer than the TTL is gone (Redis expires the key;
+    every store behaves the same, so parity sees what serving will see)."""
+    return fs.ttl_us is not None and now - state.clock > fs.ttl_us
+
+
 def features_from_state(fs: FeatureSetDef, state: EntityState | None, at: int) -> dict[str, FeatureValue]:
+    if state is not None and _expired(fs, state, at):
+        state = None
     out: dict[str, FeatureValue] = {}
     for name in fs.as_of:
         value = None
@@ -114,7 +124,7 @@ def features_from_state(fs: FeatureSetDef, state: EntityState | None, at: int) -
 def _apply_to_state(fs: FeatureSetDef, state: EntityState | None, eid: str, et: int, arrival: int,
                     row: dict[str, Any]) -> tuple[EntityState, bool, bool]:
     """(state, new, quarantine): the event applied per the late-event policy."""
-    if state is None:
+    if state is None or (fs.ttl_us is not None and _expired(fs, state, arrival) and eid not in state.ids):
         state = EntityState((c, c in fs.sum_series, c in fs.square_series) for c in fs.series)
     ids = state.ids
     if eid in ids:
@@ -189,9 +199,10 @@ class OnlineEngine:
                 raise ValueError(f"event {eid}: {fs.entity!r} and {fs.timestamp!r} are required "
                                  f"(feature set {fs.name!r})")
             et = to_us(raw_time)
-            arrival = to_us(record[ARRIVAL_TIME]) if record.get(ARRIVAL_TIME) is not None else et
+            raw_arrival = record.get(ARRIVAL_TIME)
+            arrival = to_us(raw_arrival) if raw_arrival is not None else et
             row = transform_row(fs, record)
-            entity = str(raw_entity)
+            entity = raw_entity if type(raw_entity) is str else str(raw_entity)
 
             def step(state: EntityState | None, fs: FeatureSetDef = fs) -> ApplyResult:
                 new_state, applied, quarantine = _apply_to_state(fs, state, eid, et, arrival, row)

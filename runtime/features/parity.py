@@ -4,7 +4,10 @@ arrival order, must give the batch engine's values at sampled (entity, t).
 Sample points are drawn (seeded) from the events themselves, half at the
 moment an event becomes visible (its arrival) and half exactly one window
 after its event time (the instant it leaves that window), because window
-boundaries and late arrivals are where two implementations drift apart.
+boundaries and late arrivals are where two implementations drift apart;
+none lies after the snapshot's last arrival.  The online side keeps its
+``online.ttl``, so a TTL shorter than a window (an idle entity whose state
+expired while training still sees its window) is reported as skew.
 ``count``, ``min``, ``max``, ``last``, ``time_since_last``, attributes and
 transforms must be equal; ``sum``, ``mean`` and ``std`` within a relative
 tolerance (1e-9 by default).  Every mismatch is reported with the entity,
@@ -67,8 +70,8 @@ class ParityReport:
                 "mismatches": [m.as_json() for m in self.mismatches]}
 
 
-def _times(fs: FeatureSetDef, events: pa.Table) -> tuple[list[str], list[int], list[int]]:
-    entities = [str(e) for e in events.column(fs.entity).to_pylist()]
+def _times(fs: FeatureSetDef, events: pa.Table) -> tuple[list[str | None], list[int], list[int]]:
+    entities = [None if e is None else str(e) for e in events.column(fs.entity).to_pylist()]
     et = pc.cast(pc.cast(events.column(fs.timestamp), pa.timestamp("us", tz="UTC")), pa.int64()).to_pylist()
     if ARRIVAL_TIME in events.column_names:
         arr = pc.cast(pc.cast(events.column(ARRIVAL_TIME), pa.timestamp("us", tz="UTC")), pa.int64()).to_pylist()
@@ -81,18 +84,23 @@ def _times(fs: FeatureSetDef, events: pa.Table) -> tuple[list[str], list[int], l
 def sample_points(fs: FeatureSetDef, events: pa.Table, samples: int, seed: int) -> list[tuple[str, int]]:
     """Seeded (entity, t) points: event arrivals and exact window exits."""
     entities, et, arr = _times(fs, events)
-    valid = [i for i in range(len(et)) if et[i] is not None]
+    valid = [i for i in range(len(et)) if et[i] is not None and entities[i] is not None]
     if not valid:
         return []
     rng = random.Random(seed)
     windows = sorted({a.window_us for a in fs.aggregations}) or [fs.max_window_us]
+    # Nothing is known after the snapshot's last arrival (more events would have come), so no
+    # point lies beyond it.
+    now = max(max(et[i], arr[i]) for i in valid)
     points: set[tuple[str, int]] = set()
     picks = [valid[rng.randrange(len(valid))] for _ in range(samples)]
     for n, i in enumerate(picks):
         if n % 2 == 0:
-            points.add((entities[i], max(et[i], arr[i])))
+            t = max(et[i], arr[i])
         else:
-            points.add((entities[i], max(et[i] + windows[rng.randrange(len(windows))], arr[i])))
+            t = max(et[i] + windows[rng.randrange(len(windows))], arr[i])
+        if t <= now:
+            points.add((str(entities[i]), t))
     return sorted(points, key=lambda p: (p[1], p[0]))
 
 
@@ -137,7 +145,9 @@ def check_parity(feature_sets: Sequence[FeatureSetConfig], events: dict[str, pa.
         try:
             online = engine([cfg], store)
             rows = table.to_pylist()
-            rows = [r for r in rows if r.get(fs.timestamp) is not None]
+            # Rows without entity or time never reach the online store (the ingester rejects them)
+            # and the batch engine skips them: both engines see the same events.
+            rows = [r for r in rows if r.get(fs.timestamp) is not None and r.get(fs.entity) is not None]
             order = sorted(range(len(rows)), key=lambda i: (
                 to_us(rows[i][ARRIVAL_TIME]) if rows[i].get(ARRIVAL_TIME) is not None else to_us(rows[i][fs.timestamp]),
                 to_us(rows[i][fs.timestamp]), str(rows[i].get(EVENT_ID))))

@@ -5,61 +5,21 @@ events to a registered, gated model with a card and a release proposal."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
-
-REPO = Path(__file__).resolve().parents[2]
-WORK = Path(".specops/work/pump-failure")
-# Enough history for the example model's backtest (60 d minimum + 4 folds of
-# 7 d with a 1 d gap + label maturity), on fewer assets than the example.
-SMALL = {"duration: 120d": "duration: 108d", "assets: 40": "assets: 12", "meanInterval: 15m": "meanInterval: 30m"}
-
-
-def specops(*args: str) -> tuple[int, str]:
-    """The real command in its own process, as a user runs it (DVC configures
-    process-wide logging, so in-process runs would share one closed stream)."""
-    proc = subprocess.run([str(Path(sys.executable).parent / "specops"), *args], capture_output=True, text=True,
-                          timeout=900, env={**os.environ, "COLUMNS": "200"})
-    assert "Traceback" not in proc.stderr, proc.stderr
-    return proc.returncode, proc.stdout + proc.stderr
-
-
-def statuses(output: str) -> dict[str, str]:
-    """stage -> status from the run's summary table."""
-    out = {}
-    for line in output.splitlines():
-        cells = [c.strip() for c in line.split("│")]
-        if len(cells) >= 5 and cells[1] and cells[2] in ("ran", "cached", "failed", "not run"):
-            out[cells[1]] = cells[2]
-    return out
+from pipeline_project import WORK, make_project, specops, statuses
 
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("run")
-    for folder in ("specs", "policies"):
-        shutil.copytree(REPO / folder, root / folder)
-    shutil.copy(REPO / ".dvcignore", root / ".dvcignore")
-    system = root / "specs/system.yaml"
-    text = system.read_text(encoding="utf-8")
-    for old, new in SMALL.items():
-        assert text.count(old) == 1, old
-        text = text.replace(old, new)
-    system.write_text(text, encoding="utf-8")
-    return root
+    return make_project(tmp_path_factory.mktemp("run"))
 
 
 @pytest.fixture(scope="module")
 def first_run(project: Path) -> tuple[int, str]:
-    with pytest.MonkeyPatch.context() as mp:
-        mp.chdir(project)
-        return specops("run", "specs/")
+    return specops("run", "specs/", cwd=project)
 
 
 def test_first_run_ends_with_a_registered_gated_model_with_a_card(project: Path, first_run: tuple[int, str],

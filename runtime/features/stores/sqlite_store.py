@@ -9,6 +9,7 @@ a crash leaves either the old or the new state.  TTLs are not enforced here
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
@@ -35,6 +36,9 @@ class SqliteStore:
         if parts.netloc:
             raise StoreError(f"online store URL {url!r}: use sqlite:///relative/path or sqlite:////absolute/path")
         path = path[1:] if path.startswith("/") else path
+        # One connection per store; threads of one process take turns (other processes
+        # are serialized by BEGIN IMMEDIATE).
+        self._lock = threading.Lock()
         try:
             self._db = sqlite3.connect(path or ":memory:", isolation_level=None, timeout=30.0,
                                        check_same_thread=False)
@@ -44,6 +48,10 @@ class SqliteStore:
 
     def update(self, feature_set: str, entity: str, step: Callable[[EntityState | None], ApplyResult],
                ttl_s: float | None) -> bool:
+        with self._lock:
+            return self._update(feature_set, entity, step)
+
+    def _update(self, feature_set: str, entity: str, step: Callable[[EntityState | None], ApplyResult]) -> bool:
         db = self._db
         db.execute("BEGIN IMMEDIATE")
         try:
@@ -63,13 +71,15 @@ class SqliteStore:
         return result.applied
 
     def get(self, feature_set: str, entity: str) -> EntityState | None:
-        row = self._db.execute("SELECT state FROM feature_state WHERE feature_set = ? AND entity = ?",
-                               (feature_set, entity)).fetchone()
+        with self._lock:
+            row = self._db.execute("SELECT state FROM feature_state WHERE feature_set = ? AND entity = ?",
+                                   (feature_set, entity)).fetchone()
         return EntityState.from_bytes(row[0]) if row else None
 
     def quarantined(self, feature_set: str) -> list[str]:
-        return [r[0] for r in self._db.execute(
-            "SELECT record FROM quarantine WHERE feature_set = ? ORDER BY id", (feature_set,))]
+        with self._lock:
+            return [r[0] for r in self._db.execute(
+                "SELECT record FROM quarantine WHERE feature_set = ? ORDER BY id", (feature_set,))]
 
     def close(self) -> None:
         self._db.close()

@@ -136,3 +136,31 @@ def test_the_real_entry_point_exits_1_on_missing_input(tmp_path: Path) -> None:
     assert proc.returncode == 1
     assert "no validated data for source 'sensor-events' (run validate-data first)" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_build_features_refuses_a_feature_from_the_label(pipeline: Path, tmp_path: Path, capsys) -> None:
+    config = json.loads((pipeline / CONFIGS / "build-features.json").read_text())
+    config["feature_sets"][0]["attributes"].append("failed")  # the label's outcome column as a feature
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(config))
+    with inside(pipeline):
+        assert main(["build-features", "--config", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "build-features refused: feature set 'asset-health', attribute 'failed'" in err
+    assert "label's outcome column" in err and "Traceback" not in err
+
+
+def test_build_features_names_a_missing_column(pipeline: Path, tmp_path: Path, capsys) -> None:
+    snapshot = tmp_path / "validated"
+    shutil.copytree(pipeline / WORK / "validated", snapshot)
+    events = pq.read_table(snapshot / "sensor-events.parquet")
+    pq.write_table(events.drop_columns(["vibration"]), snapshot / "sensor-events.parquet")
+    config = json.loads((pipeline / CONFIGS / "build-features.json").read_text())
+    config["input"], config["output"] = str(snapshot), str(tmp_path / "features")
+    path = tmp_path / "cfg.json"
+    path.write_text(json.dumps(config))
+    with inside(pipeline):
+        assert main(["build-features", "--config", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "source 'sensor-events': missing column(s) vibration needed by feature set 'asset-health'" in err
+    assert not (tmp_path / "features").exists()  # nothing half-written

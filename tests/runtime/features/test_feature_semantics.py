@@ -202,3 +202,35 @@ def test_aggregation_names_follow_the_config() -> None:
     cfg = feature_set(aggregations=[("vibration", "max", 7 * 24 * HOUR)])
     assert cfg.aggregations[0] == AggregationConfig(name="vibration_max_604800", column="vibration",
                                                     function="max", window_s=7 * 24 * HOUR)
+
+
+def test_parity_on_messy_rows_compares_both_engines_without_crashing() -> None:
+    """NaN readings, a row without entity, out-of-order and late arrivals, a duplicate."""
+    from runtime.features.parity import check_parity
+
+    rows = [event(i, "a" if i % 2 else "b", i * 9, float("nan") if i % 7 == 0 else i * 0.5,
+                  arrival_minutes=i * 9 + (100 if i % 5 == 0 else 0)) for i in range(60)]
+    rows.append({**event(99, "a", 30, 1.0), "asset_id": None})
+    rows.append(dict(rows[3]))
+    cfg = feature_set(lateness_s=3600, policy="quarantine", transforms=[RATIO])
+    report = check_parity([cfg], {"events": events_table(rows)}, samples=200, seed=3)
+    assert report.ok, report.mismatches[:3]
+    assert report.samples > 50 and report.events_replayed == 61  # the row without entity is skipped
+
+
+def test_a_ttl_shorter_than_a_window_is_caught_by_parity() -> None:
+    """Online state expires after online.ttl (as Redis does); an entity idle
+    longer than the TTL but within the 24 h window has features in training
+    and none in serving: parity reports it."""
+    from runtime.features.parity import check_parity
+
+    rows = [event(i, "a", i * 10, 1.0) for i in range(6)]  # 0..50 min
+    rows += [event(10 + i, "a", 300 + i * 10, 2.0) for i in range(6)]  # idle 250 min, then 300..350
+    rows += [event(20 + i, "b", i * 10, 1.0) for i in range(36)]  # b never idles
+    short = feature_set(ttl_s=2 * HOUR)
+    report = check_parity([short], {"events": events_table(rows)}, samples=400, seed=1)
+    idle = [m for m in report.mismatches if m.entity == "a" and m.feature == "events_count_86400"]
+    assert idle and all(m.online == 1 or m.online is None or m.online < m.batch for m in idle)
+    assert not [m for m in report.mismatches if m.entity == "b"]
+    long_enough = feature_set(ttl_s=48 * HOUR)
+    assert check_parity([long_enough], {"events": events_table(rows)}, samples=400, seed=1).ok

@@ -125,3 +125,27 @@ def test_concurrent_redis_writers_apply_each_event_exactly_once(redis_url: str) 
 def test_unknown_store_scheme_is_a_clear_error() -> None:
     with pytest.raises(StoreError, match="unknown scheme 'mongodb'; use one of memory://, redis://, sqlite://"):
         open_store("mongodb://x")
+
+
+def test_sqlite_store_two_processes_apply_each_event_once(tmp_path: Path) -> None:
+    """Two processes (ingesters) share one SQLite file: BEGIN IMMEDIATE serializes them."""
+    import subprocess
+    import sys
+
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    script = (
+        "import sys, json\n"
+        "sys.path.insert(0, sys.argv[2])\n"
+        "from feature_builders import event, feature_set\n"
+        "from runtime.features.online import OnlineEngine\n"
+        "from runtime.features.store import open_store\n"
+        "engine = OnlineEngine([feature_set()], open_store(sys.argv[1]))\n"
+        "print(sum(engine.apply(event(i, 'a', i, 1.0)) for i in range(150)))\n"
+    )
+    here = str(Path(__file__).parent)
+    procs = [subprocess.Popen([sys.executable, "-c", script, url, here], stdout=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    applied = [int(p.communicate(timeout=120)[0]) for p in procs]
+    assert sum(applied) == 150
+    engine = OnlineEngine([feature_set()], open_store(url))
+    assert engine.read("a", us(149))["events_count_86400"] == 150
