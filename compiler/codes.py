@@ -183,6 +183,11 @@ _CATALOG: tuple[tuple[str, str, str, str], ...] = (
      "The stream feeding the online store must be a stream data source carrying every column the features read, "
      "with the same types; otherwise serving computes different features than training (skew).",
      "Point online.stream at a matching stream data source."),
+    ("SO456", "online ttl shorter than a window",
+     "The online store forgets an entity after online.ttl; a window longer than that is computed from less history "
+     "online than in the batch training table, so idle entities are served different features (warning; the parity "
+     "step reports the mismatches).",
+     "Set online.ttl to at least the longest window of the feature set."),
     ("SO460", "field declared twice",
      "A data source declares the same field twice.",
      "Remove one."),

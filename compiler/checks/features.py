@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from compiler.checks.base import error
+from compiler.checks.base import error, warning
 from compiler.diagnostics import Diagnostic, did_you_mean
 from compiler.resolve import ResolvedSpec
 from compiler.spec import DataSource, FeatureSet, Model
@@ -113,6 +113,12 @@ def check(spec: ResolvedSpec) -> Iterator[Diagnostic]:
                                 f"transform input '{col_name}' is marked PII and may not flow into a feature",
                                 "drop it from the transform")
         yield from _online_stream(spec, node, fs, cols)
+        longest = s.max_window
+        if s.online.enabled and s.online.ttl is not None and longest is not None and s.online.ttl.millis < longest.millis:
+            yield warning("SO456", node, ("spec", "online", "ttl"),
+                          f"online ttl {s.online.ttl} is shorter than the longest window {longest}: an entity idle for "
+                          f"longer than the ttl is served empty windows where training saw its history (skew)",
+                          f"set online.ttl to at least {longest}")
         seen: dict[str, tuple] = {}
         for fname, path in _feature_origins(fs):
             if fname in seen:

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+from pydantic import Field
+
+from compiler.emit.crd_models import CrdModel, LabelSelector, ObjectMeta
 
 __all__ = [
     "API_VERSION",
@@ -44,22 +45,10 @@ __all__ = [
 API_VERSION = "argoproj.io/v1alpha1"
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, alias_generator=to_camel, populate_by_name=True)
-
-
 # ------------------------------------------------------------------ metadata
 
 
-class ObjectMeta(_Model):
-    name: str
-    namespace: str | None = None
-    labels: dict[str, str] | None = None
-    annotations: dict[str, str] | None = None
-    finalizers: tuple[str, ...] | None = None
-
-
-class ApplicationTemplateMeta(_Model):
+class ApplicationTemplateMeta(CrdModel):
     """ApplicationSet ``spec.template.metadata``: a restricted ObjectMeta."""
 
     name: str
@@ -72,12 +61,12 @@ class ApplicationTemplateMeta(_Model):
 # ------------------------------------------------------------------ AppProject
 
 
-class GroupKind(_Model):
+class GroupKind(CrdModel):
     group: str  # "" is the core API group
     kind: str
 
 
-class ApplicationDestination(_Model):
+class ApplicationDestination(CrdModel):
     """Used by Applications (one cluster) and AppProjects (globs allowed)."""
 
     server: str | None = None
@@ -85,7 +74,7 @@ class ApplicationDestination(_Model):
     namespace: str | None = None
 
 
-class AppProjectSpec(_Model):
+class AppProjectSpec(CrdModel):
     description: str | None = None
     source_repos: tuple[str, ...]
     destinations: tuple[ApplicationDestination, ...]
@@ -93,7 +82,7 @@ class AppProjectSpec(_Model):
     namespace_resource_whitelist: tuple[GroupKind, ...]
 
 
-class AppProject(_Model):
+class AppProject(CrdModel):
     api_version: Literal["argoproj.io/v1alpha1"] = API_VERSION
     kind: Literal["AppProject"] = "AppProject"
     metadata: ObjectMeta
@@ -103,41 +92,41 @@ class AppProject(_Model):
 # ----------------------------------------------------------------- Application
 
 
-class ApplicationSource(_Model):
+class ApplicationSource(CrdModel):
     repo_url: str = Field(alias="repoURL")  # not "repoUrl"
     target_revision: str
     path: str
 
 
-class SyncPolicyAutomated(_Model):
+class SyncPolicyAutomated(CrdModel):
     prune: bool
     self_heal: bool
 
 
-class Backoff(_Model):
+class Backoff(CrdModel):
     duration: str
     factor: int
     max_duration: str
 
 
-class RetryStrategy(_Model):
+class RetryStrategy(CrdModel):
     limit: int
     backoff: Backoff
 
 
-class SyncPolicy(_Model):
+class SyncPolicy(CrdModel):
     automated: SyncPolicyAutomated | None = None  # absent: manual sync
     sync_options: tuple[str, ...] = ()
     retry: RetryStrategy | None = None
 
 
-class ResourceIgnoreDifferences(_Model):
+class ResourceIgnoreDifferences(CrdModel):
     group: str
     kind: str
     json_pointers: tuple[str, ...]
 
 
-class ApplicationSpec(_Model):
+class ApplicationSpec(CrdModel):
     project: str
     source: ApplicationSource
     destination: ApplicationDestination
@@ -145,7 +134,7 @@ class ApplicationSpec(_Model):
     ignore_differences: tuple[ResourceIgnoreDifferences, ...] = ()
 
 
-class Application(_Model):
+class Application(CrdModel):
     api_version: Literal["argoproj.io/v1alpha1"] = API_VERSION
     kind: Literal["Application"] = "Application"
     metadata: ObjectMeta
@@ -155,30 +144,26 @@ class Application(_Model):
 # -------------------------------------------------------------- ApplicationSet
 
 
-class LabelSelector(_Model):
-    match_labels: dict[str, str]
-
-
-class ClusterGenerator(_Model):
+class ClusterGenerator(CrdModel):
     selector: LabelSelector
 
 
-class Generator(_Model):
+class Generator(CrdModel):
     clusters: ClusterGenerator
 
 
-class ApplicationSetTemplate(_Model):
+class ApplicationSetTemplate(CrdModel):
     metadata: ApplicationTemplateMeta
     spec: ApplicationSpec
 
 
-class ApplicationSetSpec(_Model):
+class ApplicationSetSpec(CrdModel):
     go_template: bool = False  # fasttemplate: '{{name}}', '{{server}}'
     generators: tuple[Generator, ...]
     template: ApplicationSetTemplate
 
 
-class ApplicationSet(_Model):
+class ApplicationSet(CrdModel):
     api_version: Literal["argoproj.io/v1alpha1"] = API_VERSION
     kind: Literal["ApplicationSet"] = "ApplicationSet"
     metadata: ObjectMeta

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+from pydantic import Field
+
+from compiler.emit.crd_models import CrdModel, LabelSelector, ObjectMeta
 
 __all__ = [
     "API_VERSION",
@@ -30,21 +31,10 @@ __all__ = [
 API_VERSION = "monitoring.coreos.com/v1"
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, alias_generator=to_camel, populate_by_name=True)
-
-
-class ObjectMeta(_Model):
-    name: str
-    namespace: str
-    labels: dict[str, str] | None = None
-    annotations: dict[str, str] | None = None
-
-
 # -------------------------------------------------------------- PrometheusRule
 
 
-class Rule(_Model):
+class Rule(CrdModel):
     """A recording rule (``record``) or an alerting rule (``alert``), never both."""
 
     record: str | None = None
@@ -55,17 +45,17 @@ class Rule(_Model):
     annotations: dict[str, str] | None = None
 
 
-class RuleGroup(_Model):
+class RuleGroup(CrdModel):
     name: str
     interval: str | None = None
     rules: tuple[Rule, ...]
 
 
-class PrometheusRuleSpec(_Model):
+class PrometheusRuleSpec(CrdModel):
     groups: tuple[RuleGroup, ...]
 
 
-class PrometheusRule(_Model):
+class PrometheusRule(CrdModel):
     api_version: Literal["monitoring.coreos.com/v1"] = API_VERSION
     kind: Literal["PrometheusRule"] = "PrometheusRule"
     metadata: ObjectMeta
@@ -75,15 +65,11 @@ class PrometheusRule(_Model):
 # -------------------------------------------------------------- ServiceMonitor
 
 
-class LabelSelector(_Model):
-    match_labels: dict[str, str]
-
-
-class NamespaceSelector(_Model):
+class NamespaceSelector(CrdModel):
     match_names: tuple[str, ...]
 
 
-class Endpoint(_Model):
+class Endpoint(CrdModel):
     port: str  # the Service port's name
     path: str
     scheme: Literal["http", "https"]
@@ -91,13 +77,13 @@ class Endpoint(_Model):
     scrape_timeout: str
 
 
-class ServiceMonitorSpec(_Model):
+class ServiceMonitorSpec(CrdModel):
     selector: LabelSelector
     namespace_selector: NamespaceSelector
     endpoints: tuple[Endpoint, ...]
 
 
-class ServiceMonitor(_Model):
+class ServiceMonitor(CrdModel):
     api_version: Literal["monitoring.coreos.com/v1"] = API_VERSION
     kind: Literal["ServiceMonitor"] = "ServiceMonitor"
     metadata: ObjectMeta

@@ -28,22 +28,15 @@ import pyarrow.parquet as pq
 from runtime.contracts.steps import ValidateDataConfig
 from runtime.data.contract import ContractOutcome
 from runtime.data.sources import LoadedSource
+from runtime.digest import sha256_file
 
-__all__ = ["DatasetRecord", "dataset_report", "sha256_file", "write_json", "write_snapshot"]
+__all__ = ["DatasetRecord", "dataset_report", "write_json", "write_snapshot"]
 
 
 @dataclass(frozen=True, slots=True)
 class DatasetRecord:
     loaded: LoadedSource
     outcome: ContractOutcome
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _write_table(table: pa.Table, path: Path) -> None:

@@ -6,7 +6,6 @@ Aliases live in one small JSON file per model, rewritten whole."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import posixpath
 from collections.abc import Mapping
@@ -16,7 +15,9 @@ from typing import Literal
 import fsspec
 from pydantic import BaseModel, ConfigDict
 
-__all__ = ["ALIASES", "Alias", "Registry", "RegistryEntry", "RegistryError", "sha256_file"]
+from runtime.digest import sha256_file
+
+__all__ = ["ALIASES", "Alias", "Registry", "RegistryEntry", "RegistryError"]
 
 Alias = Literal["candidate", "champion", "previous", "edge"]
 ALIASES: tuple[str, ...] = Alias.__args__  # type: ignore[attr-defined]
@@ -39,14 +40,6 @@ class RegistryEntry(BaseModel):
     size_bytes: int
     files: dict[str, str]  # relative path -> sha256
     card: dict[str, object]
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _version_key(version: str) -> tuple[int, ...]:

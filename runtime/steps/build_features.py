@@ -27,6 +27,7 @@ import pyarrow.feather as feather
 import pyarrow.parquet as pq
 
 from runtime.contracts.steps import BuildFeaturesConfig
+from runtime.digest import sha256_file
 from runtime.features.batch import BatchError, late_events_sql
 from runtime.features.definition import FeatureDefinitionError, define
 from runtime.features.expression import quote_ident
@@ -34,16 +35,6 @@ from runtime.features.timestamps import from_us
 from runtime.features.training import training_table
 
 __all__ = ["run"]
-
-
-def _sha256(path: Path) -> str:
-    import hashlib
-
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _sql_path(path: Path) -> str:
@@ -110,8 +101,8 @@ def run(config: BuildFeaturesConfig) -> int:
     lineage = {
         "model": config.model,
         "spec_hash": config.spec_hash,
-        "inputs": {name: {"path": str(path), "sha256": _sha256(path)} for name, path in inputs.items()},
-        "snapshot_lineage_sha256": _sha256(snapshot_lineage) if snapshot_lineage.is_file() else None,
+        "inputs": {name: {"path": str(path), "sha256": sha256_file(path)} for name, path in inputs.items()},
+        "snapshot_lineage_sha256": sha256_file(snapshot_lineage) if snapshot_lineage.is_file() else None,
         "table_cut_time": from_us(cut.table_cut_us).isoformat().replace("+00:00", "Z"),
         "sample_every_s": config.sample_every_s,
         "rows": cut.table.num_rows,

@@ -20,7 +20,7 @@ import yaml
 
 from runtime.contracts.steps import RegisterConfig
 from runtime.registry import Registry, RegistryError, render_card_markdown
-from runtime.registry.store import sha256_file
+from runtime.digest import sha256_file
 from runtime.registry.card import DataLineage, GateResult, ModelCard
 
 __all__ = ["build_card", "run"]

@@ -43,7 +43,7 @@ CASES = HERE / "cases"
 DELETE_SUFFIX = ".delete"
 
 # Codes whose diagnostics are warnings (SO501 takes the rule's severity).
-WARNING_CODES = frozenset({"SO304", "SO406", "SO411", "SO412", "SO463", "SO472", "SO491", "SO497", "SO504"})
+WARNING_CODES = frozenset({"SO304", "SO406", "SO411", "SO412", "SO456", "SO463", "SO472", "SO491", "SO497", "SO504"})
 
 # Cases that document a compiler bug: the expectations say what SHOULD be
 # reported; remove the entry once the compiler is fixed (strict xfail).

@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
@@ -29,16 +27,6 @@ CONFIGS = "generated/runtime/pump-failure"
 WORK = Path(".specops/work/pump-failure")
 
 
-@contextlib.contextmanager
-def inside(path: Path) -> Iterator[None]:
-    old = Path.cwd()
-    os.chdir(path)
-    try:
-        yield
-    finally:
-        os.chdir(old)
-
-
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A scratch repository with generated data and a validated snapshot."""
@@ -52,13 +40,13 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Path:
     config = json.loads((root / CONFIGS / "validate-data.json").read_text())
     config["as_of"] = "2026-01-22T00:00:00Z"  # the data's "now" (freshness is checked against it)
     (root / "validate-data.json").write_text(json.dumps(config))
-    with inside(root):
+    with contextlib.chdir(root):
         assert main(["validate-data", "--config", "validate-data.json"]) == 0
     return root
 
 
 def run_step(root: Path, step: str) -> int:
-    with inside(root):
+    with contextlib.chdir(root):
         return main([step, "--config", f"{CONFIGS}/{step}.json"])
 
 
@@ -143,7 +131,7 @@ def test_build_features_refuses_a_feature_from_the_label(pipeline: Path, tmp_pat
     config["feature_sets"][0]["attributes"].append("failed")  # the label's outcome column as a feature
     path = tmp_path / "bad.json"
     path.write_text(json.dumps(config))
-    with inside(pipeline):
+    with contextlib.chdir(pipeline):
         assert main(["build-features", "--config", str(path)]) == 1
     err = capsys.readouterr().err
     assert "build-features refused: feature set 'asset-health', attribute 'failed'" in err
@@ -159,7 +147,7 @@ def test_build_features_names_a_missing_column(pipeline: Path, tmp_path: Path, c
     config["input"], config["output"] = str(snapshot), str(tmp_path / "features")
     path = tmp_path / "cfg.json"
     path.write_text(json.dumps(config))
-    with inside(pipeline):
+    with contextlib.chdir(pipeline):
         assert main(["build-features", "--config", str(path)]) == 1
     err = capsys.readouterr().err
     assert "source 'sensor-events': missing column(s) vibration needed by feature set 'asset-health'" in err

@@ -8,9 +8,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
-import os
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -28,16 +26,6 @@ WORK = Path(".specops/work/pump-failure")
 DAYS = 105.0  # 60 d minimum history + 4 folds of 7 d + gaps and validation windows + label maturity
 
 
-@contextlib.contextmanager
-def inside(path: Path) -> Iterator[None]:
-    old = Path.cwd()
-    os.chdir(path)
-    try:
-        yield
-    finally:
-        os.chdir(old)
-
-
 @pytest.fixture(scope="module")
 def features(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("real-pipeline")
@@ -50,14 +38,14 @@ def features(tmp_path_factory: pytest.TempPathFactory) -> Path:
     as_of = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(days=DAYS)
     config["as_of"] = as_of.isoformat().replace("+00:00", "Z")
     (root / "validate-data.json").write_text(json.dumps(config))
-    with inside(root):
+    with contextlib.chdir(root):
         assert main(["validate-data", "--config", "validate-data.json"]) == 0
         assert main(["build-features", "--config", f"{CONFIGS}/build-features.json"]) == 0
     return root
 
 
 def test_train_evaluate_export_on_the_compiled_configs(features: Path, capsys: pytest.CaptureFixture[str]):
-    with inside(features):
+    with contextlib.chdir(features):
         assert main(["train", "--config", f"{CONFIGS}/train.json"]) == 0
         training = json.loads((WORK / "model" / "training.json").read_text())
         lineage = json.loads((WORK / "features" / "lineage.json").read_text())
