@@ -48,6 +48,7 @@ bench: install  ## benchmarks; figures go to bench/results/
 	$(PY) bench/train/bench_train.py
 	$(PY) bench/stream/bench_stream.py
 	$(PY) bench/data/bench_data.py
+	$(PY) bench/serve/bench_serve.py
 	$(PY) bench/features/bench_features.py
 	$(PY) bench/review/bench_review.py
 

@@ -334,6 +334,30 @@ def plan(
 
 
 @app.command()
+def serve(
+    paths: Annotated[Optional[list[Path]], typer.Argument(help="Spec files or folders (default: specs/).", show_default=False)] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="The generated/ folder (its parent is the repository root).")] = Path("generated"),
+    model: Annotated[Optional[str], typer.Option("--model", "-m", help="The model to serve (needed when there are several).")] = None,
+    host: Annotated[Optional[str], typer.Option("--host", help="Interface to bind (default 127.0.0.1).")] = None,
+    port: Annotated[Optional[int], typer.Option("--port", "-p", min=1, max=65535, help="HTTP port (default 8080).")] = None,
+    access_log: Annotated[bool, typer.Option("--access-log", help="Log every request (costs about half the throughput).")] = False,
+    policies: PoliciesOpt = None,
+) -> None:
+    """Compile, then serve a model's local registry version (champion, else the
+    candidate `specops run` registered) with kserve's ModelServer: V1, V2,
+    OpenAPI, health and /metrics."""
+    from compiler.serve import ServeError, serve_command
+
+    _compile_and_write(paths, out, False, policies, Format.text)
+    try:
+        command = serve_command(out, model, host, port, access_log)
+    except ServeError as exc:
+        typer.echo(f"serve: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    raise typer.Exit(command.run())
+
+
+@app.command()
 def version() -> None:
     """Print the version."""
     typer.echo(__version__)

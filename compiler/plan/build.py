@@ -22,6 +22,7 @@ from compiler.plan.model import (
     EdgePlan,
     EnvironmentPlan,
     IngesterPlan,
+    LocalServePlan,
     MonitorPlan,
     ObjectivePlan,
     Origin,
@@ -76,6 +77,10 @@ from runtime.contracts.steps import (
 __all__ = ["DOCKER_CONFIG_KEY", "LOCAL_ARTIFACTS", "build_plan", "resource_hash", "secret_refs"]
 
 LOCAL_ARTIFACTS = ".specops/artifacts"
+# `specops serve`: the local predictor listens on loopback only.
+LOCAL_ENVIRONMENT = "local"
+LOCAL_HOST = "127.0.0.1"
+LOCAL_PORT = 8080
 WORK_ROOT = ".specops/work"
 LOCAL_ONLINE_STORE = "sqlite:///.specops/online/features.sqlite"
 MONITOR_SCHEDULE = "*/5 * * * *"
@@ -433,7 +438,7 @@ class _Builder:
                 review=self.review(model, spec_hash, cluster=True),
                 max_feature_age_s=m.serving.max_feature_age.seconds if m.serving.max_feature_age else None,
                 policy_bundle=f"{CONFIG_MOUNT}/{model.name}/policy-bundle.json", risk_tier=m.risk.tier,
-                online_store=self.online_store(True),
+                online_store=self.online_store(True), sources=self.serve_sources(fs_configs, True),
             )
             r = m.serving.resources
             servings.append(ServingPlan(
@@ -449,6 +454,30 @@ class _Builder:
                 timeout_s=max(1, int(m.serving.timeout.seconds)), spec_hash=spec_hash, origin=_origin(node),
             ))
         return servings, edges
+
+    def serve_sources(self, fs_configs: tuple[FeatureSetConfig, ...], cluster: bool) -> tuple[DataSourceConfig, ...]:
+        """The data contracts a fresh event sent with a prediction request is checked against."""
+        names = sorted({fs.source for fs in fs_configs} & {ds.name for _, ds in self.spec.of_kind(DataSource)})
+        return tuple(self.data_source(n, cluster) for n in names)
+
+    def local_serving(self, node: SpecNode, model: Model) -> LocalServePlan:
+        """`specops serve`: the model's local registry version on the embedded
+        defaults, bound to loopback; releases in git name production artifacts."""
+        m = model.spec
+        fs_configs = tuple(self.feature_set(n) for n in self.feature_set_names(model))
+        config = ServeConfig(
+            model=model.name, spec_hash=self.lineage_hash(model), artifacts=self.local, work_dir=f"{WORK_ROOT}/{model.name}",
+            environment=LOCAL_ENVIRONMENT, role="champion", entity=m.entity, features=self.features_of(model),
+            feature_sets=fs_configs, timeout_s=m.serving.timeout.seconds,
+            max_feature_age_s=m.serving.max_feature_age.seconds if m.serving.max_feature_age else None,
+            policy_bundle=f"{CONFIG_MOUNT}/{model.name}/policy-bundle.json", risk_tier=m.risk.tier,
+            sources=self.serve_sources(fs_configs, False),
+            registry_aliases=("champion", "candidate"), registry_shadow_alias="candidate" if m.serving.shadow else None,
+            host=LOCAL_HOST, port=LOCAL_PORT, online_store=self.online_store(False),
+            review=self.review(model, self.lineage_hash(model), cluster=False),
+        )
+        return LocalServePlan(model=model.name, config_path=f"{CONFIG_MOUNT}/{model.name}/serve.json", config=config,
+                              origin=_origin(node))
 
     def review(self, model: Model, spec_hash: str, *, cluster: bool) -> ReviewConfig | None:
         labels: DataSource = self.spec.nodes[f"DataSource/{model.spec.label.source}"].resource  # type: ignore[assignment]
@@ -683,10 +712,12 @@ class _Builder:
         edges: list[EdgePlan] = []
         monitors: list[MonitorPlan] = []
         slos: list[SloPlan] = []
+        local_servings: list[LocalServePlan] = []
         for node, model in self.spec.of_kind(Model):
             pipeline = self.pipeline(node, model, cloud[0]) if cloud else None
             if pipeline:
                 pipelines.append(pipeline)
+                local_servings.append(self.local_serving(node, model))
             sv, ed = self.servings(node, model, envs)
             servings.extend(sv)
             edges.extend(ed)
@@ -711,6 +742,7 @@ class _Builder:
             origin=sys_origin, admission=build_admission(self.spec),
             secret_refs=secret_refs(self.spec),
             slos=tuple(sorted(slos, key=lambda p: (p.environment, p.name))),
+            local_servings=tuple(local_servings),
             reviews=self.reviews(),
         )
 

@@ -22,6 +22,7 @@ __all__ = [
     "EdgePlan",
     "EnvironmentPlan",
     "IngesterPlan",
+    "LocalServePlan",
     "MonitorPlan",
     "ObjectivePlan",
     "Origin",
@@ -99,6 +100,17 @@ class PipelinePlan:
     schedule: str
     deadline_s: int
     config_map: str
+    origin: Origin
+
+
+@dataclass(frozen=True, slots=True)
+class LocalServePlan:
+    """The predictor `specops serve` runs on this machine: the model's local
+    registry version (champion, else candidate) on the embedded defaults."""
+
+    model: str
+    config_path: str
+    config: StepConfig
     origin: Origin
 
 
@@ -269,6 +281,8 @@ class SystemPlan:
     # ValidatingAdmissionPolicies compiled from the admission rules of policies/.
     admission: tuple[AdmissionRulePlan, ...] = ()
     slos: tuple[SloPlan, ...] = ()  # sorted by (environment, name)
+    # `specops serve`: one local predictor config per locally trained model.
+    local_servings: tuple[LocalServePlan, ...] = ()
     # Review configs of the models that escalate predictions to humans.
     reviews: tuple[ReviewPlan, ...] = ()
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
     "CONFIG_API_VERSION",
@@ -410,7 +410,7 @@ class ServeConfig(StepConfig):
 
     step: Literal["serve"] = "serve"
     environment: str
-    release: ReleaseRef  # what this revision serves
+    release: ReleaseRef | None = None  # what this revision serves (see registry_aliases)
     role: Literal["champion", "canary"]
     shadow: ReleaseRef | None = None  # scores every request; never answers
     entity: str
@@ -423,6 +423,25 @@ class ServeConfig(StepConfig):
     policy_bundle: str
     risk_tier: Literal["low", "medium", "high", "critical"]
     online_store: OnlineStoreConfig | None = None  # the store the ingesters of its feature sets fill
+    # The data contracts of the feature sets' sources: a fresh event sent with
+    # a request is checked against them before it touches the online state.
+    sources: tuple[DataSourceConfig, ...] | None = None
+    # Local variant (`specops serve`): no release in git names the local
+    # registry's versions, so the predictor serves the first of these aliases
+    # the registry at ``artifacts.uri`` holds, and ``release`` is left unset.
+    registry_aliases: tuple[Literal["champion", "candidate", "previous"], ...] | None = None
+    # Local variant: also score every request with this alias (shadow), when it
+    # names another version than the one served.
+    registry_shadow_alias: Literal["champion", "candidate", "previous"] | None = None
+    host: str | None = None  # None: every interface (the pod); the local variant binds 127.0.0.1
+    port: Annotated[int, Field(ge=1, le=65535)] | None = None  # None: 8080, the InferenceService's port
+    access_log: bool | None = None  # per-request access log (None: off; it costs ~half the throughput)
+
+    @model_validator(mode="after")
+    def _one_release_source(self) -> "ServeConfig":
+        if (self.release is None) == (not self.registry_aliases):
+            raise ValueError("exactly one of release (a git release) and registry_aliases (local) must be set")
+        return self
 
 
 class EdgeRunConfig(StepConfig):

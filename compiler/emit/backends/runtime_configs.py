@@ -1,7 +1,7 @@
 """What the runtime reads locally: the compiled step configs of every
 training pipeline and stream ingester (embedded-defaults variant), each
-model's policy bundle and review config, under generated/runtime/ --
-outside every folder Argo CD syncs.
+model's policy bundle, local serve config (`specops serve`) and review
+config, under generated/runtime/ -- outside every folder Argo CD syncs.
 The cluster variants of the same files travel in ConfigMaps."""
 
 from __future__ import annotations
@@ -37,5 +37,8 @@ def emit(plan: SystemPlan) -> Iterator[Artifact]:
             seen.add(ingester.config_path)
             sources = (ingester.origin.resource, f"System/{plan.name}", *(f"FeatureSet/{n}" for n in ingester.feature_sets))
             yield json_artifact(ingester.config_path, ingester.local_config, sources, NAME)
+    # `specops serve`: the local predictor of each locally trained model.
+    for local in plan.local_servings:
+        yield json_artifact(local.config_path, local.config, (local.origin.resource, f"System/{plan.name}"), NAME)
     for review in plan.reviews:
         yield json_artifact(review.config_path, review.config, (review.origin.resource, f"System/{plan.name}"), NAME)

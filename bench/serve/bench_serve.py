@@ -1,0 +1,340 @@
+#!/usr/bin/env python
+"""Benchmark: online prediction latency and throughput.
+
+Workload
+--------
+The real pipeline (``tests/runtime/serving/served.py: train_example``:
+generator data, validate-data, build-features, train, export-onnx) gives a
+LightGBM model exported to ONNX and registered as candidate; the validated
+events are replayed into an online store through the online engine.  Every
+request predicts one entity (the assets in turn) at the end of the data.
+
+What is measured
+----------------
+* ``raw``  -- ``session.run`` of the served onnxruntime session on one
+  entity's encoded vector: the floor of any prediction;
+* ``predict`` -- the predictor in-process (``SpecOpsPredictor.predict_one``):
+  online features from the in-process store, encoding, ONNX, threshold, the
+  policy rules, lineage hash, metrics; same run, same session as ``raw``.
+  Target: p50 <= 2.5x raw;
+* ``http`` -- requests/s through the kserve ModelServer (`python -m runtime
+  serve`, quiet logging, the embedded SQLite store) next to an empty
+  ``kserve.Model`` on the same server class and settings, run one after the
+  other with the same client (4 threads, keep-alive).  Target: >= 0.8x empty;
+  for reference the predictor with the per-request access log on;
+* ``redis`` -- the in-process predictor over Redis on loopback (a real
+  server at 127.0.0.1:6379, unique key prefix, deleted afterwards).
+  Target: p99 <= 2 ms.
+
+Latencies are per call (``perf_counter_ns``), reported as p50/p99 over
+``--calls`` calls after a warm-up; throughput is completed requests over a
+fixed duration after a warm-up.  Targets are reported, never asserted.
+Results go to ``bench/results/serve.json`` (with machine facts and load).
+
+Usage (from the repository root)::
+
+    .venv/bin/python bench/serve/bench_serve.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import http.client
+import importlib.util
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+from runtime.contracts.steps import ServeConfig  # noqa: E402
+from runtime.events import ARRIVAL_TIME  # noqa: E402
+from runtime.features.online import OnlineEngine  # noqa: E402
+from runtime.features.store import ApplyResult, open_store  # noqa: E402
+from runtime.features.timestamps import to_us  # noqa: E402
+from runtime.serving.online import OnlineFeatures  # noqa: E402
+from runtime.serving.predictor import SpecOpsPredictor  # noqa: E402
+from runtime.serving.request import PredictionInput  # noqa: E402
+
+
+def _load(name: str, path: Path) -> Any:
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+bl = _load("bench_lint", REPO / "bench" / "lint" / "bench_lint.py")  # run_header, write_results
+from tests.runtime.serving import served  # noqa: E402  (train_example, free_port, iso)
+
+RESULTS_PATH = REPO / "bench" / "results" / "serve.json"
+DISTS = ("kserve", "onnxruntime", "fastapi", "uvicorn", "prometheus-client", "redis", "common-expression-language")
+CONFIG = "generated/runtime/pump-failure/serve.json"
+TARGETS = {"predict_over_raw_p50": 2.5, "http_over_empty": 0.8, "redis_p99_ms": 2.0}
+
+
+def percentiles(ns: list[int]) -> dict[str, float]:
+    us = np.array(ns, dtype=np.float64) / 1000.0
+    return {"p50_us": float(np.percentile(us, 50)), "p99_us": float(np.percentile(us, 99)), "mean_us": float(us.mean()),
+            "calls": len(ns)}
+
+
+def per_call(fn: Callable[[int], object], calls: int, warmup: int = 200) -> list[int]:
+    for i in range(warmup):
+        fn(i)
+    gc.collect()
+    gc.freeze()  # as the server does after loading (runtime/steps/serve.py)
+    out = []
+    clock = time.perf_counter_ns
+    for i in range(calls):
+        t = clock()
+        fn(i)
+        out.append(clock() - t)
+    return out
+
+
+def replay(root: Path, config: ServeConfig, store: Any) -> tuple[list[str], int]:
+    """The validated events, in arrival order, through the online engine into ``store``."""
+    import pyarrow.parquet as pq
+
+    events = pq.read_table(root / served.WORK / "validated/sensor-events.parquet").to_pylist()
+    events.sort(key=lambda e: to_us(e[ARRIVAL_TIME] or e["event_time"]))
+    engine = OnlineEngine(config.feature_sets, store)
+    for event in events:
+        engine.apply(event)
+    entities = sorted({str(e["asset_id"]) for e in events})
+    return entities, max(to_us(e[ARRIVAL_TIME] or e["event_time"]) for e in events)
+
+
+def in_process(config: ServeConfig, store: Any, entities: list[str], at_us: int, calls: int) -> dict[str, Any]:
+    predictor = SpecOpsPredictor(config, features=OnlineFeatures(config.feature_sets, config.features, store))
+    predictor.load()
+    inputs = [PredictionInput(e, None, at_us) for e in entities]
+    rows = [predictor.scorer.vector(predictor.features.read(e, at_us, at_us).values) for e in entities]
+    session, feed_name, out_name = predictor.scorer.session, predictor.scorer.input_name, predictor.scorer.output_name
+    n = len(entities)
+    raw = per_call(lambda i: session.run([out_name], {feed_name: rows[i % n]}), calls)
+    predict = per_call(lambda i: predictor.predict_one(inputs[i % n], "bench", 0, at_us), calls)
+    features = per_call(lambda i: predictor.features.read(entities[i % n], at_us, at_us), calls)
+    return {"raw": percentiles(raw), "predict": percentiles(predict), "features_only": percentiles(features)}
+
+
+EMPTY_SERVER = '''
+import sys
+sys.argv = sys.argv[:1]
+from kserve import Model
+from runtime.serving.server import SpecOpsModelServer
+
+class EmptyModel(Model):
+    def __init__(self, name):
+        super().__init__(name)
+        self.ready = True
+
+    def predict(self, payload, headers=None):
+        return {"predictions": []}
+
+SpecOpsModelServer(host="127.0.0.1", http_port=int(PORT)).start([EmptyModel("pump-failure")])
+'''
+
+# The predictor behind the same server with the in-process store (the embedded
+# default besides SQLite), filled by replaying the validated events at start.
+MEMORY_SERVER = '''
+import gc, sys
+from pathlib import Path
+sys.argv = sys.argv[:1]
+sys.path.insert(0, "REPO_VALUE")
+from bench.serve.bench_serve import replay
+from runtime.contracts.steps import ServeConfig
+from runtime.features.store import open_store
+from runtime.serving.online import OnlineFeatures
+from runtime.serving.predictor import SpecOpsPredictor
+from runtime.serving.server import SpecOpsModelServer
+
+config = ServeConfig.model_validate_json(Path("CONFIG_VALUE").read_text())
+store = open_store("memory://")
+replay(Path("."), config, store)
+predictor = SpecOpsPredictor(config, features=OnlineFeatures(config.feature_sets, config.features, store))
+predictor.load()
+gc.freeze()
+SpecOpsModelServer(host="127.0.0.1", http_port=int(PORT_VALUE)).start([predictor])
+'''
+
+
+def start(argv: list[str], cwd: Path, env: dict[str, str], port: int) -> subprocess.Popen:
+    process = subprocess.Popen(argv, cwd=cwd, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{argv} exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/health/ready", timeout=1):
+                return process
+        except OSError:
+            time.sleep(0.2)
+    process.kill()
+    raise RuntimeError(f"{argv} did not become ready")
+
+
+def load(port: int, bodies: list[bytes], seconds: float, threads: int = 4) -> dict[str, Any]:
+    """Requests/s over ``seconds`` with keep-alive connections, after 1 s of warm-up."""
+    stop = threading.Event()
+    counting = threading.Event()
+    counts = [0] * threads
+    statuses: dict[int, int] = {}
+
+    def worker(k: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        i = k
+        while not stop.is_set():
+            conn.request("POST", "/v1/models/pump-failure:predict", body=bodies[i % len(bodies)],
+                         headers={"content-type": "application/json"})
+            response = conn.getresponse()
+            response.read()
+            if counting.is_set():
+                counts[k] += 1
+                statuses[response.status] = statuses.get(response.status, 0) + 1
+            i += threads
+        conn.close()
+
+    pool = [threading.Thread(target=worker, args=(k,)) for k in range(threads)]
+    for t in pool:
+        t.start()
+    time.sleep(1.0)
+    counting.set()
+    start_t = time.perf_counter()
+    time.sleep(seconds)
+    counting.clear()
+    elapsed = time.perf_counter() - start_t
+    stop.set()
+    for t in pool:
+        t.join()
+    return {"requests_per_s": sum(counts) / elapsed, "requests": sum(counts), "statuses": statuses}
+
+
+def http_bench(root: Path, entities: list[str], at: str, seconds: float) -> dict[str, Any]:
+    bodies = [json.dumps({"instances": [{"entity": e, "at": at}]}).encode() for e in entities]
+    out: dict[str, Any] = {}
+    memory_server = MEMORY_SERVER.replace("REPO_VALUE", str(REPO)).replace("CONFIG_VALUE", CONFIG)
+    runs = (("empty", [sys.executable, "-c", EMPTY_SERVER.replace("PORT", "PORT_VALUE")], {}),
+            ("predictor", [sys.executable, "-c", memory_server], {}),
+            ("predictor_sqlite", [sys.executable, "-m", "runtime", "serve", "--config", CONFIG], {}),
+            ("predictor_access_log", [sys.executable, "-m", "runtime", "serve", "--config", CONFIG],
+             {"SPECOPS_SERVE_ACCESS_LOG": "1"}))
+    for name, argv, env in runs:
+        port = served.free_port()
+        argv = [a.replace("PORT_VALUE", str(port)) for a in argv]
+        process = start(argv, root, {"SPECOPS_SERVE_PORT": str(port), "PYTHONPATH": str(REPO), **env}, port)
+        try:
+            out[name] = load(port, bodies, seconds)
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+    return out
+
+
+def redis_bench(root: Path, config: ServeConfig, calls: int) -> dict[str, Any]:
+    import socket
+
+    try:
+        socket.create_connection(("127.0.0.1", 6379), timeout=1).close()
+    except OSError as exc:
+        return {"skipped": f"Redis at 127.0.0.1:6379 not reachable ({exc})"}
+    import redis
+
+    prefix = f"specops-bench-{uuid.uuid4().hex[:12]}"
+    url = f"redis://127.0.0.1:6379/0?prefix={prefix}"
+    store = open_store(url)
+    try:
+        entities, at_us = replay(root, config, store)
+        result = in_process(config, store, entities, at_us, calls)
+    finally:
+        store.close()
+        client = redis.Redis(host="127.0.0.1", port=6379)
+        keys = client.keys(f"{prefix}:*")
+        if keys:
+            client.delete(*keys)
+        client.close()
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer calls, shorter load runs")
+    args = parser.parse_args(argv)
+    calls, seconds = (2000, 2.0) if args.quick else (10000, 5.0)
+    load_before = os.getloadavg()
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        version = served.train_example(root, trees=400)  # the spec's n_estimators
+        os.chdir(root)
+        config = ServeConfig.model_validate_json((root / CONFIG).read_text())
+        in_memory = open_store("memory://")
+        entities, at_us = replay(root, config, in_memory)
+        memory = in_process(config, in_memory, entities, at_us, calls)
+        assert config.online_store is not None and config.online_store.url
+        Path(config.online_store.url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        # The server's store (SQLite, the embedded default), filled through a fast in-memory
+        # replay: the engine's per-event transactions are the ingester's cost, not serving's.
+        on_disk = open_store(config.online_store.url)
+        for fs in config.feature_sets:
+            for entity in entities:
+                state = in_memory.get(fs.name, entity)
+                if state is not None:
+                    on_disk.update(fs.name, entity, lambda _old, s=state: ApplyResult(s, True), fs.online_ttl_s)
+        sqlite = in_process(config, on_disk, entities, at_us, calls)
+        on_disk.close()
+        at = served.iso(datetime.fromtimestamp(at_us / 1e6, tz=timezone.utc))
+        web = http_bench(root, entities, at, seconds)
+        on_redis = redis_bench(root, config, calls)
+        os.chdir(REPO)
+    ratios = {
+        "predict_over_raw_p50": memory["predict"]["p50_us"] / memory["raw"]["p50_us"],
+        "predict_over_raw_p99": memory["predict"]["p99_us"] / memory["raw"]["p99_us"],
+        "http_over_empty": web["predictor"]["requests_per_s"] / web["empty"]["requests_per_s"],
+        "http_sqlite_over_empty": web["predictor_sqlite"]["requests_per_s"] / web["empty"]["requests_per_s"],
+        "access_log_over_quiet": web["predictor_access_log"]["requests_per_s"] / web["predictor_sqlite"]["requests_per_s"],
+    }
+    if "predict" in on_redis:
+        ratios["redis_p99_ms"] = on_redis["predict"]["p99_us"] / 1000.0
+    result = {**bl.run_header("quick" if args.quick else "full", DISTS, load_before), "model_version": version,
+              "entities": len(entities), "in_process_memory": memory, "in_process_sqlite": sqlite, "http": web,
+              "redis": on_redis, "ratios": ratios, "targets": TARGETS}
+    bl.write_results(RESULTS_PATH, result)
+    print(f"raw onnxruntime       p50 {memory['raw']['p50_us']:8.1f} us  p99 {memory['raw']['p99_us']:8.1f} us")
+    print(f"predict (memory)      p50 {memory['predict']['p50_us']:8.1f} us  p99 {memory['predict']['p99_us']:8.1f} us"
+          f"  = {ratios['predict_over_raw_p50']:.2f}x raw at p50 (target <= {TARGETS['predict_over_raw_p50']}x)")
+    print(f"  of which features   p50 {memory['features_only']['p50_us']:8.1f} us")
+    print(f"predict (sqlite)      p50 {sqlite['predict']['p50_us']:8.1f} us  p99 {sqlite['predict']['p99_us']:8.1f} us")
+    if "predict" in on_redis:
+        print(f"predict (redis)       p50 {on_redis['predict']['p50_us']:8.1f} us  p99 {on_redis['predict']['p99_us']:8.1f} us"
+              f"  (target p99 <= {TARGETS['redis_p99_ms']} ms)")
+    else:
+        print(f"predict (redis)       {on_redis['skipped']}")
+    print(f"http empty model      {web['empty']['requests_per_s']:8.0f} req/s")
+    print(f"http predictor        {web['predictor']['requests_per_s']:8.0f} req/s  = {ratios['http_over_empty']:.2f}x empty "
+          f"(target >= {TARGETS['http_over_empty']}x); statuses {web['predictor']['statuses']}")
+    print(f"http predictor sqlite {web['predictor_sqlite']['requests_per_s']:8.0f} req/s  = "
+          f"{ratios['http_sqlite_over_empty']:.2f}x empty (`python -m runtime serve`, the embedded SQLite store)")
+    print(f"http + access log     {web['predictor_access_log']['requests_per_s']:8.0f} req/s  "
+          f"= {ratios['access_log_over_quiet']:.2f}x quiet")
+    print(f"results: {RESULTS_PATH.relative_to(REPO)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

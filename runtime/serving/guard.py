@@ -1,0 +1,149 @@
+"""The HTTP edge of the prediction routes, as a plain ASGI middleware:
+content type and body size are checked before kserve decodes anything, and
+every request is counted (requests, latency, errors by reason) from the
+status it finally got, wherever it was refused.
+
+Only ``POST /v1/models/<name>:predict`` and ``POST /v2/models/<name>/infer``
+of served models are guarded; everything else passes through untouched,
+except three kserve routes it answers itself (schemathesis found the last
+two answering 5xx): the model-repository API (load/unload a model by name
+over HTTP; what is served changes only through git), ``:explain`` (no
+explainer is deployed) and any ``model_version`` (kserve raises
+NotImplementedError; one version is served, the one git names).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from runtime.serving.errors import reason_for_status
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from runtime.serving.metrics import ServingMetrics
+
+__all__ = ["MAX_BODY_BYTES", "REPOSITORY_PREFIX", "PredictGuard"]
+
+MAX_BODY_BYTES = 1 << 20
+REPOSITORY_PREFIX = "/v2/repository/"
+_ROUTE = re.compile(r"^/v1/models/(?P<v1>[^/]+):predict$|^/v2/models/(?P<v2>[^/]+)(?:/versions/[^/]+)?/infer$")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+
+async def _refuse(send: Send, status: int, message: str) -> None:
+    body = json.dumps({"error": message}).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _refused_route(scope: Scope) -> tuple[int, str] | None:
+    path: str = scope["path"]
+    if path.startswith(REPOSITORY_PREFIX):
+        return 404, "the model repository API is disabled: what is served changes only through git"
+    if path.startswith("/v1/models/") and path.endswith(":explain"):
+        return 404, "no explainer is deployed for this model"
+    if path.startswith("/v2/models/") and ("/versions/" in path or b"model_version" in scope.get("query_string", b"")):
+        return 400, ("model versions are not addressable: the server serves the one version its release names "
+                     "(see the response's model_version); omit model_version")
+    return None
+
+
+class PredictGuard:
+    def __init__(self, app: Any, metrics: Callable[[str], ServingMetrics | None],
+                 max_body_bytes: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            refusal = _refused_route(scope)
+            if refusal is not None:
+                await _refuse(send, *refusal)
+                return
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        match = _ROUTE.match(scope["path"])
+        metrics = self.metrics(match.group("v1") or match.group("v2")) if match else None
+        if metrics is None:
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def send_counted(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            refusal = self._check_headers(scope)
+            body = b""
+            if refusal is None:
+                body, refusal = await self._read_body(receive)
+            if refusal is not None:
+                await _refuse(send_counted, *refusal)
+                return
+            replayed = False
+
+            async def replay() -> Message:
+                nonlocal replayed
+                if replayed:
+                    return await receive()  # http.disconnect
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+
+            await self.app(scope, replay, send_counted)
+        finally:
+            metrics.requests.inc()
+            metrics.duration.observe(time.perf_counter() - start)
+            reason = reason_for_status(status)
+            if reason is not None:
+                metrics.error(reason)
+
+    def _check_headers(self, scope: Scope) -> tuple[int, str] | None:
+        content_type = b""
+        length = None
+        for name, value in scope["headers"]:
+            if name == b"content-type":
+                content_type = value
+            elif name == b"content-length":
+                length = value
+        media = content_type.split(b";")[0].strip().lower()
+        if media != b"application/json":
+            shown = content_type.decode("latin-1") or "none"
+            return 415, f"Content-Type {shown!r} is not supported; send a JSON body with Content-Type: application/json"
+        if length is not None:
+            try:
+                size = int(length)
+            except ValueError:
+                return 400, "Content-Length is not a number"
+            if size > self.max_body_bytes:
+                return 413, f"the body is {size} bytes; the limit is {self.max_body_bytes} (send at most 64 instances)"
+        return None
+
+    async def _read_body(self, receive: Receive) -> tuple[bytes, tuple[int, str] | None]:
+        chunks = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return b"", (400, "the client disconnected before sending the whole body")
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                return b"", (413, f"the body exceeds the limit of {self.max_body_bytes} bytes")
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks), None

@@ -1,0 +1,75 @@
+"""The predictor's Prometheus series, by the names, labels and buckets of
+the catalog (``runtime.contracts.metrics``) the SLO rules query.
+
+Families are created once per process on prometheus_client's default
+registry, which kserve's ``/metrics`` serves.  Counters are initialised at
+0 for the served model, version and environment at start-up: the rules read
+a missing request counter as "the predictor exports nothing".
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from prometheus_client import Counter, Histogram
+
+from runtime.contracts.metrics import DECISION_ACTIONS, ERROR_REASONS, LABEL_ENVIRONMENT, LABEL_MODEL, LABEL_VERSION, metric
+
+__all__ = ["ServingMetrics"]
+
+_REQUESTS = "specops_requests_total"
+_ERRORS = "specops_request_errors_total"
+_DURATION = "specops_request_duration_seconds"
+_DECISIONS = "specops_decisions_total"
+_ESCALATIONS = "specops_escalations_total"
+_FEATURE_AGE = "specops_feature_age_seconds"
+
+
+def _family(name: str) -> Any:
+    spec = metric(name)
+    base = spec.name[: -len("_total")] if spec.type == "counter" else spec.name  # the client appends _total
+    if spec.type == "counter":
+        return Counter(base, spec.help, spec.labels)
+    if spec.type == "histogram":
+        return Histogram(base, spec.help, spec.labels, buckets=spec.buckets)
+    raise ValueError(f"{name}: the predictor exports no {spec.type}")
+
+
+@cache
+def _families() -> dict[str, Any]:
+    return {n: _family(n) for n in (_REQUESTS, _ERRORS, _DURATION, _DECISIONS, _ESCALATIONS, _FEATURE_AGE)}
+
+
+class ServingMetrics:
+    """The series of one served (model, version, environment)."""
+
+    def __init__(self, model: str, version: str, environment: str, rules: tuple[str, ...] = ()) -> None:
+        fam = _families()
+        req = {LABEL_MODEL: model, LABEL_VERSION: version, LABEL_ENVIRONMENT: environment}
+        env = {LABEL_MODEL: model, LABEL_ENVIRONMENT: environment}
+        self.requests = fam[_REQUESTS].labels(**req)
+        self.duration = fam[_DURATION].labels(**req)
+        self._errors = {r: fam[_ERRORS].labels(**req, reason=r) for r in ERROR_REASONS}
+        self._decisions = {a: fam[_DECISIONS].labels(**req, action=a) for a in DECISION_ACTIONS}
+        self._escalations = fam[_ESCALATIONS]
+        self._env = env
+        for rule in rules:  # initialised at 0 as well: a rate over a fresh series needs a first sample
+            self._escalations.labels(**env, rule=rule)
+        self._age = fam[_FEATURE_AGE]
+        self._req = req
+        self._age_children: dict[str, Any] = {}
+
+    def error(self, reason: str) -> None:
+        self._errors.get(reason, self._errors["internal"]).inc()
+
+    def decision(self, action: str, rule: str | None) -> None:
+        self._decisions[action].inc()
+        if action == "human_review":
+            self._escalations.labels(**self._env, rule=rule or "none").inc()
+
+    def feature_age(self, feature_set: str, seconds: float) -> None:
+        child = self._age_children.get(feature_set)
+        if child is None:
+            child = self._age_children[feature_set] = self._age.labels(**self._req, feature_set=feature_set)
+        child.observe(seconds)

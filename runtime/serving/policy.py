@@ -1,0 +1,92 @@
+"""Prediction rules -> the action: ``auto``, ``human_review`` or ``abstain``.
+
+The rules come from the compiled policy bundle (``runtime.contracts.policy``)
+and are compiled once at load.  Per request the context is converted to CEL
+values once and every rule runs over it; only the variables some rule reads
+are converted (converting the context is most of a request's policy cost,
+bench/cel, and a variable no rule reads cannot change a result).  Precedence: ``abstain`` (do not
+act on this score at all) beats ``human_review``, which beats ``auto``;
+among rules of one action the bundle's order (by id) decides which one is
+reported.  A rule that cannot be evaluated sends the prediction to a human:
+an error never lets a prediction through unreviewed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from runtime.contracts.cel import CelError, CelProgram, compile_cel, prepare_context
+from runtime.contracts.policy import PREDICTION_VARIABLES, Decision, PolicyBundle, PredictionContext, PredictionRule
+
+__all__ = ["CompiledRule", "PolicyEngine", "PolicyLoadError", "confidence"]
+
+_RANK = {"auto": 0, "human_review": 1, "abstain": 2}
+
+
+class PolicyLoadError(Exception):
+    """A rule of the bundle does not compile; the message names it."""
+
+
+def confidence(score: float, threshold: float) -> float:
+    """Distance of the score from the threshold, scaled to [0, 1] (0 at the
+    threshold, 1 at 0 or 1)."""
+    span = threshold if score < threshold else 1.0 - threshold
+    if span <= 0.0:
+        return 1.0
+    return min(1.0, abs(score - threshold) / span)
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRule:
+    rule: PredictionRule
+    program: CelProgram
+    when: CelProgram | None
+
+
+class PolicyEngine:
+    def __init__(self, rules: Sequence[PredictionRule]) -> None:
+        compiled = []
+        for rule in sorted(rules, key=lambda r: r.id):
+            try:
+                program = compile_cel(rule.expression, PREDICTION_VARIABLES)
+                when = compile_cel(rule.when, PREDICTION_VARIABLES) if rule.when else None
+            except CelError as exc:
+                raise PolicyLoadError(f"prediction rule {rule.id} ({rule.policy}): {exc.message}") from None
+            compiled.append(CompiledRule(rule, program, when))
+        self.rules = tuple(compiled)
+        used = {v for c in compiled for p in (c.program, c.when) if p is not None for v in p.variables}
+        self.variables = frozenset(used & PREDICTION_VARIABLES)
+
+    @classmethod
+    def for_model(cls, bundle: PolicyBundle, model: str) -> PolicyEngine:
+        return cls(bundle.for_model(model))
+
+    def decide(self, context: PredictionContext | Mapping[str, Any]) -> Decision:
+        """The action for one prediction; ``context`` is a PredictionContext or
+        its variables (``PredictionContext.variables()``, camelCase)."""
+        best: Decision | None = None
+        if not self.rules:
+            return Decision(action="auto", reason="no prediction rule applies")
+        variables = context.variables() if isinstance(context, PredictionContext) else context
+        try:
+            values = prepare_context({k: v for k, v in variables.items() if k in self.variables})
+        except CelError as exc:
+            return Decision(action="human_review", rule=None, reason=f"policy context could not be built: {exc.message}")
+        for compiled in self.rules:
+            rule = compiled.rule
+            try:
+                if compiled.when is not None and not compiled.when.evaluate_bool(values):
+                    continue
+                fired = compiled.program.evaluate_bool(values)
+            except CelError as exc:
+                candidate = Decision(action="human_review", rule=rule.id,
+                                     reason=f"rule {rule.id} could not be evaluated ({exc.message}); a human decides")
+            else:
+                if not fired:
+                    continue
+                candidate = Decision(action=rule.action, rule=rule.id, reason=rule.message)
+            if best is None or _RANK[candidate.action] > _RANK[best.action]:
+                best = candidate
+        return best or Decision(action="auto", reason="no prediction rule fired")

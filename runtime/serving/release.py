@@ -1,0 +1,99 @@
+"""Which model file a serve config serves, fetched and verified.
+
+In a cluster the config names a ModelRelease from git (URI + sha256); the
+local variant names registry aliases instead (``champion``, else
+``candidate``), because releases in git point at the production store.
+Remote files are copied once into the work directory, keyed by sha256, and
+every file is checked against the sha256 its release or registry entry
+recorded before a session is created from it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from runtime.contracts.steps import ReleaseRef, ServeConfig
+
+__all__ = ["ReleaseError", "ServedRelease", "resolve_releases"]
+
+
+class ReleaseError(Exception):
+    """Nothing servable: no such release file or registry alias."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServedRelease:
+    version: str
+    release: str  # the ModelRelease name, or "registry:<alias>" locally
+    path: Path
+    sha256: str
+
+
+def _local(uri: str) -> Path | None:
+    parts = urlsplit(uri)
+    if parts.scheme in ("", "file"):
+        return Path(parts.path if parts.scheme else uri)
+    return None
+
+
+def _fetch(uri: str, sha256: str, cache_dir: Path) -> Path:
+    local = _local(uri)
+    if local is not None:
+        if not local.is_file():
+            raise ReleaseError(f"{uri}: the model file does not exist")
+        return local
+    target = cache_dir / f"{sha256}.onnx"
+    if target.is_file() and hashlib.sha256(target.read_bytes()).hexdigest() == sha256:
+        return target
+    import fsspec
+
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    partial = target.with_suffix(".partial")
+    try:
+        with fsspec.open(uri, "rb") as src, partial.open("wb") as dst:
+            dst.write(src.read())
+    except (OSError, ValueError, ImportError) as exc:
+        raise ReleaseError(f"{uri}: cannot fetch the model: {exc}") from None
+    partial.replace(target)
+    return target
+
+
+def _from_ref(ref: ReleaseRef, cache_dir: Path) -> ServedRelease:
+    return ServedRelease(ref.version, ref.name, _fetch(ref.uri, ref.sha256, cache_dir), ref.sha256)
+
+
+def _from_registry(config: ServeConfig, alias: str, cache_dir: Path) -> ServedRelease:
+    from runtime.registry import Registry, RegistryError
+
+    try:
+        entry = Registry(config.artifacts.uri).resolve(config.model, alias)
+    except RegistryError as exc:
+        raise ReleaseError(str(exc)) from None
+    return ServedRelease(entry.version, f"registry:{alias}", _fetch(entry.model_uri, entry.sha256, cache_dir),
+                         entry.sha256)
+
+
+def resolve_releases(config: ServeConfig) -> tuple[ServedRelease, ServedRelease | None]:
+    """(served, shadow or None)."""
+    cache_dir = Path(config.work_dir) / "serve" / "models"
+    if config.release is not None:
+        served = _from_ref(config.release, cache_dir)
+        shadow = _from_ref(config.shadow, cache_dir) if config.shadow is not None else None
+        return served, shadow
+    from runtime.registry import Registry
+
+    aliases = Registry(config.artifacts.uri).aliases(config.model)
+    wanted = config.registry_aliases or ()
+    chosen = next((a for a in wanted if a in aliases), None)
+    if chosen is None:
+        raise ReleaseError(f"the registry at {config.artifacts.uri} has no {' or '.join(wanted)} version of "
+                           f"{config.model!r}; run `specops run` first to train and register one")
+    served = _from_registry(config, chosen, cache_dir)
+    shadow_alias = config.registry_shadow_alias
+    shadow = None
+    if shadow_alias is not None and aliases.get(shadow_alias) not in (None, served.version):
+        shadow = _from_registry(config, shadow_alias, cache_dir)
+    return served, shadow

@@ -1,0 +1,88 @@
+"""``python -m runtime serve --config FILE``: the predictor behind a kserve
+ModelServer, in an InferenceService pod or under `specops serve`.
+
+Exit status: 2 when nothing can be served (no such release or registry
+alias, a model file that fails its sha256 or feature check, an unusable
+policy bundle or online store), with one message naming what and why;
+otherwise the server runs until SIGTERM/SIGINT (0).
+
+`specops serve` may override where it listens through the environment
+(``SPECOPS_SERVE_HOST``, ``SPECOPS_SERVE_PORT``, ``SPECOPS_SERVE_ACCESS_LOG=1``);
+the compiled config is never rewritten.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import sys
+
+from pydantic import ValidationError
+
+from runtime.contracts.steps import ServeConfig
+from runtime.serving.online import StoreConfigError
+from runtime.serving.policy import PolicyLoadError
+from runtime.serving.release import ReleaseError
+from runtime.serving.scoring import ModelFileError
+
+__all__ = ["run"]
+
+
+def _listen(config: ServeConfig) -> tuple[str, int, bool]:
+    from runtime.serving.server import DEFAULT_HOST, DEFAULT_PORT
+
+    host = os.environ.get("SPECOPS_SERVE_HOST") or config.host or DEFAULT_HOST
+    raw_port = os.environ.get("SPECOPS_SERVE_PORT")
+    if raw_port is not None and not (raw_port.isdigit() and 1 <= int(raw_port) <= 65535):
+        raise ValueError(f"SPECOPS_SERVE_PORT={raw_port!r} is not a port number (1-65535)")
+    port = int(raw_port) if raw_port else (config.port or DEFAULT_PORT)
+    access_log = os.environ.get("SPECOPS_SERVE_ACCESS_LOG") == "1" or bool(config.access_log)
+    return host, port, access_log
+
+
+def run(config: ServeConfig) -> int:
+    # kserve parses sys.argv when imported, and argparse's prefix matching
+    # reads our --config as its --configure_logging: it must see no arguments.
+    sys.argv = sys.argv[:1]
+    from runtime.serving.predictor import SpecOpsPredictor
+    from runtime.serving.server import SpecOpsModelServer
+
+    try:
+        host, port, access_log = _listen(config)
+    except ValueError as exc:
+        print(f"error: serve {config.model}: {exc}", file=sys.stderr)
+        return 2
+
+    review = None
+    if config.review is not None:  # escalations go to the durable queue, committed before each answer
+        from runtime.audit.database import DatabaseError
+        from runtime.review.config import open_queue
+
+        try:
+            review = open_queue(config.review)
+        except DatabaseError as exc:
+            print(f"error: serve {config.model}: {exc}", file=sys.stderr)
+            return 2
+    predictor = SpecOpsPredictor(config, review=review)
+    try:
+        predictor.load()
+    except (ReleaseError, ModelFileError, PolicyLoadError, StoreConfigError) as exc:
+        print(f"error: serve {config.model}: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"error: serve {config.model}: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except ValidationError as exc:
+        print(f"error: serve {config.model}: {config.policy_bundle}: invalid policy bundle: "
+              f"{exc.errors()[0]['msg']}", file=sys.stderr)
+        return 2
+    # Everything loaded so far (model, rules, store clients, imports) lives as
+    # long as the server: keep it out of the collector's generations, whose
+    # full scans otherwise show up as millisecond pauses in the p99.
+    gc.freeze()
+    shadow = f", shadow {predictor.shadow_release.version}" if predictor.shadow_release else ""
+    print(f"serve {config.model}: version {predictor.served.version} ({predictor.served.release}{shadow}) "
+          f"on http://{host}:{port} (V1 /v1/models/{config.model}:predict, V2 /v2/models/{config.model}/infer, "
+          f"/metrics, /openapi.json)", file=sys.stderr, flush=True)
+    SpecOpsModelServer(host=host, http_port=port, access_log=access_log).start([predictor])
+    return 0
