@@ -54,3 +54,25 @@ def test_a_failing_store_fails_the_request_not_the_review(tmp_path: Path, monkey
         predictor.predict({"instances": [{"entity": "P-CRIT", "at": AT}]}, {"x-request-id": "r"})
     auto = predictor.predict({"instances": [{"entity": "T-LOW", "at": AT}]}, {"x-request-id": "r2"})
     assert auto["predictions"][0]["action"] == "auto"  # predictions nobody must review still flow
+
+
+def test_the_served_predictor_queues_escalations_and_exports_the_backlog(tmp_path: Path) -> None:
+    """`python -m runtime serve` on the compiled local config, over HTTP."""
+    import httpx
+
+    from tests.runtime.serving.served import start_server, stop_server
+
+    repo = make_repo(tmp_path)
+    server = start_server(repo)
+    try:
+        answer = httpx.post(f"{server.url}/v1/models/pump-failure:predict", headers={"x-request-id": "h-1"},
+                            json={"instances": [{"entity": "P-CRIT", "at": AT}]}, timeout=30)
+        assert answer.status_code == 200 and answer.json()["predictions"][0]["action"] == "human_review"
+        metrics = httpx.get(f"{server.url}/metrics", timeout=30).text
+        assert 'specops_review_backlog{environment="local",model="pump-failure"} 1.0' in metrics
+    finally:
+        assert stop_server(server) == 0
+    assert repo.config.review is not None
+    queue = open_queue(repo.config.review.model_copy(
+        update={"store": repo.config.review.store.model_copy(update={"path": str(tmp_path / ".specops/review/review.db")})}))
+    assert [i.id for i in queue.items()] == ["h-1/0"] and queue.audit.verify().records == 1
