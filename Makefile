@@ -50,6 +50,7 @@ bench: install  ## benchmarks; figures go to bench/results/
 	$(PY) bench/data/bench_data.py
 	$(PY) bench/serve/bench_serve.py
 	$(PY) bench/features/bench_features.py
+	$(PY) bench/review/bench_review.py
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache bench/results/*.tmp

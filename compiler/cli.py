@@ -37,6 +37,11 @@ from compiler.cli_release import release_app  # noqa: E402  (after app: a sub-co
 
 app.add_typer(release_app, name="release")
 
+from compiler.cli_review import audit_app, review_app  # noqa: E402
+
+app.add_typer(review_app, name="review")
+app.add_typer(audit_app, name="audit")
+
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
 DEFAULT_SCHEMA_PATH = "docs/reference/specops.schema.json"
 DEFAULT_REFERENCE_PATH = "docs/reference/spec-reference.md"

@@ -17,6 +17,7 @@ import typer
 from compiler.load import SourceFile, read_sources
 from compiler.lint import lint_sources
 from compiler.release_records import ApprovalRecord, ReleaseEditError, add_approval, proposal_target
+from compiler.cli_review import audit_release_approval
 from compiler.render import RENDERERS
 
 __all__ = ["release_app"]
@@ -126,3 +127,8 @@ def approve(
     ((path, data),) = edited.items()
     Path(path).write_bytes(data)
     typer.echo(f"release: {approver} approved {release} as {role} in {path}")
+    try:
+        typer.echo(audit_release_approval(specs.parent / "generated", release, approver, role, reason,
+                                          when.isoformat(), path))
+    except RuntimeError as exc:
+        _fail(str(exc))

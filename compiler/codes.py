@@ -304,6 +304,11 @@ _CATALOG: tuple[tuple[str, str, str, str], ...] = (
      "model, environment, objective or service_level label, an alert defined twice, or an alert reading a recording "
      "no earlier rule of its group writes. The compile stops instead of writing it; this is a compiler bug.",
      "Report it with the specs that trigger it."),
+    ("SO650", "human review needs a shared, durable review store",
+     "A model with spec.review is served in a cloud environment, but the System's reviewStore is SQLite. SQLite is "
+     "the embedded default for one machine; in a pod it is a file per replica that a restart loses, so escalated "
+     "predictions (and their audit records) would vanish and reviewers would see only one replica's queue.",
+     "Set the System's spec.reviewStore to backend: postgres with connection.secretRef naming the DSN Secret."),
 )
 
 CODES: dict[str, CodeInfo] = {c: CodeInfo(c, t, e, f) for c, t, e, f in _CATALOG}

@@ -66,6 +66,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: step {args.step!r} is not available in this runtime build", file=sys.stderr)
         return 2
     try:
+        if args.step not in STEP_CONFIGS and args.config is not None and hasattr(module, "run_args"):
+            # A tool (review, audit) reads its own config among its sub-command's arguments.
+            return int(module.run_args(["--config", str(args.config), *extra]))
         if args.config is None:
             if args.step in STEP_CONFIGS:
                 print(f"error: step {args.step!r} needs --config FILE", file=sys.stderr)

@@ -13,6 +13,7 @@ from compiler.checks import (
     point_in_time,
     policies,
     releases,
+    review,
     sample_data,
     secrets,
     slo_coverage,
@@ -37,6 +38,7 @@ CHECKS: tuple[tuple[str, Check], ...] = (
     ("policies", policies.check),
     ("platform", platform.check),
     ("slo-rules", slo_rules.check),
+    ("review", review.check),
 )
 
 

@@ -28,12 +28,14 @@ from compiler.plan.model import (
     Origin,
     PipelinePlan,
     ResourcesPlan,
+    ReviewPlan,
     SecretRefPlan,
     ServingPlan,
     SloPlan,
     StepPlan,
     SystemPlan,
 )
+from compiler.plan.review import review_config
 from compiler.policy.select import counted_approvals, required_approvals, selects
 from compiler.resolve import ResolvedSpec
 from compiler.spec import DataSource, FeatureSet, Model, ModelRelease, RiskPolicy, ServiceLevel, System
@@ -65,6 +67,7 @@ from runtime.contracts.steps import (
     ProposeReleaseConfig,
     RegisterConfig,
     ReleaseRef,
+    ReviewConfig,
     ServeConfig,
     StreamConsumerConfig,
     TrainConfig,
@@ -433,6 +436,7 @@ class _Builder:
                 environment=env.name, release=self.release_ref(served), role="canary" if canary else "champion",
                 shadow=self.release_ref(shadow) if shadow else None, entity=m.entity, features=self.features_of(model),
                 feature_sets=fs_configs, timeout_s=m.serving.timeout.seconds,
+                review=self.review(model, spec_hash, cluster=True),
                 max_feature_age_s=m.serving.max_feature_age.seconds if m.serving.max_feature_age else None,
                 policy_bundle=f"{CONFIG_MOUNT}/{model.name}/policy-bundle.json", risk_tier=m.risk.tier,
                 online_store=self.online_store(True), sources=self.serve_sources(fs_configs, True),
@@ -471,9 +475,23 @@ class _Builder:
             sources=self.serve_sources(fs_configs, False),
             registry_aliases=("champion", "candidate"), registry_shadow_alias="candidate" if m.serving.shadow else None,
             host=LOCAL_HOST, port=LOCAL_PORT, online_store=self.online_store(False),
+            review=self.review(model, self.lineage_hash(model), cluster=False),
         )
         return LocalServePlan(model=model.name, config_path=f"{CONFIG_MOUNT}/{model.name}/serve.json", config=config,
                               origin=_origin(node))
+
+    def review(self, model: Model, spec_hash: str, *, cluster: bool) -> ReviewConfig | None:
+        labels: DataSource = self.spec.nodes[f"DataSource/{model.spec.label.source}"].resource  # type: ignore[assignment]
+        return review_config(model, self.system, labels, spec_hash, cluster=cluster, remote=self.remote.uri)
+
+    def reviews(self) -> tuple[ReviewPlan, ...]:
+        out = []
+        for node, model in self.spec.of_kind(Model):
+            config = self.review(model, self.lineage_hash(model), cluster=False)
+            if config is not None:
+                out.append(ReviewPlan(model=model.name, config_path=f"{CONFIG_MOUNT}/{model.name}/review.json",
+                                      config=config, origin=_origin(node)))
+        return tuple(out)
 
     def monitor(self, node: SpecNode, model: Model, serving: ServingPlan, pipeline: PipelinePlan | None) -> MonitorPlan | None:
         levels = [sl for _, sl in self.spec.service_levels_for(model.name)
@@ -750,6 +768,7 @@ class _Builder:
             secret_refs=secret_refs(self.spec),
             slos=tuple(sorted(slos, key=lambda p: (p.environment, p.name))),
             local_servings=tuple(local_servings),
+            reviews=self.reviews(),
         )
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from runtime.contracts import PolicyBundle, StepConfig
-from runtime.contracts.steps import ReleaseRef, StepName
+from runtime.contracts.steps import ReleaseRef, ReviewConfig, StepName
 
 if TYPE_CHECKING:
     from compiler.plan.admission import AdmissionRulePlan
@@ -28,6 +28,7 @@ __all__ = [
     "Origin",
     "PipelinePlan",
     "ResourcesPlan",
+    "ReviewPlan",
     "SecretRefPlan",
     "ServingPlan",
     "SloPlan",
@@ -217,6 +218,16 @@ class SloPlan:
 
 
 @dataclass(frozen=True, slots=True)
+class ReviewPlan:
+    """A model's review config (local variant) for `specops review` / `specops audit`."""
+
+    model: str
+    config_path: str
+    config: ReviewConfig
+    origin: Origin
+
+
+@dataclass(frozen=True, slots=True)
 class EnvironmentPlan:
     name: str
     kind: Literal["cloud", "edge"]
@@ -272,6 +283,8 @@ class SystemPlan:
     slos: tuple[SloPlan, ...] = ()  # sorted by (environment, name)
     # `specops serve`: one local predictor config per locally trained model.
     local_servings: tuple[LocalServePlan, ...] = ()
+    # Review configs of the models that escalate predictions to humans.
+    reviews: tuple[ReviewPlan, ...] = ()
 
     def environment(self, name: str) -> EnvironmentPlan:
         return next(e for e in self.environments if e.name == name)

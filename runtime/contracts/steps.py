@@ -37,6 +37,10 @@ __all__ = [
     "ProposeReleaseConfig",
     "RegisterConfig",
     "ReleaseRef",
+    "ReviewConfig",
+    "ReviewLabelsConfig",
+    "ReviewPolicyConfig",
+    "ReviewStoreConfig",
     "ServeConfig",
     "StepConfig",
     "StepName",
@@ -357,6 +361,52 @@ class IngestConfig(StepConfig):
     port: Annotated[int, Field(ge=1, le=65535)] = 8080  # /healthz, /readyz, /metrics
 
 
+
+class ReviewStoreConfig(_Config):
+    """The review queue and audit log's database (one per system)."""
+
+    backend: Literal["sqlite", "postgres"]
+    path: str | None = None  # sqlite: the database file
+    dsn_env: str | None = None  # postgres: the environment variable holding the DSN...
+    dsn_secret: str | None = None  # ...mapped from this Secret ("name/key") by the pod
+    schema_name: str | None = None  # postgres: the schema (None: the connection's search_path)
+
+
+class ReviewPolicyConfig(_Config):
+    """What happens to an escalated prediction (the Model's spec.review)."""
+
+    timeout_s: Seconds  # a reviewer must decide within this
+    escalation: Literal["second_reviewer", "page", "conservative_default"]
+    conservative_action: Literal["act", "hold"]
+    notify: tuple[str, ...] = ()  # notifier names a page goes to
+    lease_s: Seconds  # how long a claim holds an item before it returns to the queue
+
+
+class ReviewLabelsConfig(_Config):
+    """Reviewer decisions exported as rows of the model's labels source."""
+
+    source: str
+    entity: str
+    timestamp: str
+    outcome: str
+    positive_value: str | bool | float
+    fields: tuple[FieldConfig, ...]
+    output: str  # parquet file, inside the labels source's folder so training reads it
+
+
+class ReviewConfig(_Config):
+    """``python -m runtime review|audit ... --config FILE``: one model's review
+    policy and the system's review store.  Not a pipeline step."""
+
+    api_version: Literal["runtime.specops.dev/v1alpha1"] = CONFIG_API_VERSION
+    kind: Literal["review"] = "review"
+    model: str
+    spec_hash: str
+    store: ReviewStoreConfig
+    policy: ReviewPolicyConfig
+    labels: ReviewLabelsConfig
+
+
 class ServeConfig(StepConfig):
     """The predictor of one InferenceService revision."""
 
@@ -367,6 +417,8 @@ class ServeConfig(StepConfig):
     shadow: ReleaseRef | None = None  # scores every request; never answers
     entity: str
     features: tuple[str, ...]
+    # Where human_review predictions go (the model's review policy); None: the model has no review section.
+    review: ReviewConfig | None = None
     feature_sets: tuple[FeatureSetConfig, ...]
     timeout_s: Seconds
     max_feature_age_s: float | None = None

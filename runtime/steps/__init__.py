@@ -27,4 +27,7 @@ STEP_MODULES: dict[str, str] = {
     "serve": "runtime.steps.serve",
     "edge-run": "runtime.steps.edge_run",
     "publish": "runtime.steps.publish",
+    # Tools, not pipeline steps: they parse their own sub-commands (and --config).
+    "review": "runtime.review.cli",
+    "audit": "runtime.audit.cli",
 }

@@ -53,7 +53,17 @@ def run(config: ServeConfig) -> int:
         print(f"error: serve {config.model}: {exc}", file=sys.stderr)
         return 2
 
-    predictor = SpecOpsPredictor(config)
+    review = None
+    if config.review is not None:  # escalations go to the durable queue, committed before each answer
+        from runtime.audit.database import DatabaseError
+        from runtime.review.config import open_queue
+
+        try:
+            review = open_queue(config.review)
+        except DatabaseError as exc:
+            print(f"error: serve {config.model}: {exc}", file=sys.stderr)
+            return 2
+    predictor = SpecOpsPredictor(config, review=review)
     try:
         predictor.load()
     except (ReleaseError, ModelFileError, PolicyLoadError, StoreConfigError) as exc:
@@ -66,6 +76,14 @@ def run(config: ServeConfig) -> int:
         print(f"error: serve {config.model}: {config.policy_bundle}: invalid policy bundle: "
               f"{exc.errors()[0]['msg']}", file=sys.stderr)
         return 2
+    if review is not None:
+        # The review SLIs (backlog, time to decision) on kserve's /metrics, read
+        # from the shared store: every replica reports the same truth.
+        from prometheus_client import REGISTRY
+
+        from runtime.review.metrics import ReviewCollector
+
+        REGISTRY.register(ReviewCollector(review, (config.environment,)))
     # Everything loaded so far (model, rules, store clients, imports) lives as
     # long as the server: keep it out of the collector's generations, whose
     # full scans otherwise show up as millisecond pauses in the p99.

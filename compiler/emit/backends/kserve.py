@@ -83,6 +83,12 @@ LIVE_PATH = "/v2/health/live"
 def build_predictor_container(plan: SystemPlan, serving: ServingPlan) -> k8s.V1Container:
     """``python -m runtime serve --config <path>``, hardened, with the config mounted where the path resolves."""
     env = [k8s.V1EnvVar(name="TMPDIR", value=SCRATCH_MOUNT), *build_env(plan, online_store=True)]
+    review = getattr(serving.config, "review", None)
+    if review is not None and review.store.dsn_env and review.store.dsn_secret:
+        # The review store's DSN: the predictor commits escalations there before it answers.
+        secret, key = review.store.dsn_secret.split("/", 1)
+        env.append(k8s.V1EnvVar(name=review.store.dsn_env, value_from=k8s.V1EnvVarSource(
+            secret_key_ref=k8s.V1SecretKeySelector(name=secret, key=key))))
     return k8s.V1Container(
         name=CONTAINER_NAME,
         image=plan.image,

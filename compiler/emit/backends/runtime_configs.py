@@ -1,7 +1,7 @@
 """What the runtime reads locally: the compiled step configs of every
 training pipeline and stream ingester (embedded-defaults variant), each
-model's policy bundle and local serve config (`specops serve`), under
-generated/runtime/ -- outside every folder Argo CD syncs.
+model's policy bundle, local serve config (`specops serve`) and review
+config, under generated/runtime/ -- outside every folder Argo CD syncs.
 The cluster variants of the same files travel in ConfigMaps."""
 
 from __future__ import annotations
@@ -40,3 +40,5 @@ def emit(plan: SystemPlan) -> Iterator[Artifact]:
     # `specops serve`: the local predictor of each locally trained model.
     for local in plan.local_servings:
         yield json_artifact(local.config_path, local.config, (local.origin.resource, f"System/{plan.name}"), NAME)
+    for review in plan.reviews:
+        yield json_artifact(review.config_path, review.config, (review.origin.resource, f"System/{plan.name}"), NAME)
