@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from runtime.contracts.steps import FeatureSetConfig, LabelConfig
 from runtime.events import ARRIVAL_TIME, canonical_json, event_id
 from runtime.features.definition import AggregationDef, FeatureSetDef, define
 from runtime.features.expression import evaluate
-from runtime.features.state import EntityState, Series
+from runtime.features.state import MIN_SHIFT, EntityState, Series
 from runtime.features.store import ApplyResult, OnlineStore
 from runtime.features.timestamps import to_us
 
@@ -121,26 +122,51 @@ def features_from_state(fs: FeatureSetDef, state: EntityState | None, at: int) -
     return out
 
 
-def _apply_to_state(fs: FeatureSetDef, state: EntityState | None, eid: str, et: int, arrival: int,
+@dataclass(frozen=True, slots=True)
+class _ApplyPlan:
+    """What an apply needs of one feature set, computed once per engine so the
+    per-event path reads plain attributes (no properties, no tuple scans)."""
+
+    fs: FeatureSetDef
+    columns: tuple[tuple[str, bool, bool], ...]  # (series, has sums, has squares), as EntityState takes them
+    width: int  # the largest window: what the state keeps
+    slack: int  # eviction runs once the oldest event is this far past the horizon (amortizes the deletes)
+    lateness_us: int | None  # allowed lateness, None: no event is late
+    leave_out_late: bool  # late events are left out of every feature (drop / quarantine)
+    quarantine: bool
+    ttl_us: int | None
+    plain_rows: bool  # no transforms: the row is the source columns as they are
+
+
+def _plan_apply(fs: FeatureSetDef) -> _ApplyPlan:
+    return _ApplyPlan(
+        fs=fs, columns=tuple((c, c in fs.sum_series, c in fs.square_series) for c in fs.series),
+        width=fs.max_window_us, slack=fs.max_window_us >> 3, lateness_us=fs.late.allowed_lateness_us,
+        leave_out_late=fs.late.excludes_late, quarantine=fs.late.policy == "quarantine", ttl_us=fs.ttl_us,
+        plain_rows=not fs.transforms)
+
+
+def _apply_to_state(plan: _ApplyPlan, state: EntityState | None, eid: str, et: int, arrival: int,
                     row: dict[str, Any]) -> tuple[EntityState, bool, bool]:
     """(state, new, quarantine): the event applied per the late-event policy."""
-    if state is None or (fs.ttl_us is not None and _expired(fs, state, arrival) and eid not in state.ids):
-        state = EntityState((c, c in fs.sum_series, c in fs.square_series) for c in fs.series)
+    ttl_us = plan.ttl_us
+    if state is None or (ttl_us is not None and arrival - state.clock > ttl_us and eid not in state.ids):
+        state = EntityState(plan.columns)
     ids = state.ids
     if eid in ids:
         return state, False, False
-    if arrival > state.clock:
-        state.clock = arrival
-    width = fs.max_window_us
-    horizon = state.clock - width
-    slack = width >> 3
-    late = fs.late
-    if (late.excludes_late and late.is_late(et, arrival)) or et <= horizon:
+    clock = state.clock
+    if arrival > clock:
+        state.clock = clock = arrival
+    horizon = clock - plan.width
+    lateness = plan.lateness_us
+    late = lateness is not None and arrival - et > lateness
+    if (late and plan.leave_out_late) or et <= horizon:
         # Left out: late under drop/quarantine, or already outside every window.
         state.dropped[eid] = arrival
-        state.ids.add(eid)
-        state.evict(horizon, slack)
-        return state, True, fs.late.policy == "quarantine" and fs.late.is_late(et, arrival)
+        ids.add(eid)
+        state.evict(horizon, plan.slack)
+        return state, True, late and plan.quarantine
     ids.add(eid)
     events = state.events
     ets = events.ets
@@ -168,15 +194,17 @@ def _apply_to_state(fs: FeatureSetDef, state: EntityState | None, eid: str, et: 
                 continue
             num, den = value.as_integer_ratio()
             k = den.bit_length() - 1
-            if k > series.shift:
-                series.rescale(k - series.shift)
-                sums = series.s
-            xi = num << (series.shift - k)
+            shift = series.shift
+            if k > shift:
+                series.rescale(max(k, MIN_SHIFT) - shift)
+                sums, shift = series.s, series.shift
+            xi = num << (shift - k)
             sums.append(sums[-1] + xi)
-            if series.q is not None:
-                series.q.append(series.q[-1] + xi * xi)
-    if ets[0] <= horizon - slack or len(state.dropped) > 64:
-        state.evict(horizon, slack)
+            squares = series.q
+            if squares is not None:
+                squares.append(squares[-1] + xi * xi)
+    if ets[0] <= horizon - plan.slack or len(state.dropped) > 64:
+        state.evict(horizon, plan.slack)
     return state, True, False
 
 
@@ -187,28 +215,37 @@ class OnlineEngine:
                  label: LabelConfig | None = None) -> None:
         self.definitions = define(feature_sets, label)
         self.store = store
+        self._plans = tuple(_plan_apply(fs) for fs in self.definitions)
 
     def apply(self, record: Mapping[str, Any]) -> bool:
         """Apply one event; False when its event id was already applied."""
         eid = event_id(record)
         new = False
-        for fs in self.definitions:
-            raw_time = record.get(fs.timestamp)
-            raw_entity = record.get(fs.entity)
+        get = record.get
+        raw_arrival = get(ARRIVAL_TIME)
+        update = self.store.update
+        for plan in self._plans:
+            fs = plan.fs
+            raw_time = get(fs.timestamp)
+            raw_entity = get(fs.entity)
             if raw_time is None or raw_entity is None:
                 raise ValueError(f"event {eid}: {fs.entity!r} and {fs.timestamp!r} are required "
                                  f"(feature set {fs.name!r})")
             et = to_us(raw_time)
-            raw_arrival = record.get(ARRIVAL_TIME)
             arrival = to_us(raw_arrival) if raw_arrival is not None else et
-            row = transform_row(fs, record)
+            if plan.plain_rows:
+                # Floats (nearly every value) are kept as they are unless NaN; the rest go through _plain.
+                row = {c: v if type(v := get(c)) is float and v == v else _plain(v) for c in fs.source_columns}
+            else:
+                row = transform_row(fs, record)
             entity = raw_entity if type(raw_entity) is str else str(raw_entity)
 
-            def step(state: EntityState | None, fs: FeatureSetDef = fs) -> ApplyResult:
-                new_state, applied, quarantine = _apply_to_state(fs, state, eid, et, arrival, row)
+            def step(state: EntityState | None, plan: _ApplyPlan = plan, et: int = et, arrival: int = arrival,
+                     row: dict[str, Any] = row) -> ApplyResult:
+                new_state, applied, quarantine = _apply_to_state(plan, state, eid, et, arrival, row)
                 return ApplyResult(new_state, applied, canonical_json(record) if quarantine else None)
 
-            new |= self.store.update(fs.name, entity, step, fs.ttl_s)
+            new |= update(fs.name, entity, step, fs.ttl_s)
         return new
 
     def read(self, entity: str, at: Any) -> dict[str, FeatureValue]:

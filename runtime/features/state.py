@@ -24,11 +24,15 @@ from bisect import bisect_right
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["EntityState", "Series"]
+__all__ = ["MIN_SHIFT", "EntityState", "Series"]
 
 # Rebase prefix sums once they carry this many more bits than a value needs
 # (keeps the serialized state small; correctness never depends on it).
 _REBASE_BITS = 64
+# The first value scales a series by at least 2**64 (exact for any double of
+# magnitude >= 2**-12), so a series rescales (rewrites its prefix sums) about
+# once in its life instead of each time a value with more fraction bits comes.
+MIN_SHIFT = 64
 
 
 class Series:
@@ -68,7 +72,7 @@ class Series:
         num, den = value.as_integer_ratio() if type(value) is float else float(value).as_integer_ratio()
         k = den.bit_length() - 1
         if k > self.shift:
-            self.rescale(k - self.shift)
+            self.rescale(max(k, MIN_SHIFT) - self.shift)
             s = self.s
         xi = num << (self.shift - k)
         q = self.q
@@ -90,20 +94,23 @@ class Series:
 
     def evict(self, horizon: int) -> None:
         """Drop values with event time <= horizon."""
-        if not self.ets or self.ets[0] > horizon:
+        ets = self.ets
+        if not ets or ets[0] > horizon:
             return
-        k = bisect_right(self.ets, horizon)
-        del self.ets[:k], self.eids[:k], self.vals[:k]
-        if self.s is not None:
-            del self.s[:k]
-            if self.s[0] and self.s[0].bit_length() > self.shift + _REBASE_BITS:
-                base = self.s[0]
-                self.s = [v - base for v in self.s]
-        if self.q is not None:
-            del self.q[:k]
-            if self.q[0] and self.q[0].bit_length() > 2 * self.shift + _REBASE_BITS:
-                base = self.q[0]
-                self.q = [v - base for v in self.q]
+        k = bisect_right(ets, horizon)
+        del ets[:k], self.eids[:k], self.vals[:k]
+        s = self.s
+        if s is not None:
+            del s[:k]
+            if s[0].bit_length() > self.shift + _REBASE_BITS:
+                base = s[0]
+                self.s = [v - base for v in s]
+            q = self.q
+            if q is not None:
+                del q[:k]
+                if q[0].bit_length() > 2 * self.shift + _REBASE_BITS:
+                    base = q[0]
+                    self.q = [v - base for v in q]
 
     def bounds(self, lo_exclusive: int, hi_inclusive: int) -> tuple[int, int]:
         ets = self.ets
@@ -142,15 +149,12 @@ class EntityState:
 
     def evict(self, horizon: int, slack: int = 0) -> None:
         """Forget events with event time <= horizon, once the oldest is ``slack`` past it."""
-        ets = self.events.ets
-        oldest = ets[0] if ets else None
-        if (oldest is None or oldest > horizon - slack) and len(self.dropped) <= 64:
+        events = self.events
+        ets = events.ets
+        if (not ets or ets[0] > horizon - slack) and len(self.dropped) <= 64:
             return
-        for eid, et in zip(self.events.eids, ets):
-            if et > horizon:
-                break
-            self.ids.discard(eid)
-        self.events.evict(horizon)
+        self.ids.difference_update(events.eids[:bisect_right(ets, horizon)])
+        events.evict(horizon)
         for s in self.series.values():
             s.evict(horizon)
         if self.dropped:
