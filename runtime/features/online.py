@@ -18,7 +18,7 @@ from runtime.contracts.steps import FeatureSetConfig, LabelConfig
 from runtime.events import ARRIVAL_TIME, canonical_json, event_id
 from runtime.features.definition import AggregationDef, FeatureSetDef, define
 from runtime.features.expression import evaluate
-from runtime.features.state import MIN_SHIFT, EntityState, Series
+from runtime.features.state import MIN_SHIFT, EntityState, Events
 from runtime.features.store import ApplyResult, OnlineStore
 from runtime.features.timestamps import to_us
 
@@ -28,9 +28,9 @@ FeatureValue = float | int | str | bool | None
 US = 1_000_000.0
 
 
-def window_bounds(series: Series, at: int, window_us: int) -> tuple[int, int]:
-    """Indices [lo, hi) of the values with event time in (at - window, at]."""
-    return series.bounds(at - window_us, at)
+def window_bounds(events: Events, at: int, window_us: int) -> tuple[int, int]:
+    """Indices [lo, hi) of the events with event time in (at - window, at]."""
+    return events.bounds(at - window_us, at)
 
 
 def _cast(value: Any, kind: str) -> FeatureValue:
@@ -72,32 +72,39 @@ def transform_row(fs: FeatureSetDef, record: Mapping[str, Any]) -> dict[str, Any
 def _aggregate(agg: AggregationDef, state: EntityState | None, at: int) -> FeatureValue:
     if state is None:
         return 0 if agg.function == "count" else (0.0 if agg.function == "sum" else None)
-    series = state.events if agg.column is None else state.series[agg.column]
-    lo, hi = window_bounds(series, at, agg.window_us)
-    n = hi - lo
+    events = state.events
+    lo, hi = window_bounds(events, at, agg.window_us)
     fn = agg.function
+    if agg.column is None:  # over the events themselves
+        if fn == "count":
+            return hi - lo
+        return (at - events.ets[hi - 1]) / US if hi > lo else None  # time_since_last
+    column = state.series[agg.column]
+    if fn in ("last", "time_since_last"):
+        i = column.last(lo, hi)
+        if i < 0:
+            return None
+        return column.vals[i] if fn == "last" else (at - events.ets[i]) / US
+    window = column.vals[lo:hi]
+    n = hi - lo - window.count(None) if None in window else hi - lo
     if fn == "count":
         return n
-    if fn == "time_since_last":
-        return (at - series.ets[hi - 1]) / US if n else None
-    if fn == "last":
-        return series.vals[hi - 1] if n else None
     if fn == "min":
-        return min(series.vals[lo:hi]) if n else None
+        return (min(window) if n == hi - lo else min(v for v in window if v is not None)) if n else None
     if fn == "max":
-        return max(series.vals[lo:hi]) if n else None
-    assert series.s is not None
-    total = series.s[hi] - series.s[lo]
+        return (max(window) if n == hi - lo else max(v for v in window if v is not None)) if n else None
+    assert column.s is not None
+    total = column.s[hi] - column.s[lo]
     if fn == "sum":
-        return total / (1 << series.shift) if n else 0.0
+        return total / (1 << column.shift) if n else 0.0
     if fn == "mean":
-        return total / (n << series.shift) if n else None
+        return total / (n << column.shift) if n else None
     # std: sample standard deviation from exact sums: (n*Q - S^2) / (n (n-1))
     if n < 2:
         return None
-    assert series.q is not None
-    squares = series.q[hi] - series.q[lo]
-    return math.sqrt((n * squares - total * total) / ((n * (n - 1)) << (2 * series.shift)))
+    assert column.q is not None
+    squares = column.q[hi] - column.q[lo]
+    return math.sqrt((n * squares - total * total) / ((n * (n - 1)) << (2 * column.shift)))
 
 
 def _expired(fs: FeatureSetDef, state: EntityState, now: int) -> bool:
@@ -113,9 +120,10 @@ def features_from_state(fs: FeatureSetDef, state: EntityState | None, at: int) -
     for name in fs.as_of:
         value = None
         if state is not None:
-            series = state.series[name]
-            lo, hi = window_bounds(series, at, fs.max_window_us)
-            value = series.vals[hi - 1] if hi > lo else None
+            column = state.series[name]
+            lo, hi = window_bounds(state.events, at, fs.max_window_us)
+            i = column.last(lo, hi)
+            value = column.vals[i] if i >= 0 else None
         out[name] = value
     for agg in fs.aggregations:
         out[agg.name] = _aggregate(agg, state, at)
@@ -171,36 +179,31 @@ def _apply_to_state(plan: _ApplyPlan, state: EntityState | None, eid: str, et: i
     events = state.events
     ets = events.ets
     if ets and (et < ets[-1] or (et == ets[-1] and eid < events.eids[-1])):
-        # Out of order (within the allowed lateness): insert in place.
-        events.insert(et, eid, None)
-        for name, series in state.series.items():
-            value = row[name]
-            if value is not None:
-                series.insert(et, eid, value)
+        state.insert(et, eid, row)  # out of order (within the allowed lateness): in place
     else:
-        # In order for the entity, hence for every column: append (the hot path, inlined).
+        # In order for the entity: append (the hot path, Column.append inlined).
         ets.append(et)
         events.eids.append(eid)
-        events.vals.append(None)
-        for name, series in state.series.items():
+        for name, column in state.series.items():
             value = row[name]
-            if value is None:
-                continue
-            series.ets.append(et)
-            series.eids.append(eid)
-            series.vals.append(value)
-            sums = series.s
+            column.vals.append(value)
+            sums = column.s
             if sums is None:
+                continue
+            if value is None:
+                sums.append(sums[-1])
+                if column.q is not None:
+                    column.q.append(column.q[-1])
                 continue
             num, den = value.as_integer_ratio()
             k = den.bit_length() - 1
-            shift = series.shift
+            shift = column.shift
             if k > shift:
-                series.rescale(max(k, MIN_SHIFT) - shift)
-                sums, shift = series.s, series.shift
+                column.rescale(max(k, MIN_SHIFT) - shift)
+                sums, shift = column.s, column.shift
             xi = num << (shift - k)
             sums.append(sums[-1] + xi)
-            squares = series.q
+            squares = column.q
             if squares is not None:
                 squares.append(squares[-1] + xi * xi)
     if ets[0] <= horizon - plan.slack or len(state.dropped) > 64:
