@@ -18,7 +18,7 @@ from runtime.contracts.steps import FeatureSetConfig, LabelConfig
 from runtime.events import ARRIVAL_TIME, canonical_json, event_id
 from runtime.features.definition import AggregationDef, FeatureSetDef, define
 from runtime.features.expression import evaluate
-from runtime.features.state import MIN_SHIFT, EntityState, Events
+from runtime.features.state import EntityState, Events
 from runtime.features.store import ApplyResult, OnlineStore
 from runtime.features.timestamps import to_us
 
@@ -93,6 +93,7 @@ def _aggregate(agg: AggregationDef, state: EntityState | None, at: int) -> Featu
         return (min(window) if n == hi - lo else min(v for v in window if v is not None)) if n else None
     if fn == "max":
         return (max(window) if n == hi - lo else max(v for v in window if v is not None)) if n else None
+    column.settle()
     assert column.s is not None
     total = column.s[hi] - column.s[lo]
     if fn == "sum":
@@ -155,8 +156,10 @@ def _plan_apply(fs: FeatureSetDef) -> _ApplyPlan:
 
 
 def _apply_to_state(plan: _ApplyPlan, state: EntityState | None, eid: str, et: int, arrival: int,
-                    row: dict[str, Any]) -> tuple[EntityState, bool, bool]:
-    """(state, new, quarantine): the event applied per the late-event policy."""
+                    row: Mapping[str, Any]) -> tuple[EntityState, bool, bool]:
+    """(state, new, quarantine): the event applied per the late-event policy.  ``row``
+    is the record itself when there are no transforms (its values are made plain
+    here, column by column, instead of copying the row first)."""
     ttl_us = plan.ttl_us
     if state is None or (ttl_us is not None and arrival - state.clock > ttl_us and eid not in state.ids):
         state = EntityState(plan.columns)
@@ -179,33 +182,20 @@ def _apply_to_state(plan: _ApplyPlan, state: EntityState | None, eid: str, et: i
     events = state.events
     ets = events.ets
     if ets and (et < ets[-1] or (et == ets[-1] and eid < events.eids[-1])):
-        state.insert(et, eid, row)  # out of order (within the allowed lateness): in place
+        # Out of order (within the allowed lateness): in place.
+        state.insert(et, eid, {name: _plain(row.get(name)) for name in state.series})
     else:
         # In order for the entity: append (the hot path, Column.append inlined).
         ets.append(et)
         events.eids.append(eid)
+        get = row.get
         for name, column in state.series.items():
-            value = row[name]
-            column.vals.append(value)
-            sums = column.s
-            if sums is None:
-                continue
-            if value is None:
-                sums.append(sums[-1])
-                if column.q is not None:
-                    column.q.append(column.q[-1])
-                continue
-            num, den = value.as_integer_ratio()
-            k = den.bit_length() - 1
-            shift = column.shift
-            if k > shift:
-                column.rescale(max(k, MIN_SHIFT) - shift)
-                sums, shift = column.s, column.shift
-            xi = num << (shift - k)
-            sums.append(sums[-1] + xi)
-            squares = column.q
-            if squares is not None:
-                squares.append(squares[-1] + xi * xi)
+            value = get(name)
+            if type(value) is not float:
+                value = _plain(value)
+            elif value != value:  # NaN is NULL
+                value = None
+            column.vals.append(value)  # Column.append inlined; sums are settled when read
     if ets[0] <= horizon - plan.slack or len(state.dropped) > 64:
         state.evict(horizon, plan.slack)
     return state, True, False
@@ -236,15 +226,11 @@ class OnlineEngine:
                                  f"(feature set {fs.name!r})")
             et = to_us(raw_time)
             arrival = to_us(raw_arrival) if raw_arrival is not None else et
-            if plan.plain_rows:
-                # Floats (nearly every value) are kept as they are unless NaN; the rest go through _plain.
-                row = {c: v if type(v := get(c)) is float and v == v else _plain(v) for c in fs.source_columns}
-            else:
-                row = transform_row(fs, record)
+            row = record if plan.plain_rows else transform_row(fs, record)
             entity = raw_entity if type(raw_entity) is str else str(raw_entity)
 
             def step(state: EntityState | None, plan: _ApplyPlan = plan, et: int = et, arrival: int = arrival,
-                     row: dict[str, Any] = row) -> ApplyResult:
+                     row: Mapping[str, Any] = row) -> ApplyResult:
                 new_state, applied, quarantine = _apply_to_state(plan, state, eid, et, arrival, row)
                 return ApplyResult(new_state, applied, canonical_json(record) if quarantine else None)
 

@@ -63,15 +63,56 @@ class Events:
 
 
 class Column:
-    """One column's values aligned with ``Events`` (None: the event had none)."""
+    """One column's values aligned with ``Events`` (None: the event had none).
+
+    Prefix sums are settled lazily: an apply only appends the value, and
+    ``settle`` scales the values not yet summed when a read (or a write to a
+    store) needs the sums.  The work per value is the same, done once, in one
+    loop instead of per event, and never for values evicted unread (eviction
+    rebases the sums, whose origin is arbitrary: only differences are read).
+    """
 
     __slots__ = ("vals", "s", "q", "shift")
 
     def __init__(self, sums: bool, squares: bool) -> None:
         self.vals: list[Any] = []
-        self.s: list[int] | None = [0] if sums else None  # prefix sums (a None adds 0), len(vals) + 1
-        self.q: list[int] | None = [0] if squares else None  # prefix sums of squares
+        # Prefix sums (a None adds 0) of vals[:len(s) - 1]; len(s) <= len(vals) + 1.
+        self.s: list[int] | None = [0] if sums else None
+        self.q: list[int] | None = [0] if squares else None  # prefix sums of squares, as long as s
         self.shift = 0  # values are scaled by 2**shift (sums) and 2**(2*shift) (squares)
+
+    def settle(self) -> None:
+        """Extend the prefix sums over every value."""
+        s = self.s
+        if s is None or len(s) > len(self.vals):
+            return
+        q = self.q
+        for value in self.vals[len(s) - 1:]:
+            if value is None:
+                xi = 0
+            else:
+                num, den = value.as_integer_ratio() if type(value) is float else float(value).as_integer_ratio()
+                k = den.bit_length() - 1
+                if k > self.shift:
+                    self.rescale(max(k, MIN_SHIFT) - self.shift)
+                    s, q = self.s, self.q
+                xi = num << (self.shift - k)
+            s.append(s[-1] + xi)
+            if q is not None:
+                q.append(q[-1] + xi * xi)
+
+    def append(self, value: Any) -> None:
+        self.vals.append(value)
+
+    def insert(self, pos: int, value: Any) -> None:
+        self.settle()
+        self.vals.insert(pos, value)
+        if self.s is None:
+            return
+        xi = 0 if value is None else self.scaled(value)
+        _insert_prefix(self.s, pos, xi)  # self.s, not a copy: scaled() may have rescaled it
+        if self.q is not None:
+            _insert_prefix(self.q, pos, xi * xi)
 
     def scaled(self, value: Any) -> int:
         """``value * 2**shift`` as an exact integer (rescaling first if it needs more bits)."""
@@ -80,31 +121,6 @@ class Column:
         if k > self.shift:
             self.rescale(max(k, MIN_SHIFT) - self.shift)
         return num << (self.shift - k)  # type: ignore[no-any-return]
-
-    def append(self, value: Any) -> None:
-        self.vals.append(value)
-        s = self.s
-        if s is None:
-            return
-        if value is None:
-            s.append(s[-1])
-            if self.q is not None:
-                self.q.append(self.q[-1])
-            return
-        xi = self.scaled(value)
-        s = self.s  # rescaling replaces the lists
-        s.append(s[-1] + xi)
-        if self.q is not None:
-            self.q.append(self.q[-1] + xi * xi)
-
-    def insert(self, pos: int, value: Any) -> None:
-        self.vals.insert(pos, value)
-        if self.s is None:
-            return
-        xi = 0 if value is None else self.scaled(value)
-        _insert_prefix(self.s, pos, xi)
-        if self.q is not None:
-            _insert_prefix(self.q, pos, xi * xi)
 
     def rescale(self, by: int) -> None:
         assert self.s is not None
@@ -118,6 +134,11 @@ class Column:
         del self.vals[:k]
         s = self.s
         if s is None:
+            return
+        if k >= len(s) - 1:  # none of the rest is summed yet: start the sums afresh
+            self.s = [0]
+            if self.q is not None:
+                self.q = [0]
             return
         del s[:k]
         if s[0].bit_length() > self.shift + _REBASE_BITS:
@@ -188,6 +209,8 @@ class EntityState:
                 self.ids.discard(eid)
 
     def to_bytes(self) -> bytes:
+        for column in self.series.values():
+            column.settle()  # a stored state is read many times: sum once, before writing
         data = {"v": FORMAT, "c": self.clock, "e": [self.events.ets, self.events.eids], "d": self.dropped,
                 "s": {k: [c.vals, c.s, c.q, c.shift] for k, c in self.series.items()}}
         return json.dumps(data, separators=(",", ":")).encode()
