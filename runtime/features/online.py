@@ -137,7 +137,7 @@ class _ApplyPlan:
     per-event path reads plain attributes (no properties, no tuple scans)."""
 
     fs: FeatureSetDef
-    columns: tuple[tuple[str, bool, bool], ...]  # (series, has sums, has squares), as EntityState takes them
+    columns: tuple[tuple[str, bool, bool], ...]  # (column, has sums, has squares), as EntityState takes them
     width: int  # the largest window: what the state keeps
     slack: int  # eviction runs once the oldest event is this far past the horizon (amortizes the deletes)
     lateness_us: int | None  # allowed lateness, None: no event is late

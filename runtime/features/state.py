@@ -4,8 +4,9 @@ column, its values aligned with those events, with exact prefix sums.
 Layout: one ``Events`` (event times and ids, ordered by (time, id)) and one
 ``Column`` per kept column whose ``vals`` are aligned with the events (None
 where the event had no value).  One bisection of the event times bounds a
-window for every column, and an apply appends one value (and a prefix sum)
-per column: no per-column copy of times and ids to keep, evict or serialize.
+window for every column, and an apply appends one value per column (prefix
+sums are settled when read, see ``Column``): no per-column copy of times and
+ids to keep, evict or serialize.
 
 Why exact integers: a sliding window adds and removes values forever; float
 running sums drift and a sum of squares cancels catastrophically.  Each
@@ -28,6 +29,8 @@ from __future__ import annotations
 import json
 from bisect import bisect_right
 from collections.abc import Iterable
+from itertools import accumulate, islice
+from math import ldexp
 from typing import Any
 
 __all__ = ["FORMAT", "MIN_SHIFT", "Column", "EntityState", "Events"]
@@ -86,20 +89,25 @@ class Column:
         s = self.s
         if s is None or len(s) > len(self.vals):
             return
-        q = self.q
-        for value in self.vals[len(s) - 1:]:
-            if value is None:
-                xi = 0
-            else:
-                num, den = value.as_integer_ratio() if type(value) is float else float(value).as_integer_ratio()
-                k = den.bit_length() - 1
-                if k > self.shift:
-                    self.rescale(max(k, MIN_SHIFT) - self.shift)
-                    s, q = self.s, self.q
-                xi = num << (self.shift - k)
+        tail = self.vals[len(s) - 1:]
+        # ldexp by a power of two is exact, and its result is an integer exactly
+        # when the value has at most ``shift`` fraction bits: then int() is the
+        # exact scaled value and the sums accumulate in C.  Otherwise (more bits,
+        # or overflow to inf) rescale, one value at a time.
+        shift = self.shift
+        scaled = [0.0 if v is None else ldexp(v, shift) for v in tail]
+        if all(f.is_integer() for f in scaled):
+            xs = [int(f) for f in scaled]
+            s.extend(islice(accumulate(xs, initial=s[-1]), 1, None))
+            if self.q is not None:
+                self.q.extend(islice(accumulate((x * x for x in xs), initial=self.q[-1]), 1, None))
+            return
+        for value in tail:
+            xi = 0 if value is None else self.scaled(value)
+            s = self.s  # scaled() may have rescaled (replaced) the lists
             s.append(s[-1] + xi)
-            if q is not None:
-                q.append(q[-1] + xi * xi)
+            if self.q is not None:
+                self.q.append(self.q[-1] + xi * xi)
 
     def append(self, value: Any) -> None:
         self.vals.append(value)

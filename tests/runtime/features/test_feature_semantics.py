@@ -245,11 +245,12 @@ def test_lazily_settled_sums_are_exact_whatever_reads_evictions_and_inserts_inte
 
     cfg = feature_set(lateness_s=2 * HOUR, aggregations=[("vibration", fn, HOUR) for fn in ("sum", "mean", "std")])
     engine = OnlineEngine([cfg], open_store("memory://"))
-    kinds = (lambda i: float(i % 7), lambda i: 1e6 + i * 1e-3, lambda i: (i % 5) * 2.0**-40, lambda i: None)
+    kinds = (lambda i: float(i % 7), lambda i: 1e6 + i * 1e-3, lambda i: (i % 5) * 2.0**-40, lambda i: None,
+             lambda i: (i % 3 + 1) * 1e-25)  # more fraction bits than the first scale (2**64)
     applied: dict[int, float | None] = {}  # minute -> value
     for i in range(1500):
         minute = i if i % 9 else max(i - 30, 0) + 0.5  # every 9th event arrives 30 min late (in order of arrival)
-        value = kinds[(i // 50) % 4](i)
+        value = kinds[(i // 50) % len(kinds)](i)
         engine.apply(event(i, "a", minute, value, arrival_minutes=float(i)))
         applied[minute] = value
         if i % 97 == 0 or i in (1, 2, 3, 600, 1499):
