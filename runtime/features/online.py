@@ -69,11 +69,18 @@ def transform_row(fs: FeatureSetDef, record: Mapping[str, Any]) -> dict[str, Any
     return row
 
 
-def _aggregate(agg: AggregationDef, state: EntityState | None, at: int) -> FeatureValue:
+def _aggregate(agg: AggregationDef, state: EntityState | None, at: int,
+               bounds: dict[int, tuple[int, int]]) -> FeatureValue:
+    """One aggregation; ``bounds`` caches the window bounds per width (one bisection
+    pair per window for the whole read, every column being aligned with the events)."""
     if state is None:
         return 0 if agg.function == "count" else (0.0 if agg.function == "sum" else None)
     events = state.events
-    lo, hi = window_bounds(events, at, agg.window_us)
+    window_us = agg.window_us
+    lo_hi = bounds.get(window_us)
+    if lo_hi is None:
+        lo_hi = bounds[window_us] = window_bounds(events, at, window_us)
+    lo, hi = lo_hi
     fn = agg.function
     if agg.column is None:  # over the events themselves
         if fn == "count":
@@ -126,8 +133,9 @@ def features_from_state(fs: FeatureSetDef, state: EntityState | None, at: int) -
             i = column.last(lo, hi)
             value = column.vals[i] if i >= 0 else None
         out[name] = value
+    bounds: dict[int, tuple[int, int]] = {}
     for agg in fs.aggregations:
-        out[agg.name] = _aggregate(agg, state, at)
+        out[agg.name] = _aggregate(agg, state, at, bounds)
     return out
 
 

@@ -94,6 +94,9 @@ class Column:
         # when the value has at most ``shift`` fraction bits: then int() is the
         # exact scaled value and the sums accumulate in C.  Otherwise (more bits,
         # or overflow to inf) rescale, one value at a time.
+        if self.shift < MIN_SHIFT:  # the first settle: take the usual scale at once
+            self.rescale(MIN_SHIFT - self.shift)
+            s = self.s
         shift = self.shift
         scaled = [0.0 if v is None else ldexp(v, shift) for v in tail]
         if all(f.is_integer() for f in scaled):
