@@ -10,7 +10,7 @@ after apply and the stream redelivers after a crash.  Semantics are those of
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -176,37 +176,56 @@ def _apply_to_state(plan: _ApplyPlan, state: EntityState | None, eid: str, et: i
         return state, False, False
     clock = state.clock
     if arrival > clock:
-        state.clock = clock = arrival
+        clock = arrival
     horizon = clock - plan.width
     lateness = plan.lateness_us
     late = lateness is not None and arrival - et > lateness
     if (late and plan.leave_out_late) or et <= horizon:
         # Left out: late under drop/quarantine, or already outside every window.
+        state.clock = clock
         state.dropped[eid] = arrival
         ids.add(eid)
         state.evict(horizon, plan.slack)
         return state, True, late and plan.quarantine
-    ids.add(eid)
     events = state.events
     ets = events.ets
     if ets and (et < ets[-1] or (et == ets[-1] and eid < events.eids[-1])):
         # Out of order (within the allowed lateness): in place.
-        state.insert(et, eid, {name: _plain(row.get(name)) for name in state.series})
+        row = {name: _plain(row.get(name)) for name in state.series}
+        _check_numeric(state, eid, row.items())
+        state.insert(et, eid, row)
     else:
-        # In order for the entity: append (the hot path, Column.append inlined).
-        ets.append(et)
-        events.eids.append(eid)
+        # In order for the entity: append (the hot path, Column.append inlined).  The
+        # values go first: a refused one leaves the state as it was.
         get = row.get
         for name, column in state.series.items():
             value = get(name)
             if type(value) is not float:
                 value = _plain(value)
+                if column.s is not None and value is not None and not isinstance(value, int | float):
+                    for done, previous in state.series.items():
+                        if done == name:
+                            break
+                        previous.vals.pop()
+                    _check_numeric(state, eid, ((name, value),))
             elif value != value:  # NaN is NULL
                 value = None
-            column.vals.append(value)  # Column.append inlined; sums are settled when read
+            column.vals.append(value)  # sums are settled when read
+        ets.append(et)
+        events.eids.append(eid)
+    state.clock = clock
+    ids.add(eid)
     if ets[0] <= horizon - plan.slack or len(state.dropped) > 64:
         state.evict(horizon, plan.slack)
     return state, True, False
+
+
+def _check_numeric(state: EntityState, eid: str, values: Iterable[tuple[str, Any]]) -> None:
+    """A summed column takes numbers only (the data contract checks this before the ingester applies)."""
+    for name, value in values:
+        if state.series[name].s is not None and value is not None and not isinstance(value, int | float):
+            raise ValueError(f"event {eid}: column {name!r} is summed (sum/mean/std) but its value "
+                             f"{value!r} is not a number; fix the source or its data contract")
 
 
 class OnlineEngine:

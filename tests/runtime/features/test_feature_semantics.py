@@ -265,3 +265,22 @@ def test_lazily_settled_sums_are_exact_whatever_reads_evictions_and_inserts_inte
                 mean = sum(window) / len(window)
                 var = sum((x - mean) ** 2 for x in window) / (len(window) - 1)
                 assert abs(got["vibration_std_3600"] - math.sqrt(float(var))) <= 1e-12 * math.sqrt(float(var)), i
+
+
+@pytest.mark.parametrize("minutes", [10, 3], ids=["in-order", "out-of-order"])
+def test_a_non_numeric_value_in_a_summed_column_is_refused_and_leaves_the_state_unchanged(minutes: int) -> None:
+    cfg = feature_set(lateness_s=HOUR, aggregations=[("vibration", "sum", HOUR)])
+    engine = OnlineEngine([cfg], open_store("memory://"))
+    for i in range(5):
+        engine.apply(event(i, "a", i, 1.0))
+    before = engine.read("a", us(10))
+    bad = event(99, "a", minutes, 1.0, arrival_minutes=10)
+    bad["vibration"] = "loud"
+    with pytest.raises(ValueError, match="event e99: column 'vibration' is summed .* 'loud' is not a number"):
+        engine.apply(bad)
+    assert engine.read("a", us(10)) == before
+    state = engine.store.get(cfg.name, "a")
+    assert state is not None and "e99" not in state.ids
+    assert len(state.events.ets) == len(state.series["vibration"].vals) == 5
+    assert engine.apply(event(99, "a", minutes, 2.0, arrival_minutes=10))  # the corrected event is applied
+    assert engine.read("a", us(10))["vibration_sum_3600"] == 7.0
