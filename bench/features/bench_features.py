@@ -30,6 +30,9 @@ measured in the same run)
   random entities, in-process (target p99 <= 50 us) and from Redis on
   loopback (state of 1,000 entities loaded through the Redis store; target
   p99 <= 1 ms), plus the Redis apply rate.
+* **SQLite apply**: ``OnlineEngine.apply`` into a SQLite file (first 2,000
+  events), with the store's default ``synchronous=NORMAL`` (WAL) and with
+  ``synchronous=full`` (an fsync per apply), in events/s.
 * **memory per entity**: Python heap of the in-process state (tracemalloc,
   1,000 entities) and the serialized state size (what Redis holds).
 
@@ -279,6 +282,18 @@ def bench_memory(rows: list[dict[str, Any]], engine: OnlineEngine, entities: int
             "events_kept_per_entity": statistics.mean(kept)}
 
 
+def bench_sqlite(rows: list[dict[str, Any]], events: int) -> dict[str, Any]:
+    subset = rows[:events]
+    out: dict[str, Any] = {"events": len(subset)}
+    for mode in ("normal", "full"):
+        with tempfile.TemporaryDirectory(dir=REPO) as tmp:  # the repository's disk, not a tmpfs
+            t0 = time.perf_counter()
+            engine = load_engine(subset, f"sqlite:///{tmp}/online.db?synchronous={mode}")
+            out[f"apply_events_per_s_synchronous_{mode}"] = len(subset) / (time.perf_counter() - t0)
+            engine.store.close()
+    return out
+
+
 def bench_redis(rows: list[dict[str, Any]], entities: int, reads: int) -> dict[str, Any]:
     import socket
 
@@ -348,6 +363,10 @@ def main(argv: list[str] | None = None) -> int:
     m = result["memory"]
     print(f"memory: {m['python_heap_bytes_per_entity']:,.0f} B/entity in-process, "
           f"{m['serialized_bytes_per_entity']:,.0f} B/entity serialized, {m['events_kept_per_entity']:.1f} events kept")
+    result["sqlite"] = bench_sqlite(rows, 2000)
+    sq = result["sqlite"]
+    print(f"sqlite: apply {sq['apply_events_per_s_synchronous_normal']:,.0f} ev/s (WAL, synchronous=NORMAL), "
+          f"{sq['apply_events_per_s_synchronous_full']:,.0f} ev/s (synchronous=FULL)")
     result["redis"] = {"skipped": "--no-redis"} if args.no_redis else bench_redis(rows, min(1000, entities), 20_000)
     rr = result["redis"]
     if "read" in rr:

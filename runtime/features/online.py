@@ -10,14 +10,15 @@ after apply and the stream redelivers after a crash.  Semantics are those of
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from runtime.contracts.steps import FeatureSetConfig, LabelConfig
 from runtime.events import ARRIVAL_TIME, canonical_json, event_id
 from runtime.features.definition import AggregationDef, FeatureSetDef, define
 from runtime.features.expression import evaluate
-from runtime.features.state import EntityState, Series
+from runtime.features.state import EntityState, Events
 from runtime.features.store import ApplyResult, OnlineStore
 from runtime.features.timestamps import to_us
 
@@ -27,9 +28,9 @@ FeatureValue = float | int | str | bool | None
 US = 1_000_000.0
 
 
-def window_bounds(series: Series, at: int, window_us: int) -> tuple[int, int]:
-    """Indices [lo, hi) of the values with event time in (at - window, at]."""
-    return series.bounds(at - window_us, at)
+def window_bounds(events: Events, at: int, window_us: int) -> tuple[int, int]:
+    """Indices [lo, hi) of the events with event time in (at - window, at]."""
+    return events.bounds(at - window_us, at)
 
 
 def _cast(value: Any, kind: str) -> FeatureValue:
@@ -68,35 +69,50 @@ def transform_row(fs: FeatureSetDef, record: Mapping[str, Any]) -> dict[str, Any
     return row
 
 
-def _aggregate(agg: AggregationDef, state: EntityState | None, at: int) -> FeatureValue:
+def _aggregate(agg: AggregationDef, state: EntityState | None, at: int,
+               bounds: dict[int, tuple[int, int]]) -> FeatureValue:
+    """One aggregation; ``bounds`` caches the window bounds per width (one bisection
+    pair per window for the whole read, every column being aligned with the events)."""
     if state is None:
         return 0 if agg.function == "count" else (0.0 if agg.function == "sum" else None)
-    series = state.events if agg.column is None else state.series[agg.column]
-    lo, hi = window_bounds(series, at, agg.window_us)
-    n = hi - lo
+    events = state.events
+    window_us = agg.window_us
+    lo_hi = bounds.get(window_us)
+    if lo_hi is None:
+        lo_hi = bounds[window_us] = window_bounds(events, at, window_us)
+    lo, hi = lo_hi
     fn = agg.function
+    if agg.column is None:  # over the events themselves
+        if fn == "count":
+            return hi - lo
+        return (at - events.ets[hi - 1]) / US if hi > lo else None  # time_since_last
+    column = state.series[agg.column]
+    if fn in ("last", "time_since_last"):
+        i = column.last(lo, hi)
+        if i < 0:
+            return None
+        return column.vals[i] if fn == "last" else (at - events.ets[i]) / US
+    window = column.vals[lo:hi]
+    n = hi - lo - window.count(None) if None in window else hi - lo
     if fn == "count":
         return n
-    if fn == "time_since_last":
-        return (at - series.ets[hi - 1]) / US if n else None
-    if fn == "last":
-        return series.vals[hi - 1] if n else None
     if fn == "min":
-        return min(series.vals[lo:hi]) if n else None
+        return (min(window) if n == hi - lo else min(v for v in window if v is not None)) if n else None
     if fn == "max":
-        return max(series.vals[lo:hi]) if n else None
-    assert series.s is not None
-    total = series.s[hi] - series.s[lo]
+        return (max(window) if n == hi - lo else max(v for v in window if v is not None)) if n else None
+    column.settle()
+    assert column.s is not None
+    total = column.s[hi] - column.s[lo]
     if fn == "sum":
-        return total / (1 << series.shift) if n else 0.0
+        return total / (1 << column.shift) if n else 0.0
     if fn == "mean":
-        return total / (n << series.shift) if n else None
+        return total / (n << column.shift) if n else None
     # std: sample standard deviation from exact sums: (n*Q - S^2) / (n (n-1))
     if n < 2:
         return None
-    assert series.q is not None
-    squares = series.q[hi] - series.q[lo]
-    return math.sqrt((n * squares - total * total) / ((n * (n - 1)) << (2 * series.shift)))
+    assert column.q is not None
+    squares = column.q[hi] - column.q[lo]
+    return math.sqrt((n * squares - total * total) / ((n * (n - 1)) << (2 * column.shift)))
 
 
 def _expired(fs: FeatureSetDef, state: EntityState, now: int) -> bool:
@@ -112,72 +128,104 @@ def features_from_state(fs: FeatureSetDef, state: EntityState | None, at: int) -
     for name in fs.as_of:
         value = None
         if state is not None:
-            series = state.series[name]
-            lo, hi = window_bounds(series, at, fs.max_window_us)
-            value = series.vals[hi - 1] if hi > lo else None
+            column = state.series[name]
+            lo, hi = window_bounds(state.events, at, fs.max_window_us)
+            i = column.last(lo, hi)
+            value = column.vals[i] if i >= 0 else None
         out[name] = value
+    bounds: dict[int, tuple[int, int]] = {}
     for agg in fs.aggregations:
-        out[agg.name] = _aggregate(agg, state, at)
+        out[agg.name] = _aggregate(agg, state, at, bounds)
     return out
 
 
-def _apply_to_state(fs: FeatureSetDef, state: EntityState | None, eid: str, et: int, arrival: int,
-                    row: dict[str, Any]) -> tuple[EntityState, bool, bool]:
-    """(state, new, quarantine): the event applied per the late-event policy."""
-    if state is None or (fs.ttl_us is not None and _expired(fs, state, arrival) and eid not in state.ids):
-        state = EntityState((c, c in fs.sum_series, c in fs.square_series) for c in fs.series)
+@dataclass(frozen=True, slots=True)
+class _ApplyPlan:
+    """What an apply needs of one feature set, computed once per engine so the
+    per-event path reads plain attributes (no properties, no tuple scans)."""
+
+    fs: FeatureSetDef
+    columns: tuple[tuple[str, bool, bool], ...]  # (column, has sums, has squares), as EntityState takes them
+    width: int  # the largest window: what the state keeps
+    slack: int  # eviction runs once the oldest event is this far past the horizon (amortizes the deletes)
+    lateness_us: int | None  # allowed lateness, None: no event is late
+    leave_out_late: bool  # late events are left out of every feature (drop / quarantine)
+    quarantine: bool
+    ttl_us: int | None
+    plain_rows: bool  # no transforms: the row is the source columns as they are
+
+
+def _plan_apply(fs: FeatureSetDef) -> _ApplyPlan:
+    return _ApplyPlan(
+        fs=fs, columns=tuple((c, c in fs.sum_series, c in fs.square_series) for c in fs.series),
+        width=fs.max_window_us, slack=fs.max_window_us >> 3, lateness_us=fs.late.allowed_lateness_us,
+        leave_out_late=fs.late.excludes_late, quarantine=fs.late.policy == "quarantine", ttl_us=fs.ttl_us,
+        plain_rows=not fs.transforms)
+
+
+def _apply_to_state(plan: _ApplyPlan, state: EntityState | None, eid: str, et: int, arrival: int,
+                    row: Mapping[str, Any]) -> tuple[EntityState, bool, bool]:
+    """(state, new, quarantine): the event applied per the late-event policy.  ``row``
+    is the record itself when there are no transforms (its values are made plain
+    here, column by column, instead of copying the row first)."""
+    ttl_us = plan.ttl_us
+    if state is None or (ttl_us is not None and arrival - state.clock > ttl_us and eid not in state.ids):
+        state = EntityState(plan.columns)
     ids = state.ids
     if eid in ids:
         return state, False, False
-    if arrival > state.clock:
-        state.clock = arrival
-    width = fs.max_window_us
-    horizon = state.clock - width
-    slack = width >> 3
-    late = fs.late
-    if (late.excludes_late and late.is_late(et, arrival)) or et <= horizon:
+    clock = state.clock
+    if arrival > clock:
+        clock = arrival
+    horizon = clock - plan.width
+    lateness = plan.lateness_us
+    late = lateness is not None and arrival - et > lateness
+    if (late and plan.leave_out_late) or et <= horizon:
         # Left out: late under drop/quarantine, or already outside every window.
+        state.clock = clock
         state.dropped[eid] = arrival
-        state.ids.add(eid)
-        state.evict(horizon, slack)
-        return state, True, fs.late.policy == "quarantine" and fs.late.is_late(et, arrival)
-    ids.add(eid)
+        ids.add(eid)
+        state.evict(horizon, plan.slack)
+        return state, True, late and plan.quarantine
     events = state.events
     ets = events.ets
     if ets and (et < ets[-1] or (et == ets[-1] and eid < events.eids[-1])):
-        # Out of order (within the allowed lateness): insert in place.
-        events.insert(et, eid, None)
-        for name, series in state.series.items():
-            value = row[name]
-            if value is not None:
-                series.insert(et, eid, value)
+        # Out of order (within the allowed lateness): in place.
+        row = {name: _plain(row.get(name)) for name in state.series}
+        _check_numeric(state, eid, row.items())
+        state.insert(et, eid, row)
     else:
-        # In order for the entity, hence for every column: append (the hot path, inlined).
+        # In order for the entity: append (the hot path, Column.append inlined).  The
+        # values go first: a refused one leaves the state as it was.
+        get = row.get
+        for name, column in state.series.items():
+            value = get(name)
+            if type(value) is not float:
+                value = _plain(value)
+                if column.s is not None and value is not None and not isinstance(value, int | float):
+                    for done, previous in state.series.items():
+                        if done == name:
+                            break
+                        previous.vals.pop()
+                    _check_numeric(state, eid, ((name, value),))
+            elif value != value:  # NaN is NULL
+                value = None
+            column.vals.append(value)  # sums are settled when read
         ets.append(et)
         events.eids.append(eid)
-        events.vals.append(None)
-        for name, series in state.series.items():
-            value = row[name]
-            if value is None:
-                continue
-            series.ets.append(et)
-            series.eids.append(eid)
-            series.vals.append(value)
-            sums = series.s
-            if sums is None:
-                continue
-            num, den = value.as_integer_ratio()
-            k = den.bit_length() - 1
-            if k > series.shift:
-                series.rescale(k - series.shift)
-                sums = series.s
-            xi = num << (series.shift - k)
-            sums.append(sums[-1] + xi)
-            if series.q is not None:
-                series.q.append(series.q[-1] + xi * xi)
-    if ets[0] <= horizon - slack or len(state.dropped) > 64:
-        state.evict(horizon, slack)
+    state.clock = clock
+    ids.add(eid)
+    if ets[0] <= horizon - plan.slack or len(state.dropped) > 64:
+        state.evict(horizon, plan.slack)
     return state, True, False
+
+
+def _check_numeric(state: EntityState, eid: str, values: Iterable[tuple[str, Any]]) -> None:
+    """A summed column takes numbers only (the data contract checks this before the ingester applies)."""
+    for name, value in values:
+        if state.series[name].s is not None and value is not None and not isinstance(value, int | float):
+            raise ValueError(f"event {eid}: column {name!r} is summed (sum/mean/std) but its value "
+                             f"{value!r} is not a number; fix the source or its data contract")
 
 
 class OnlineEngine:
@@ -187,28 +235,33 @@ class OnlineEngine:
                  label: LabelConfig | None = None) -> None:
         self.definitions = define(feature_sets, label)
         self.store = store
+        self._plans = tuple(_plan_apply(fs) for fs in self.definitions)
 
     def apply(self, record: Mapping[str, Any]) -> bool:
         """Apply one event; False when its event id was already applied."""
         eid = event_id(record)
         new = False
-        for fs in self.definitions:
-            raw_time = record.get(fs.timestamp)
-            raw_entity = record.get(fs.entity)
+        get = record.get
+        raw_arrival = get(ARRIVAL_TIME)
+        update = self.store.update
+        for plan in self._plans:
+            fs = plan.fs
+            raw_time = get(fs.timestamp)
+            raw_entity = get(fs.entity)
             if raw_time is None or raw_entity is None:
                 raise ValueError(f"event {eid}: {fs.entity!r} and {fs.timestamp!r} are required "
                                  f"(feature set {fs.name!r})")
             et = to_us(raw_time)
-            raw_arrival = record.get(ARRIVAL_TIME)
             arrival = to_us(raw_arrival) if raw_arrival is not None else et
-            row = transform_row(fs, record)
+            row = record if plan.plain_rows else transform_row(fs, record)
             entity = raw_entity if type(raw_entity) is str else str(raw_entity)
 
-            def step(state: EntityState | None, fs: FeatureSetDef = fs) -> ApplyResult:
-                new_state, applied, quarantine = _apply_to_state(fs, state, eid, et, arrival, row)
+            def step(state: EntityState | None, plan: _ApplyPlan = plan, et: int = et, arrival: int = arrival,
+                     row: Mapping[str, Any] = row) -> ApplyResult:
+                new_state, applied, quarantine = _apply_to_state(plan, state, eid, et, arrival, row)
                 return ApplyResult(new_state, applied, canonical_json(record) if quarantine else None)
 
-            new |= self.store.update(fs.name, entity, step, fs.ttl_s)
+            new |= update(fs.name, entity, step, fs.ttl_s)
         return new
 
     def read(self, entity: str, at: Any) -> dict[str, FeatureValue]:

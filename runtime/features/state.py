@@ -1,5 +1,12 @@
 """Per-entity online state: the events of the last ``max_window`` and, per
-column, its non-NULL values with exact prefix sums.
+column, its values aligned with those events, with exact prefix sums.
+
+Layout: one ``Events`` (event times and ids, ordered by (time, id)) and one
+``Column`` per kept column whose ``vals`` are aligned with the events (None
+where the event had no value).  One bisection of the event times bounds a
+window for every column, and an apply appends one value per column (prefix
+sums are settled when read, see ``Column``): no per-column copy of times and
+ids to keep, evict or serialize.
 
 Why exact integers: a sliding window adds and removes values forever; float
 running sums drift and a sum of squares cancels catastrophically.  Each
@@ -22,27 +29,30 @@ from __future__ import annotations
 import json
 from bisect import bisect_right
 from collections.abc import Iterable
+from itertools import accumulate, islice
+from math import ldexp
 from typing import Any
 
-__all__ = ["EntityState", "Series"]
+__all__ = ["FORMAT", "MIN_SHIFT", "Column", "EntityState", "Events"]
 
+FORMAT = 2  # serialized layout; 1 (per-column times and ids) is still read
 # Rebase prefix sums once they carry this many more bits than a value needs
 # (keeps the serialized state small; correctness never depends on it).
 _REBASE_BITS = 64
+# The first value scales a column by at least 2**64 (exact for any double of
+# magnitude >= 2**-12), so a column rescales (rewrites its prefix sums) about
+# once in its life instead of each time a value with more fraction bits comes.
+MIN_SHIFT = 64
 
 
-class Series:
-    """Non-NULL values of one column, ordered by (event time, event id)."""
+class Events:
+    """Event times and ids of one entity, ordered by (event time, event id)."""
 
-    __slots__ = ("ets", "eids", "vals", "s", "q", "shift")
+    __slots__ = ("ets", "eids")
 
-    def __init__(self, sums: bool, squares: bool) -> None:
+    def __init__(self) -> None:
         self.ets: list[int] = []
         self.eids: list[str] = []
-        self.vals: list[Any] = []
-        self.s: list[int] | None = [0] if sums else None  # prefix sums, len(vals) + 1
-        self.q: list[int] | None = [0] if squares else None  # prefix sums of squares
-        self.shift = 0  # values are scaled by 2**shift (sums) and 2**(2*shift) (squares)
 
     def position(self, et: int, eid: str) -> int:
         pos = bisect_right(self.ets, et)
@@ -50,36 +60,78 @@ class Series:
             pos -= 1
         return pos
 
-    def insert(self, et: int, eid: str, value: Any) -> None:
+    def bounds(self, lo_exclusive: int, hi_inclusive: int) -> tuple[int, int]:
         ets = self.ets
-        appending = not ets or et > ets[-1] or (et == ets[-1] and eid >= self.eids[-1])
-        if appending:  # the common case: events arrive in time order
-            ets.append(et)
-            self.eids.append(eid)
-            self.vals.append(value)
-        else:
-            pos = self.position(et, eid)
-            ets.insert(pos, et)
-            self.eids.insert(pos, eid)
-            self.vals.insert(pos, value)
+        return bisect_right(ets, lo_exclusive), bisect_right(ets, hi_inclusive)
+
+
+class Column:
+    """One column's values aligned with ``Events`` (None: the event had none).
+
+    Prefix sums are settled lazily: an apply only appends the value, and
+    ``settle`` scales the values not yet summed when a read (or a write to a
+    store) needs the sums.  The work per value is the same, done once, in one
+    loop instead of per event, and never for values evicted unread (eviction
+    rebases the sums, whose origin is arbitrary: only differences are read).
+    """
+
+    __slots__ = ("vals", "s", "q", "shift")
+
+    def __init__(self, sums: bool, squares: bool) -> None:
+        self.vals: list[Any] = []
+        # Prefix sums (a None adds 0) of vals[:len(s) - 1]; len(s) <= len(vals) + 1.
+        self.s: list[int] | None = [0] if sums else None
+        self.q: list[int] | None = [0] if squares else None  # prefix sums of squares, as long as s
+        self.shift = 0  # values are scaled by 2**shift (sums) and 2**(2*shift) (squares)
+
+    def settle(self) -> None:
+        """Extend the prefix sums over every value."""
         s = self.s
-        if s is None:
+        if s is None or len(s) > len(self.vals):
             return
+        tail = self.vals[len(s) - 1:]
+        # ldexp by a power of two is exact, and its result is an integer exactly
+        # when the value has at most ``shift`` fraction bits: then int() is the
+        # exact scaled value and the sums accumulate in C.  Otherwise (more bits,
+        # or overflow to inf) rescale, one value at a time.
+        if self.shift < MIN_SHIFT:  # the first settle: take the usual scale at once
+            self.rescale(MIN_SHIFT - self.shift)
+            s = self.s
+        shift = self.shift
+        scaled = [0.0 if v is None else ldexp(v, shift) for v in tail]
+        if all(f.is_integer() for f in scaled):
+            xs = [int(f) for f in scaled]
+            s.extend(islice(accumulate(xs, initial=s[-1]), 1, None))
+            if self.q is not None:
+                self.q.extend(islice(accumulate((x * x for x in xs), initial=self.q[-1]), 1, None))
+            return
+        for value in tail:
+            xi = 0 if value is None else self.scaled(value)
+            s = self.s  # scaled() may have rescaled (replaced) the lists
+            s.append(s[-1] + xi)
+            if self.q is not None:
+                self.q.append(self.q[-1] + xi * xi)
+
+    def append(self, value: Any) -> None:
+        self.vals.append(value)
+
+    def insert(self, pos: int, value: Any) -> None:
+        self.settle()
+        self.vals.insert(pos, value)
+        if self.s is None:
+            return
+        xi = 0 if value is None else self.scaled(value)
+        _insert_prefix(self.s, pos, xi)  # self.s, not a copy: scaled() may have rescaled it
+        if self.q is not None:
+            _insert_prefix(self.q, pos, xi * xi)
+
+    def scaled(self, value: Any) -> int:
+        """``value * 2**shift`` as an exact integer (rescaling first if it needs more bits)."""
         num, den = value.as_integer_ratio() if type(value) is float else float(value).as_integer_ratio()
         k = den.bit_length() - 1
         if k > self.shift:
-            self.rescale(k - self.shift)
-            s = self.s
-        xi = num << (self.shift - k)
-        q = self.q
-        if appending:
-            s.append(s[-1] + xi)
-            if q is not None:
-                q.append(q[-1] + xi * xi)
-            return
-        _insert_prefix(s, pos, xi)
-        if q is not None:
-            _insert_prefix(q, pos, xi * xi)
+            self.rescale(max(k, MIN_SHIFT) - self.shift)
+        return num << (self.shift - k)  # type: ignore[no-any-return]
 
     def rescale(self, by: int) -> None:
         assert self.s is not None
@@ -88,41 +140,42 @@ class Series:
             self.q = [v << (2 * by) for v in self.q]
         self.shift += by
 
-    def evict(self, horizon: int) -> None:
-        """Drop values with event time <= horizon."""
-        if not self.ets or self.ets[0] > horizon:
+    def evict(self, k: int) -> None:
+        """Drop the first ``k`` values."""
+        del self.vals[:k]
+        s = self.s
+        if s is None:
             return
-        k = bisect_right(self.ets, horizon)
-        del self.ets[:k], self.eids[:k], self.vals[:k]
-        if self.s is not None:
-            del self.s[:k]
-            if self.s[0] and self.s[0].bit_length() > self.shift + _REBASE_BITS:
-                base = self.s[0]
-                self.s = [v - base for v in self.s]
-        if self.q is not None:
-            del self.q[:k]
-            if self.q[0] and self.q[0].bit_length() > 2 * self.shift + _REBASE_BITS:
-                base = self.q[0]
-                self.q = [v - base for v in self.q]
+        if k >= len(s) - 1:  # none of the rest is summed yet: start the sums afresh
+            self.s = [0]
+            if self.q is not None:
+                self.q = [0]
+            return
+        del s[:k]
+        if s[0].bit_length() > self.shift + _REBASE_BITS:
+            base = s[0]
+            self.s = [v - base for v in s]
+        q = self.q
+        if q is not None:
+            del q[:k]
+            if q[0].bit_length() > 2 * self.shift + _REBASE_BITS:
+                base = q[0]
+                self.q = [v - base for v in q]
 
-    def bounds(self, lo_exclusive: int, hi_inclusive: int) -> tuple[int, int]:
-        ets = self.ets
-        return bisect_right(ets, lo_exclusive), bisect_right(ets, hi_inclusive)
-
-    def to_json(self) -> list[Any]:
-        return [self.ets, self.eids, self.vals, self.s, self.q, self.shift]
-
-    @classmethod
-    def from_json(cls, data: list[Any]) -> Series:
-        out = cls.__new__(cls)
-        out.ets, out.eids, out.vals, out.s, out.q, out.shift = data
-        return out
+    def last(self, lo: int, hi: int) -> int:
+        """Index of the latest non-None value in [lo, hi), or -1."""
+        vals = self.vals
+        for i in range(hi - 1, lo - 1, -1):
+            if vals[i] is not None:
+                return i
+        return -1
 
 
 def _insert_prefix(prefix: list[int], pos: int, x: int) -> None:
     prefix.insert(pos + 1, prefix[pos] + x)
-    for i in range(pos + 2, len(prefix)):
-        prefix[i] += x
+    if x:
+        for i in range(pos + 2, len(prefix)):
+            prefix[i] += x
 
 
 class EntityState:
@@ -132,35 +185,45 @@ class EntityState:
 
     def __init__(self, series: Iterable[tuple[str, bool, bool]]) -> None:
         self.clock = -(2**62)  # latest arrival applied (microseconds)
-        self.events = Series(False, False)  # every applied event (vals unused: count, time_since_last)
-        self.series = {name: Series(sums, squares) for name, sums, squares in series}
+        self.events = Events()  # every applied event (count, time_since_last, window bounds)
+        self.series = {name: Column(sums, squares) for name, sums, squares in series}
         self.dropped: dict[str, int] = {}  # late events left out: id -> arrival (for idempotence)
         self.ids: set[str] = set()
 
     def seen(self, eid: str) -> bool:
         return eid in self.ids
 
+    def insert(self, et: int, eid: str, row: dict[str, Any]) -> None:
+        """Add an event anywhere in (time, id) order (the out-of-order path)."""
+        events = self.events
+        pos = events.position(et, eid)
+        events.ets.insert(pos, et)
+        events.eids.insert(pos, eid)
+        for name, column in self.series.items():
+            column.insert(pos, row[name])
+
     def evict(self, horizon: int, slack: int = 0) -> None:
         """Forget events with event time <= horizon, once the oldest is ``slack`` past it."""
-        ets = self.events.ets
-        oldest = ets[0] if ets else None
-        if (oldest is None or oldest > horizon - slack) and len(self.dropped) <= 64:
+        events = self.events
+        ets = events.ets
+        if (not ets or ets[0] > horizon - slack) and len(self.dropped) <= 64:
             return
-        for eid, et in zip(self.events.eids, ets):
-            if et > horizon:
-                break
-            self.ids.discard(eid)
-        self.events.evict(horizon)
-        for s in self.series.values():
-            s.evict(horizon)
+        k = bisect_right(ets, horizon)
+        if k:
+            self.ids.difference_update(events.eids[:k])
+            del ets[:k], events.eids[:k]
+            for column in self.series.values():
+                column.evict(k)
         if self.dropped:
             for eid in [e for e, arrival in self.dropped.items() if arrival <= horizon]:
                 del self.dropped[eid]
                 self.ids.discard(eid)
 
     def to_bytes(self) -> bytes:
-        data = {"c": self.clock, "e": self.events.to_json(), "d": self.dropped,
-                "s": {k: v.to_json() for k, v in self.series.items()}}
+        for column in self.series.values():
+            column.settle()  # a stored state is read many times: sum once, before writing
+        data = {"v": FORMAT, "c": self.clock, "e": [self.events.ets, self.events.eids], "d": self.dropped,
+                "s": {k: [c.vals, c.s, c.q, c.shift] for k, c in self.series.items()}}
         return json.dumps(data, separators=(",", ":")).encode()
 
     @classmethod
@@ -168,8 +231,29 @@ class EntityState:
         data = json.loads(raw)
         out = cls.__new__(cls)
         out.clock = data["c"]
-        out.events = Series.from_json(data["e"])
-        out.series = {k: Series.from_json(v) for k, v in data["s"].items()}
         out.dropped = data["d"]
-        out.ids = set(out.events.eids) | set(out.dropped)
+        events = out.events = Events()
+        if data.get("v") == FORMAT:
+            events.ets, events.eids = data["e"]
+            out.series = {}
+            for name, (vals, s, q, shift) in data["s"].items():
+                column = out.series[name] = Column.__new__(Column)
+                column.vals, column.s, column.q, column.shift = vals, s, q, shift
+        else:
+            out.series = _from_format_1(events, data)
+        out.ids = set(events.eids) | set(out.dropped)
         return out
+
+
+def _from_format_1(events: Events, data: dict[str, Any]) -> dict[str, Column]:
+    """States written before FORMAT 2 (each column with its own times, ids and
+    non-NULL values): realigned with the events, prefix sums recomputed, so a
+    store written by the previous version is read without loss."""
+    events.ets, events.eids = data["e"][0], data["e"][1]
+    columns: dict[str, Column] = {}
+    for name, (_ets, eids, vals, s, q, _shift) in data["s"].items():
+        by_id = dict(zip(eids, vals))
+        column = columns[name] = Column(s is not None, q is not None)
+        for eid in events.eids:
+            column.append(by_id.get(eid))
+    return columns

@@ -13,28 +13,31 @@ __all__ = ["MemoryStore"]
 
 class MemoryStore:
     def __init__(self, url: str = "memory://") -> None:
-        self._states: dict[tuple[str, str], EntityState] = {}
+        self._states: dict[str, dict[str, EntityState]] = {}  # feature set -> entity -> state
         self._quarantine: dict[str, list[str]] = {}
         self._lock = threading.Lock()  # one apply at a time: the read-modify-write is atomic
 
     def update(self, feature_set: str, entity: str, step: Callable[[EntityState | None], ApplyResult],
                ttl_s: float | None) -> bool:
-        key = (feature_set, entity)
+        states = self._states.get(feature_set)
+        if states is None:
+            states = self._states.setdefault(feature_set, {})
         with self._lock:
-            result = step(self._states.get(key))
-            self._states[key] = result.state
-            if result.quarantine is not None:
-                self._quarantine.setdefault(feature_set, []).append(result.quarantine)
-            return result.applied
+            state, applied, quarantine = step(states.get(entity))
+            states[entity] = state
+            if quarantine is not None:
+                self._quarantine.setdefault(feature_set, []).append(quarantine)
+            return applied
 
     def get(self, feature_set: str, entity: str) -> EntityState | None:
-        return self._states.get((feature_set, entity))
+        states = self._states.get(feature_set)
+        return states.get(entity) if states is not None else None
 
     def quarantined(self, feature_set: str) -> list[str]:
         return list(self._quarantine.get(feature_set, ()))
 
     def entities(self) -> int:
-        return len(self._states)
+        return sum(len(states) for states in self._states.values())
 
     def close(self) -> None:
         self._states.clear()

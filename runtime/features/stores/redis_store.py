@@ -5,11 +5,18 @@ Keys (``P`` is the URL's ``prefix``, default ``specops``):
 feature set's ``online.ttl`` as expiry (refreshed on every apply);
 ``P:q:<feature set>`` a list of quarantined late events.
 
-An apply is optimistic and atomic: WATCH the state key, read it, run the
-step in Python, then MULTI/SET(+RPUSH)/EXEC; if another writer changed the
-key in between, EXEC fails and the apply is retried on the new state.  The
-event ids of the window live inside the state, so a redelivered event is
-recognised in the same transaction that would apply it (idempotent).
+A read is one GET.  An apply is optimistic and atomic, in at most two round
+trips: GET the state (skipped when this store wrote the key last and still
+holds what it wrote), run the step in Python, then one Lua script that
+writes the new state (and the quarantined record) only if the key still
+holds exactly the bytes the step started from: a compare-and-set on the
+value.  If another writer got in between, the script changes nothing and
+the apply is retried on the new state.  Comparing the whole value instead of
+a version counter is safe from ABA: the step depends only on the state's
+content, and equal bytes are an equal state (the encoding is canonical).
+The event ids of the window live inside the state, so a redelivered event
+is recognised in the same compare-and-set that would apply it (idempotent);
+a redelivery recognised from a state read is answered with no write at all.
 """
 
 from __future__ import annotations
@@ -25,6 +32,30 @@ from runtime.features.store import ApplyResult, StoreError
 __all__ = ["RedisStore"]
 
 _MAX_RETRIES = 100
+# States this store wrote last, kept to skip the GET of the next apply to the
+# same entity; bounded (oldest first out), a miss only costs that GET.
+_CACHE_ENTRIES = 4096
+
+# KEYS[1] state, KEYS[2] quarantine list; ARGV[1] "1" if the step read a state,
+# ARGV[2] its bytes, ARGV[3] the new state ("" = unchanged), ARGV[4] TTL in ms
+# ("0" = none), ARGV[5] the quarantined record ("" = none).  1 = written, 0 = conflict.
+_COMPARE_AND_SET = """
+local current = redis.call('GET', KEYS[1])
+if ARGV[1] == '1' then
+  if current ~= ARGV[2] then return 0 end
+elseif current then
+  return 0
+end
+if ARGV[3] ~= '' then
+  if ARGV[4] ~= '0' then
+    redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[4])
+  else
+    redis.call('SET', KEYS[1], ARGV[3])
+  end
+end
+if ARGV[5] ~= '' then redis.call('RPUSH', KEYS[2], ARGV[5]) end
+return 1
+"""
 
 
 class RedisStore:
@@ -40,6 +71,8 @@ class RedisStore:
                                       password=parts.password, socket_timeout=5.0)
         except ValueError as exc:
             raise StoreError(f"online store URL {url!r}: {exc}") from None
+        self._compare_and_set = self.client.register_script(_COMPARE_AND_SET)
+        self._written: dict[str, tuple[bytes, EntityState]] = {}
 
     def key(self, feature_set: str, entity: str) -> str:
         return f"{self.prefix}:fs:{feature_set}:{entity}"
@@ -50,25 +83,28 @@ class RedisStore:
     def update(self, feature_set: str, entity: str, step: Callable[[EntityState | None], ApplyResult],
                ttl_s: float | None) -> bool:
         key = self.key(feature_set, entity)
-        with self.client.pipeline(transaction=True) as pipe:
-            for _ in range(_MAX_RETRIES):
-                try:
-                    pipe.watch(key)
-                    raw = pipe.get(key)
-                    result = step(EntityState.from_bytes(raw) if raw is not None else None)
-                    pipe.multi()
-                    if result.applied:
-                        if ttl_s:
-                            pipe.set(key, result.state.to_bytes(), px=max(1, round(ttl_s * 1000)))
-                        else:
-                            pipe.set(key, result.state.to_bytes())
-                    if result.quarantine is not None:
-                        pipe.rpush(self.quarantine_key(feature_set), result.quarantine)
-                    pipe.execute()
-                    return result.applied
-                except redis.WatchError:
-                    continue
+        written = self._written
+        ttl_ms = str(max(1, round(ttl_s * 1000))) if ttl_s else "0"
+        for _ in range(_MAX_RETRIES):
+            # The step changes the state in place: the cached one is taken out and
+            # only put back once the compare-and-set has succeeded.
+            raw, state = written.pop(key, None) or self._read(key)
+            result = step(state)
+            if not result.applied and result.quarantine is None:
+                return False  # already applied: the state read holds its id
+            new = result.state.to_bytes() if result.applied else b""
+            args = ("1" if raw is not None else "0", raw or b"", new, ttl_ms, result.quarantine or "")
+            if self._compare_and_set(keys=(key, self.quarantine_key(feature_set)), args=args):
+                if result.applied:
+                    if len(written) >= _CACHE_ENTRIES:
+                        del written[next(iter(written))]
+                    written[key] = (new, result.state)
+                return result.applied
         raise RuntimeError(f"redis key {key}: gave up after {_MAX_RETRIES} conflicting concurrent updates")
+
+    def _read(self, key: str) -> tuple[bytes | None, EntityState | None]:
+        raw = self.client.get(key)
+        return raw, (EntityState.from_bytes(raw) if raw is not None else None)
 
     def get(self, feature_set: str, entity: str) -> EntityState | None:
         raw = self.client.get(self.key(feature_set, entity))
@@ -78,4 +114,5 @@ class RedisStore:
         return [r.decode() for r in self.client.lrange(self.quarantine_key(feature_set), 0, -1)]
 
     def close(self) -> None:
+        self._written.clear()
         self.client.close()

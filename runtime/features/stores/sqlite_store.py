@@ -4,6 +4,18 @@ Each apply is one ``BEGIN IMMEDIATE`` transaction (read, step, upsert,
 quarantine insert), so concurrent ingesters on the same file serialize and
 a crash leaves either the old or the new state.  TTLs are not enforced here
 (SQLite has no expiry); the Redis store applies them.
+
+Journal: WAL with ``synchronous=NORMAL`` by default.  A commit is then a
+write to the WAL with no fsync (the WAL is synced at checkpoints), which is
+what makes an apply cost microseconds instead of a disk flush (measured
+~25x).  Durability: a process crash or kill (the failure an ingester
+restart sees) loses nothing, since committed transactions are in the WAL in
+the OS page cache; a power loss or kernel crash may roll back the last
+commits but never corrupts the file.  That is the guarantee of the
+production store too (Redis' default ``appendfsync everysec`` loses up to a
+second on power loss).  Where acked events must survive power loss, use
+``?synchronous=full``: an fsync of the WAL per apply (still ~3x the rollback
+journal this store used before).
 """
 
 from __future__ import annotations
@@ -11,12 +23,14 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Callable
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from runtime.features.state import EntityState
 from runtime.features.store import ApplyResult, StoreError
 
 __all__ = ["SqliteStore"]
+
+_SYNCHRONOUS = ("normal", "full")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS feature_state (
@@ -36,12 +50,18 @@ class SqliteStore:
         if parts.netloc:
             raise StoreError(f"online store URL {url!r}: use sqlite:///relative/path or sqlite:////absolute/path")
         path = path[1:] if path.startswith("/") else path
+        synchronous = parse_qs(parts.query).get("synchronous", ["normal"])[0]
+        if synchronous not in _SYNCHRONOUS:
+            raise StoreError(f"online store URL {url!r}: synchronous={synchronous!r} is not one of "
+                             f"{', '.join(_SYNCHRONOUS)} (?synchronous=full: fsync every apply)")
         # One connection per store; threads of one process take turns (other processes
         # are serialized by BEGIN IMMEDIATE).
         self._lock = threading.Lock()
         try:
             self._db = sqlite3.connect(path or ":memory:", isolation_level=None, timeout=30.0,
                                        check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")  # an in-memory database stays "memory"
+            self._db.execute(f"PRAGMA synchronous={synchronous.upper()}")
             self._db.executescript(_SCHEMA)
         except sqlite3.Error as exc:
             raise StoreError(f"online store {url!r}: cannot open {path!r}: {exc}") from None

@@ -234,3 +234,53 @@ def test_a_ttl_shorter_than_a_window_is_caught_by_parity() -> None:
     assert not [m for m in report.mismatches if m.entity == "b"]
     long_enough = feature_set(ttl_s=48 * HOUR)
     assert check_parity([long_enough], {"events": events_table(rows)}, samples=400, seed=1).ok
+
+
+def test_lazily_settled_sums_are_exact_whatever_reads_evictions_and_inserts_interleave() -> None:
+    """Sums are settled only when read: reads at irregular points, windows
+    evicted before any read, out-of-order inserts into an unsettled tail,
+    NULLs and values of very different fraction widths (rescales) must give
+    the exact sum/mean/std of the window every time."""
+    from fractions import Fraction
+
+    cfg = feature_set(lateness_s=2 * HOUR, aggregations=[("vibration", fn, HOUR) for fn in ("sum", "mean", "std")])
+    engine = OnlineEngine([cfg], open_store("memory://"))
+    kinds = (lambda i: float(i % 7), lambda i: 1e6 + i * 1e-3, lambda i: (i % 5) * 2.0**-40, lambda i: None,
+             lambda i: (i % 3 + 1) * 1e-25)  # more fraction bits than the first scale (2**64)
+    applied: dict[int, float | None] = {}  # minute -> value
+    for i in range(1500):
+        minute = i if i % 9 else max(i - 30, 0) + 0.5  # every 9th event arrives 30 min late (in order of arrival)
+        value = kinds[(i // 50) % len(kinds)](i)
+        engine.apply(event(i, "a", minute, value, arrival_minutes=float(i)))
+        applied[minute] = value
+        if i % 97 == 0 or i in (1, 2, 3, 600, 1499):
+            window = [Fraction(v) for m, v in applied.items() if i - 60 < m <= i and v is not None]
+            got = engine.read("a", us(i))
+            if not window:
+                assert got["vibration_sum_3600"] == 0.0 and got["vibration_mean_3600"] is None
+                continue
+            assert got["vibration_sum_3600"] == float(sum(window)), i
+            assert got["vibration_mean_3600"] == float(sum(window) / len(window)), i
+            if len(window) > 1:
+                mean = sum(window) / len(window)
+                var = sum((x - mean) ** 2 for x in window) / (len(window) - 1)
+                assert abs(got["vibration_std_3600"] - math.sqrt(float(var))) <= 1e-12 * math.sqrt(float(var)), i
+
+
+@pytest.mark.parametrize("minutes", [10, 3], ids=["in-order", "out-of-order"])
+def test_a_non_numeric_value_in_a_summed_column_is_refused_and_leaves_the_state_unchanged(minutes: int) -> None:
+    cfg = feature_set(lateness_s=HOUR, aggregations=[("vibration", "sum", HOUR)])
+    engine = OnlineEngine([cfg], open_store("memory://"))
+    for i in range(5):
+        engine.apply(event(i, "a", i, 1.0))
+    before = engine.read("a", us(10))
+    bad = event(99, "a", minutes, 1.0, arrival_minutes=10)
+    bad["vibration"] = "loud"
+    with pytest.raises(ValueError, match="event e99: column 'vibration' is summed .* 'loud' is not a number"):
+        engine.apply(bad)
+    assert engine.read("a", us(10)) == before
+    state = engine.store.get(cfg.name, "a")
+    assert state is not None and "e99" not in state.ids
+    assert len(state.events.ets) == len(state.series["vibration"].vals) == 5
+    assert engine.apply(event(99, "a", minutes, 2.0, arrival_minutes=10))  # the corrected event is applied
+    assert engine.read("a", us(10))["vibration_sum_3600"] == 7.0

@@ -149,3 +149,105 @@ def test_sqlite_store_two_processes_apply_each_event_once(tmp_path: Path) -> Non
     assert sum(applied) == 150
     engine = OnlineEngine([feature_set()], open_store(url))
     assert engine.read("a", us(149))["events_count_86400"] == 150
+
+
+class _CountingClient:
+    """Counts the commands a store sends (the real client underneath, not a mock)."""
+
+    def __init__(self, client: redis_client.Redis) -> None:
+        self.client, self.commands = client, []
+        self._execute = client.execute_command
+        client.execute_command = self._count  # type: ignore[method-assign]
+
+    def _count(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        self.commands.append(str(args[0]).split()[0].upper())
+        return self._execute(*args, **kwargs)
+
+
+@pytest.mark.services
+def test_redis_read_is_one_get_and_a_steady_apply_one_round_trip(redis_url: str) -> None:
+    store = open_store(redis_url)
+    engine = OnlineEngine([CFG], store)
+    counter = _CountingClient(store.client)  # type: ignore[attr-defined]
+    engine.apply(event(1, "a", 1, 1.0))
+    assert counter.commands == ["GET", "EVALSHA"]  # a first apply reads the (missing) state, then writes
+    counter.commands.clear()
+    for i in range(2, 12):
+        engine.apply(event(i, "a", i, 1.0))
+    assert counter.commands == ["EVALSHA"] * 10  # then one compare-and-set per event
+    counter.commands.clear()
+    assert engine.apply(event(5, "a", 5, 1.0)) is False  # a redelivery: recognised, nothing written
+    assert counter.commands == []
+    assert engine.read("a", us(11))["events_count_3600"] == 11
+    assert counter.commands == ["GET"]
+    store.close()
+
+
+@pytest.mark.services
+def test_redis_apply_on_a_state_changed_by_another_writer_retries_on_the_new_state(redis_url: str) -> None:
+    """Each writer skips the read when it wrote the key last; a write by another
+    ingester in between must fail its compare-and-set, not be overwritten."""
+    first, second = OnlineEngine([CFG], open_store(redis_url)), OnlineEngine([CFG], open_store(redis_url))
+    assert first.apply(event(1, "a", 1, 1.0))
+    assert second.apply(event(2, "a", 2, 2.0))  # first's copy of the state is now stale
+    counter = _CountingClient(first.store.client)  # type: ignore[attr-defined]
+    assert first.apply(event(3, "a", 3, 4.0))
+    assert counter.commands == ["EVALSHA", "GET", "EVALSHA"]  # refused, re-read, applied on the new state
+    assert first.apply(event(2, "a", 2, 2.0)) is False  # second's event is in the state first sees now
+    values = OnlineEngine([CFG], open_store(redis_url)).read("a", us(3))
+    assert values["events_count_3600"] == 3 and values["vibration_sum_86400"] == 7.0
+    for engine in (first, second):
+        engine.store.close()
+
+
+@pytest.mark.services
+def test_redis_state_expired_while_cached_is_not_resurrected(redis_url: str) -> None:
+    store = open_store(redis_url)
+    engine = OnlineEngine([CFG], store)
+    for i in range(5):
+        engine.apply(event(i, "a", i, 1.0))
+    store.client.delete(store.key(CFG.name, "a"))  # type: ignore[attr-defined]  # what the TTL expiry does
+    assert engine.apply(event(9, "a", 9, 1.0))
+    assert engine.read("a", us(9))["events_count_3600"] == 1
+    store.close()
+
+
+def test_a_state_written_in_the_previous_layout_is_read_without_loss() -> None:
+    """Format 1 kept each column's own times, ids and non-NULL values; a store
+    written by that version must give the same features after the upgrade."""
+    from runtime.features.state import EntityState
+
+    rows = [r for r in stream() if r["asset_id"] == "a"]
+    engine = OnlineEngine([CFG], open_store("memory://"))
+    for r in sorted(rows, key=lambda r: r["_arrival_time"]):
+        engine.apply(r)
+    state = engine.store.get(CFG.name, "a")
+    assert state is not None
+    ets, eids = state.events.ets, state.events.eids
+
+    def column_v1(name: str) -> list:
+        col = state.series[name]
+        kept = [(et, eid, v) for et, eid, v in zip(ets, eids, col.vals) if v is not None]
+        return [[k[0] for k in kept], [k[1] for k in kept], [k[2] for k in kept],
+                None if col.s is None else [0] * (len(kept) + 1), None if col.q is None else [0] * (len(kept) + 1), 0]
+
+    v1 = json.dumps({"c": state.clock, "e": [ets, eids, [None] * len(ets), None, None, 0], "d": state.dropped,
+                     "s": {name: column_v1(name) for name in state.series}})
+    assert any(v is None for v in state.series["vibration"].vals)  # the case that needs realigning
+    from runtime.features.online import features_from_state
+
+    fs = engine.definitions[0]
+    for minutes in (2000, 2799, 2800):
+        assert features_from_state(fs, EntityState.from_bytes(v1), us(minutes)) == engine.read("a", us(minutes))
+
+
+def test_sqlite_store_runs_in_wal_mode_and_refuses_an_unknown_synchronous(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'wal.db'}")
+    assert store._db.execute("PRAGMA journal_mode").fetchone() == ("wal",)  # type: ignore[attr-defined]
+    assert store._db.execute("PRAGMA synchronous").fetchone() == (1,)  # type: ignore[attr-defined]  # NORMAL
+    store.close()
+    full = open_store(f"sqlite:///{tmp_path / 'full.db'}?synchronous=full")
+    assert full._db.execute("PRAGMA synchronous").fetchone() == (2,)  # type: ignore[attr-defined]
+    full.close()
+    with pytest.raises(StoreError, match="synchronous='off' is not one of normal, full"):
+        open_store(f"sqlite:///{tmp_path / 'x.db'}?synchronous=off")
