@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Literal
 
+from runtime.serving.review import ReviewItem
+
 __all__ = ["Claim", "EscalatedPrediction", "QueueItem", "Status", "Verdict"]
 
 Status = Literal["pending", "claimed", "decided"]
@@ -15,23 +17,10 @@ Verdict = Literal["approve", "override", "conservative_default"]
 
 
 @dataclass(frozen=True, slots=True)
-class EscalatedPrediction:
-    """The same fields as the predictor's ``ReviewItem`` (runtime.serving.review),
-    so the queue accepts either: ``from_item`` reads them by name."""
-
-    prediction_id: str
-    request_id: str
-    model: str
-    version: str
-    release: str
-    environment: str
-    entity: str
-    score: float
-    threshold: float
-    rule: str | None
-    reason: str
-    feature_vector_sha256: str
-    at: str  # prediction time, ISO 8601 UTC
+class EscalatedPrediction(ReviewItem):
+    """The predictor's hand-off record (``runtime.serving.review.ReviewItem``,
+    the one definition of its fields) as the queue stores it; ``from_item``
+    also takes a mapping (the HTTP enqueue body) or any object with the fields."""
 
     @classmethod
     def from_item(cls, item: Any) -> "EscalatedPrediction":
