@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from runtime.contracts.monitoring import Incident
 from runtime.contracts.steps import EdgeRunConfig
 from runtime.edge.incidents import edge_incident, write_incident
 from runtime.edge.loaded import BundleRejected, CheckPolicy, LoadedBundle, load_bundle
@@ -127,7 +128,7 @@ class EdgeRunner:
             actions: tuple[str, ...] = ("rollback",)
             evidence["rolled_back_to"] = _describe(fallback)
         else:
-            self.store._point(CURRENT, None)  # a bad bundle never serves, even with nothing to fall back to
+            self.store.clear_current()  # a bad bundle never serves, even with nothing to fall back to
             self.metrics.rejected(problem.reason)
             summary = (f"the current edge bundle on disk failed its check at start-up ({problem.reason}: {problem}) "
                        "and there is no usable previous bundle; nothing serves until a good bundle is installed")
@@ -223,7 +224,7 @@ class EdgeRunner:
         log.error("edge-run: %s (incident %s)", summary, inc.id)
         return self._record(Outcome(False, source.uri, summary, source.version, exc.reason, inc.id, self._now_us()))
 
-    def _incident(self, key: str, summary: str, actions: tuple[str, ...], evidence: Mapping[str, Any]):  # noqa: ANN202
+    def _incident(self, key: str, summary: str, actions: tuple[str, ...], evidence: Mapping[str, Any]) -> Incident:
         inc = edge_incident(model=self.config.model, environment=self.config.environment, key=key, summary=summary,
                             actions=actions, evidence=evidence, now_us=self._now_us())
         write_incident(self.store.incidents, inc)

@@ -115,6 +115,9 @@ class BundleStore:
         self.collect()
         return prev
 
+    def clear_current(self) -> None:
+        self._point(CURRENT, None)
+
     def collect(self) -> None:
         """Delete kept bundles neither slot points at (disk is small on a gateway)."""
         keep = {self.slot(CURRENT), self.slot(PREVIOUS)}
