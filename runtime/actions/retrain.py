@@ -97,5 +97,7 @@ def submit_argo_retrain(server: str, namespace: str, template: str, labels: Mapp
         raise RetrainError(f"cannot reach the Argo Server at {server}: {type(exc).__name__}: {exc}") from None
     finally:
         client.close()
-    name = getattr(getattr(created, "metadata", None), "name", None)
+    # Without return-type checking the SDK hands back the decoded JSON (a dict).
+    meta = created.get("metadata", {}) if isinstance(created, dict) else getattr(created, "metadata", None)
+    name = meta.get("name") if isinstance(meta, dict) else getattr(meta, "name", None)
     return {"submitted": True, "workflow": name, "namespace": namespace, "template": template, "server": server}
