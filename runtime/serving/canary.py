@@ -232,8 +232,7 @@ class CanaryController:
             self._arms[arm].observe(latency_s, scores, error)
             now = self._monotonic()
             window_over = now - self._window_start >= self.config.interval_s
-            due = (arm == "challenger" and self._arms["challenger"].requests >= self.config.min_requests
-                   and now >= self._next_check)
+            due = self._arms["challenger"].requests >= self.config.min_requests and now >= self._next_check
             if not (due or window_over):
                 return None
             self._next_check = now + CHECK_EVERY_S
