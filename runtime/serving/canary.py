@@ -15,7 +15,8 @@ and scores; ``judge`` (pure) compares them with the spec's analysis
 A failure is acted on as soon as it is judged (checked at most once a
 second): traffic goes back to the champion at once (percent -> 0 in this
 process), the decision is made durable in the runtime-control file (a
-restart does not resume the canary), an Incident with the evidence is
+restart does not resume the canary, nor starts another challenger, until
+the file is cleared or git changes the release), an Incident with the evidence is
 recorded under the work dir, and an audit record is appended when the
 predictor has a review store.  A window that ends without failure records a
 pass (or "pending": too few requests); the next step is a pull request.
@@ -48,6 +49,7 @@ __all__ = ["ArmSample", "ArmWindow", "CanaryController", "Mode", "Verdict", "jud
 Mode = Literal["split", "shadow"]
 RESERVOIR = 20_000  # latencies and scores kept per arm and window (counts are exact)
 CHECK_EVERY_S = 1.0
+PENDING_RECHECK_S = 0.05
 
 
 def routes_to_challenger(request_id: str, percent: float) -> bool:
@@ -235,8 +237,9 @@ class CanaryController:
             due = self._arms["challenger"].requests >= self.config.min_requests and now >= self._next_check
             if not (due or window_over):
                 return None
-            self._next_check = now + CHECK_EVERY_S
             verdict = judge(self._arms["champion"].sample(), self._arms["challenger"].sample(), self.config)
+            # pending (e.g. the champion's scores one short in shadow mode): look again very soon
+            self._next_check = now + (PENDING_RECHECK_S if verdict.status == "pending" else CHECK_EVERY_S)
             if verdict.status != "fail" and window_over:
                 self.verdicts.append(verdict)
                 self._log(f"window {self._window_index} ({self.config.interval_s:g}s) {verdict.status}: "

@@ -2,7 +2,7 @@
 promoted a new champion, a candidate was registered), or SIGHUP asked for it.
 
 A daemon thread polls the registry's aliases (one small JSON read) every
-``poll_s`` and calls ``SpecOpsPredictor.reload`` when they change or a
+``poll_s`` (0: never; SIGHUP only) and calls ``SpecOpsPredictor.reload`` when they change or a
 SIGHUP arrived; loading and warming happen on this thread, never on the
 server's event loop, so requests keep being answered meanwhile.  In a
 cluster a new release is a new KServe revision, so no watcher runs there.
@@ -56,7 +56,7 @@ class ReleaseWatcher:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            forced = self._wake.wait(self.poll_s)
+            forced = self._wake.wait(self.poll_s or None)  # 0: no polling, SIGHUP only
             self._wake.clear()
             if self._stop.is_set():
                 return

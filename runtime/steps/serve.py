@@ -12,8 +12,9 @@ the compiled config is never rewritten.  The local variant also takes an
 in-process challenger (``SPECOPS_SERVE_CANARY_PERCENT``: the registry's
 ``candidate`` answers that share of requests; ``SPECOPS_SERVE_SHADOW=1``: it
 scores every request and never answers) and reloads when the registry's
-aliases move or on SIGHUP (polled every ``SPECOPS_SERVE_RELOAD_POLL_S``, 2 s
-by default; 0 turns the polling off).
+aliases move (polled every ``SPECOPS_SERVE_RELOAD_POLL_S``, 2 s by default;
+0 turns the polling off) or on SIGHUP (in a pod as well: it re-resolves the
+release the config names).
 """
 
 from __future__ import annotations
@@ -138,10 +139,9 @@ def run(config: ServeConfig) -> int:
     shadow = f", shadow {predictor.shadow_release.version}" if predictor.shadow_release else ""
     if predictor.challenger is not None:
         shadow += f", canary {predictor.challenger.served.version} at {config.canary.percent:g}%"  # type: ignore[union-attr]
-    if poll_s > 0:
-        from runtime.serving.reload import ReleaseWatcher
+    from runtime.serving.reload import ReleaseWatcher
 
-        ReleaseWatcher(predictor, poll_s).start()
+    ReleaseWatcher(predictor, poll_s).start()  # SIGHUP reloads, wherever it runs
     print(f"serve {config.model}: version {predictor.served.version} ({predictor.served.release}{shadow}) "
           f"on http://{host}:{port} (V1 /v1/models/{config.model}:predict, V2 /v2/models/{config.model}/infer, "
           f"/metrics, /openapi.json)", file=sys.stderr, flush=True)

@@ -243,3 +243,26 @@ def test_a_reload_under_load_fails_no_request_and_a_bad_release_is_refused(tmp_p
     assert all(o.version == v2 for o in outcomes if o.t > last_v1 + 1.0)  # switched once, never back
     assert (loaded, refused) == (1.0, 1.0)
     assert f"still serving {v2}" in server.log()
+
+
+def test_sighup_reloads_a_moved_alias_without_polling(tmp_path: Path) -> None:
+    import signal
+
+    repo = make_repo(tmp_path)
+    fill_assets(repo)
+    v1 = register(repo, "v1", "champion")
+    server = start_server(repo, env={"SPECOPS_SERVE_RELOAD_POLL_S": "0"})
+    try:
+        load = Load(server, threads=2).start()
+        assert load.wait_for(lambda: len(load.outcomes) > 50, 30)
+        v2 = register(repo, "v2", "champion", bias=BIAS + 0.5)
+        time.sleep(1.0)
+        assert all(o.version == v1 for o in load.outcomes[-20:])  # no polling: nothing moved yet
+        server.process.send_signal(signal.SIGHUP)
+        assert load.wait_for(lambda: any(o.version == v2 for o in load.outcomes[-20:]), 30), server.log()
+        outcomes = load.stop()
+        assert server.process.poll() is None  # SIGHUP reloads, never stops the server
+    finally:
+        stop_server(server)
+    print(f"\nSIGHUP reload: {len(outcomes)} requests, {sum(o.status != 200 for o in outcomes)} failed")
+    assert all(o.status == 200 for o in outcomes)
