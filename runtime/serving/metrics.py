@@ -97,6 +97,7 @@ class RolloutMetrics:
         self._model, self._environment = model, environment
         self._percent = fam[_CANARY_PERCENT]
         self._arm = fam[_CANARY_REQUESTS]
+        self._arm_children: dict[tuple[str, str, bool], Any] = {}
         self._reloads = {o: fam[_RELOADS].labels(model=model, environment=environment, outcome=o)
                          for o in ("loaded", "refused")}
 
@@ -107,7 +108,12 @@ class RolloutMetrics:
         self._percent.labels(**self._labels(version)).set(value)
 
     def arm(self, version: str, role: str, ok: bool) -> None:
-        self._arm.labels(**self._labels(version), role=role, outcome="ok" if ok else "error").inc()
+        key = (version, role, ok)
+        child = self._arm_children.get(key)
+        if child is None:  # .labels() costs microseconds per call: children are kept
+            child = self._arm_children[key] = self._arm.labels(**self._labels(version), role=role,
+                                                                outcome="ok" if ok else "error")
+        child.inc()
 
     def reload(self, loaded: bool) -> None:
         self._reloads["loaded" if loaded else "refused"].inc()
