@@ -23,8 +23,8 @@ __all__ = ["incident_id", "incident_path", "read_incident", "record_incident"]
 
 
 def incident_id(kind: str, model: str, environment: str, key: str) -> str:
-    raw = json.dumps([kind, model, environment, key], separators=(",", ":"))
-    return hashlib.sha256(raw.encode()).hexdigest()[:16]
+    """The same formula as runtime.edge.incidents: one id for one incident wherever it is recorded."""
+    return hashlib.sha256("\0".join((kind, model, environment, key)).encode()).hexdigest()[:16]
 
 
 def incident_path(work_dir: str | Path, incident_id_: str) -> Path:
