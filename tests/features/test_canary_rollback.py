@@ -54,7 +54,8 @@ class Canary:
     process: subprocess.Popen | None = None
     port: int = 0
     log: Path | None = None
-    outcomes: list[tuple[str, int, float, str | None]] = field(default_factory=list)  # rid, status, t, version
+    # rid, status, wall-clock time the request was sent (s), version that answered
+    outcomes: list[tuple[str, int, float, str | None]] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
     workers: list[threading.Thread] = field(default_factory=list)
     rolled_back_at: float = 0.0
@@ -137,8 +138,6 @@ def start(canary: Canary, command: str) -> None:
 
 @when("requests for the fleet keep arriving")
 def load(canary: Canary) -> None:
-    t0 = time.monotonic()
-
     def worker(k: int) -> None:
         i = 0
         while not canary.stop.is_set():
@@ -147,13 +146,14 @@ def load(canary: Canary) -> None:
             i += 1
             req = urllib.request.Request(f"http://127.0.0.1:{canary.port}/v1/models/{MODEL}:predict", data=body,
                                          headers={"content-type": "application/json", "x-request-id": rid})
+            sent = time.time()
             try:
                 with urllib.request.urlopen(req, timeout=10) as r:
                     version = json.loads(r.read())["predictions"][0]["model"]["version"]
-                    canary.outcomes.append((rid, r.status, time.monotonic() - t0, version))
+                    canary.outcomes.append((rid, r.status, sent, version))
             except urllib.error.HTTPError as exc:
                 exc.read()
-                canary.outcomes.append((rid, exc.code, time.monotonic() - t0, None))
+                canary.outcomes.append((rid, exc.code, sent, None))
 
     canary.workers = [threading.Thread(target=worker, args=(k,), daemon=True) for k in range(3)]
     for w in canary.workers:
@@ -170,14 +170,16 @@ def rolled_back(canary: Canary, seconds: str) -> None:
     while time.monotonic() < deadline and not _incidents():
         time.sleep(0.1)
     assert _incidents(), canary.output()
-    canary.rolled_back_at = max((t for _, s, t, _ in canary.outcomes if s != 200), default=0.0)
+    # the server's clock when it rolled back (same machine as the client's)
+    canary.rolled_back_at = read_incident(_incidents()[0]).opened_at_us / 1e6
     time.sleep(1.0)  # the load goes on after the rollback
     canary.stop.set()
     for w in canary.workers:
         w.join(timeout=15)
-    failed = sum(s != 200 for _, s, _, _ in canary.outcomes)
-    print(f"\ncanary rollback (BDD): {len(canary.outcomes)} requests, {failed} failed (challenger), "
-          f"last failure at {canary.rolled_back_at:.2f}s")
+    failed = [t for _, s, t, _ in canary.outcomes if s != 200]
+    first = min(t for _, _, t, _ in canary.outcomes)
+    print(f"\ncanary rollback (BDD): {len(canary.outcomes)} requests, {len(failed)} failed (challenger), "
+          f"rolled back {canary.rolled_back_at - first:.2f}s after the first request")
 
 
 @then("no request routed to the champion failed")
@@ -212,5 +214,5 @@ def audited(canary: Canary) -> None:
 
 @then("the champion answers every request after the rollback")
 def champion_after(canary: Canary) -> None:
-    after = [(s, v) for _, s, t, v in canary.outcomes if t > canary.rolled_back_at]
+    after = [(s, v) for _, s, t, v in canary.outcomes if t > canary.rolled_back_at]  # sent after it
     assert after and all(s == 200 and v == canary.champion for s, v in after)
