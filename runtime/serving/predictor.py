@@ -157,6 +157,12 @@ class SpecOpsPredictor(kserve.Model):
         if shadow is not None:
             self.shadow_scorer = OnnxScorer(shadow.path, shadow.sha256)
             self.shadow_scorer.check_features(cfg.features)
+        self.previous: ServedRelease | None = None
+        self.previous_scorer: OnnxScorer | None = None
+        if cfg.breaker is not None and cfg.breaker.fallback == "previous_model":  # refused here, not in an outage
+            self.previous = resolve_previous(cfg)
+            self.previous_scorer = OnnxScorer(self.previous.path, self.previous.sha256)
+            self.previous_scorer.check_features(cfg.features)
         bundle = PolicyBundle.model_validate_json(Path(cfg.policy_bundle).read_text(encoding="utf-8"))
         self.policy = PolicyEngine.for_model(bundle, cfg.model)
         self.features = self._given_features or OnlineFeatures.open(
@@ -167,27 +173,21 @@ class SpecOpsPredictor(kserve.Model):
                                     risk_tier=cfg.risk_tier)
         self._model_variables = self.model_info.model_dump(mode="json", by_alias=True)
         self._rules_read_features = "features" in self.policy.variables
+        self._forced = False
         self._load_breakers()
         self.control = self._given_control or ControlReader.for_predictor(cfg.work_dir, cfg.model, cfg.environment)
-        self._forced = False
         self.ready = True
         return True
 
     def _load_breakers(self) -> None:
         cfg = self.config
         self.breakers: dict[str, CircuitBreaker] = {}
-        self.previous: ServedRelease | None = None
-        self.previous_scorer: OnnxScorer | None = None
         if cfg.breaker is None:
             return
         for dep in (STORE, MODEL):
             self.breakers[dep] = CircuitBreaker(dep, cfg.breaker, clock=self._breaker_clock,
                                                 on_change=lambda state, dep=dep: self._circuit_changed(dep, state))
             self.metrics.circuit(dep, CLOSED)
-        if cfg.breaker.fallback == "previous_model":
-            self.previous = resolve_previous(cfg)
-            self.previous_scorer = OnnxScorer(self.previous.path, self.previous.sha256)
-            self.previous_scorer.check_features(cfg.features)
 
     def _circuit_changed(self, dependency: str, state: str) -> None:
         if not self._forced:  # while forced open the gauge says open
