@@ -28,6 +28,7 @@ __all__ = ["ControlReader"]
 
 log = logging.getLogger(__name__)
 _FIELDS = {f.name: f.type for f in fields(RuntimeControl)}
+_MAX_US = 253_402_300_799_999_999  # 9999-12-31T23:59:59.999999Z: a time the answers can still print
 
 
 def _parse(raw: bytes, path: str) -> RuntimeControl:
@@ -39,8 +40,8 @@ def _parse(raw: bytes, path: str) -> RuntimeControl:
         raise ValueError(f"unknown fields {unknown} (RuntimeControl has {sorted(_FIELDS)})")
     for name in ("circuit_forced_open_until_us", "updated_at_us"):
         v = data.get(name)
-        if v is not None and (isinstance(v, bool) or not isinstance(v, int)):
-            raise ValueError(f"{name}: {v!r} is not an integer (UTC microseconds)")
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= _MAX_US):
+            raise ValueError(f"{name}: {v!r} is not a time in UTC microseconds (0 to year 9999)")
     pct = data.get("canary_percent")
     if pct is not None and (isinstance(pct, bool) or not isinstance(pct, (int, float)) or not 0 <= pct <= 100):
         raise ValueError(f"canary_percent: {pct!r} is not a number in [0, 100]")

@@ -325,7 +325,8 @@ class SpecOpsPredictor(kserve.Model):
             for dep, breaker in self.breakers.items():
                 self.metrics.circuit(dep, OPEN if self._forced else breaker.state)
             log.warning("runtime control %s: every circuit %s (%s)", self.control.path,
-                        "forced open" if self._forced else "released", forced.circuit_reason if forced else "")
+                        "forced open" if self._forced else "released",
+                        (forced.circuit_reason or "no reason given") if forced else "its time is over")
         return forced
 
     def _forced_mark(self, forced: Any) -> dict[str, Any]:

@@ -61,7 +61,8 @@ def test_reread_when_changed_at_most_once_per_interval(tmp_path: Path) -> None:
     ("{not json", "Expecting property name"),
     ('["a list"]', "not a JSON object"),
     ({"canary_percent": 150}, "canary_percent: 150 is not a number in [0, 100]"),
-    ({"circuit_forced_open_until_us": "tomorrow"}, "not an integer"),
+    ({"circuit_forced_open_until_us": "tomorrow"}, "not a time in UTC microseconds"),
+    ({"circuit_forced_open_until_us": 2**62}, "not a time in UTC microseconds (0 to year 9999)"),
     ({"circuit_open": True}, "unknown fields ['circuit_open']"),
 ])
 def test_a_bad_file_keeps_the_last_good_control_and_says_why(tmp_path: Path, caplog: pytest.LogCaptureFixture,

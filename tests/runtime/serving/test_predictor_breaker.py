@@ -234,3 +234,29 @@ def test_runtime_control_forces_every_circuit_open_until_its_time(served_repo: S
     path.unlink()
     clock.t += 1.0
     assert "breaker" not in one(p, "T-LOW") and gauge(p, "model") == 0 and p.control.reloads == 1
+
+
+def test_previous_model_cannot_score_without_features_so_it_abstains(broken_repo: ServedRepo) -> None:
+    clock = Clock()
+    dead = f"redis://127.0.0.1:{free_port()}/0?prefix=nobody-listens"
+    cfg = broken_repo.config.model_copy(update={
+        "breaker": breaker("previous_model", previous_alias="previous", failure_threshold=1),
+        "online_store": broken_repo.config.online_store.model_copy(update={"url": dead})})
+    answer = one(loaded(cfg, clock), "T-LOW")
+    assert answer["action"] == "abstain" and answer["decision"] is False and answer["score"] is None
+    assert answer["breaker"]["dependency"] == "online-store" and answer["breaker"]["fallback"] == "previous_model"
+    assert "the previous model cannot score either" in answer["reason"]["message"]
+
+
+def test_forced_open_with_previous_model_scores_with_the_previous_release(broken_repo: ServedRepo,
+                                                                           served_repo: ServedRepo) -> None:
+    clock = Clock()
+    cfg = broken_repo.config.model_copy(update={"breaker": breaker("previous_model", previous_alias="previous")})
+    path = Path(control_path(cfg.work_dir, cfg.model, cfg.environment))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"circuit_forced_open_until_us": 4_102_444_800_000_000, "incident": "inc-7"}))
+    p = loaded(cfg, clock)
+    answer = one(p, "P-BAD")  # the served (broken) model is never called while forced open
+    assert answer["breaker"]["state"] == "forced_open" and answer["breaker"]["incident"] == "inc-7"
+    assert answer["model"]["version"] == served_repo.version and answer["score"] is not None
+    assert p.breakers["model"].opened == 0
