@@ -1,0 +1,1 @@
+"""Monitoring: the prediction log, drift, delayed labels and SLO evaluation."""
