@@ -177,3 +177,17 @@ def test_a_log_without_a_reference_feature_is_a_clear_error(stationary):
     nested = pa.table({"served_at_us": [0], "features": pa.array([{"temperature": 1.0}])})
     with pytest.raises(DriftError, match="features struct has no field 'vibration'"):
         drift_by_window(_profile(ref), [nested], window_s=HOUR_S, thresholds=SPEC)
+
+
+@pytest.mark.parametrize("kind", ["normal", "ties", "skewed", "discrete", "constant"])
+def test_the_cell_rank_index_equals_a_binary_search(kind):
+    from runtime.monitoring.drift import _RankIndex
+
+    rng = np.random.default_rng(len(kind))
+    sample = {"normal": rng.normal(0, 1, 2000), "ties": np.round(rng.normal(0, 1, 2000), 1),
+              "skewed": rng.exponential(1, 2000) ** 3, "discrete": rng.integers(0, 5, 500).astype(float),
+              "constant": np.full(3, 3.0)}[kind]
+    sample = np.sort(sample)
+    x = np.concatenate([rng.normal(0, 2, 20_000), sample, np.nextafter(sample, np.inf),
+                        np.nextafter(sample, -np.inf), [-np.inf, np.inf, -1e300, 1e300]])
+    assert (_RankIndex.build(sample).ranks(x) == np.searchsorted(sample, x, side="right")).all()
