@@ -24,7 +24,8 @@ assumes it is zero), so an estimated window's ECE is None.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -40,6 +41,7 @@ __all__ = [
     "PerformanceError",
     "PerformanceReport",
     "WindowPerformance",
+    "confusion",
     "estimate_quality",
     "performance_by_window",
     "tied_average_precision",
@@ -79,6 +81,9 @@ class WindowPerformance:
     recall_at_precision: Estimate
     ece: float | None                 # realized only
     matures_at_us: int                # when every label of the window is determined
+    # At the model's decision threshold: counts (realized) or their expectation
+    # under calibration (estimated: E[TP] = sum of scores at or above it, ...).
+    confusion: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,9 +155,29 @@ def estimate_quality(scores: np.ndarray, precision_at: float, *, draws: int = DE
             Estimate(float(rec.mean()), float(np.quantile(rec, lo)), float(np.quantile(rec, hi))))
 
 
+def confusion(scores: np.ndarray, threshold: float, y: np.ndarray | None = None) -> dict[str, float]:
+    """TP/FP/FN/TN at ``threshold``: counted against ``y``, or expected from calibrated scores (CBPE)."""
+    p = np.asarray(scores, dtype=np.float64)
+    hit = p >= threshold
+    if y is None:
+        tp, fp = float(p[hit].sum()), float((1 - p[hit]).sum())
+        fn, tn = float(p[~hit].sum()), float((1 - p[~hit]).sum())
+    else:
+        yy = np.asarray(y) == 1
+        tp, fp = float((hit & yy).sum()), float((hit & ~yy).sum())
+        fn, tn = float((~hit & yy).sum()), float((~hit & ~yy).sum())
+    out = {"tp": tp, "fp": fp, "fn": fn, "tn": tn}
+    if tp + fp > 0:
+        out["precision"] = tp / (tp + fp)
+    if tp + fn > 0:
+        out["recall"] = tp / (tp + fn)
+    return out
+
+
 def performance_by_window(times_us: np.ndarray, scores: np.ndarray, labels: JoinedLabels, *, window_s: float,
                           horizon_s: float, availability_delay_s: float, precision_at: float,
-                          draws: int = DEFAULT_DRAWS, seed: int = 0) -> PerformanceReport:
+                          threshold: float | None = None, draws: int = DEFAULT_DRAWS,
+                          seed: int = 0) -> PerformanceReport:
     """Realized or estimated quality of each window of predictions (by prediction time)."""
     t = np.asarray(times_us, dtype=np.int64)
     p = np.asarray(scores, dtype=np.float64)
@@ -177,10 +202,12 @@ def performance_by_window(times_us: np.ndarray, scores: np.ndarray, labels: Join
             rec = recall_at_precision(y, ps, precision_at)
             out.append(WindowPerformance(start, end, "realized", int(rows.size), int(rows.size), int(y.sum()),
                                          float(ps.sum()), Estimate(ap), Estimate(rec),
-                                         expected_calibration_error(y, ps), matures))
+                                         expected_calibration_error(y, ps), matures,
+                                         confusion(ps, threshold, y) if threshold is not None else {}))
         else:
             ap_e, rec_e = estimate_quality(ps, precision_at, draws=draws, seed=seed + w % 2**31)
             out.append(WindowPerformance(start, end, "estimated", int(rows.size), int((ys >= 0).sum()), None,
-                                         float(ps.sum()), ap_e, rec_e, None, matures))
+                                         float(ps.sum()), ap_e, rec_e, None, matures,
+                                         confusion(ps, threshold) if threshold is not None else {}))
     return PerformanceReport(as_of_us=labels.as_of_us, window_s=window_s, precision_at=precision_at,
                              windows=tuple(out))

@@ -50,7 +50,7 @@ def _report(t, score, entity, failures, as_of_day):
     labels = join_labels(entity, t, failures, None, horizon_s=HORIZON_S, availability_delay_s=DELAY_S,
                          as_of_us=as_of_day * DAY_US)
     return performance_by_window(t, score, labels, window_s=86_400.0, horizon_s=HORIZON_S,
-                                 availability_delay_s=DELAY_S, precision_at=AT, draws=200, seed=1)
+                                 availability_delay_s=DELAY_S, precision_at=AT, threshold=0.3, draws=200, seed=1)
 
 
 def _day(w) -> int:
@@ -175,3 +175,16 @@ def test_estimate_of_a_calibrated_window_covers_what_it_realizes():
         hits += ap.low <= average_precision_score(y, p) <= ap.high
     print(f"calibrated windows: realized PR-AUC inside the 90% estimated band in {hits} of 20")
     assert hits >= 15
+
+
+def test_expected_confusion_matrix_matches_the_realized_one_on_calibrated_data():
+    t, score, _, entity, failures = _stream("none", days=12)
+    early = {_day(w): w for w in _report(t, score, entity, failures, 5).estimated}
+    late = {_day(w): w for w in _report(t, score, entity, failures, 12).realized}
+    for day, est in early.items():
+        real = late[day].confusion
+        assert est.confusion["tp"] + est.confusion["fn"] == pytest.approx(est.expected_positives)
+        # expected counts within ~4 standard deviations of what was realized
+        assert abs(est.confusion["tp"] - real["tp"]) <= 4 * np.sqrt(est.confusion["tp"]) + 1
+        assert abs(est.confusion["precision"] - real["precision"]) < 0.1
+
