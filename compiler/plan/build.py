@@ -35,7 +35,8 @@ from compiler.plan.model import (
     StepPlan,
     SystemPlan,
 )
-from compiler.plan.review import review_config
+from compiler.plan.notifiers import notifier_configs
+from compiler.plan.review import review_config, review_store
 from compiler.policy.select import counted_approvals, required_approvals, selects
 from compiler.resolve import ResolvedSpec
 from compiler.spec import DataSource, FeatureSet, Model, ModelRelease, RiskPolicy, ServiceLevel, System
@@ -50,6 +51,7 @@ from runtime.contracts.steps import (
     BuildFeaturesConfig,
     DataSourceConfig,
     EdgeRunConfig,
+    EnforcementConfig,
     EvaluateConfig,
     ExportOnnxConfig,
     FeatureSetConfig,
@@ -515,6 +517,9 @@ class _Builder:
             psi_warning=drift.psi_warning, psi_alert=drift.psi_alert, p_value=drift.p_value, correction=drift.correction,
             persistence=drift.persistence, drift_window_s=drift.window.seconds, notifiers=notifiers,
             retrain_workflow=retrain, retrain_namespace=pipeline.namespace if pipeline else serving.namespace, output=f"{WORK_ROOT}/{model.name}/monitor/{serving.environment}",
+            notifier_configs=notifier_configs(self.system, notifiers),
+            # Incidents and their audit records live in the review store, beside the review audit chain.
+            enforcement=EnforcementConfig(store=review_store(self.system, cluster=True)),
         )
         cfg_path = f"{CONFIG_MOUNT}/{model.name}/monitor-{serving.environment}.json"
         step = StepPlan(
