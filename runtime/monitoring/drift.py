@@ -406,6 +406,17 @@ class _Raw:
     p_value: float | None
 
 
+def _null_only(name: str, test: Literal["ks", "chi2"], ref: NumericReference | CategoricalReference, m: int,
+               nulls: int, min_rows: int) -> _Raw:
+    """Too few values to compare: still enough rows to see a feature gone missing?"""
+    rows = m + nulls
+    null_fraction = nulls / rows if rows else 0.0
+    if rows < min_rows:
+        return _Raw(name, test, m, null_fraction, None, None, None)
+    value = psi(np.array([1 - null_fraction, null_fraction]), np.array([1 - ref.null_fraction, ref.null_fraction]))
+    return _Raw(name, test, m, null_fraction, value, None, _null_rate_p(ref.rows, ref.null_fraction, m, nulls))
+
+
 def _raw(profile: ReferenceProfile, arrays: Mapping[str, _NumericArrays], counts: WindowCounts,
          min_rows: int) -> list[_Raw]:
     out = []
@@ -416,7 +427,7 @@ def _raw(profile: ReferenceProfile, arrays: Mapping[str, _NumericArrays], counts
             m = int(c.sum())
             null_fraction = nulls / (m + nulls) if m + nulls else 0.0
             if m < min_rows:
-                out.append(_Raw(ref.name, "ks", m, null_fraction, None, None, None))
+                out.append(_null_only(ref.name, "ks", ref, m, nulls, min_rows))
                 continue
             d, p = _ks(arrays[ref.name], c)
             if nulls or ref.null_fraction:
@@ -429,7 +440,7 @@ def _raw(profile: ReferenceProfile, arrays: Mapping[str, _NumericArrays], counts
             m = sum(cc.values())
             null_fraction = nulls / (m + nulls) if m + nulls else 0.0
             if m < min_rows:
-                out.append(_Raw(ref.name, "chi2", m, null_fraction, None, None, None))
+                out.append(_null_only(ref.name, "chi2", ref, m, nulls, min_rows))
                 continue
             value, chi2, p = _categorical(ref, cc, nulls)
             out.append(_Raw(ref.name, "chi2", m, null_fraction, value, chi2, p))

@@ -191,3 +191,17 @@ def test_the_cell_rank_index_equals_a_binary_search(kind):
     x = np.concatenate([rng.normal(0, 2, 20_000), sample, np.nextafter(sample, np.inf),
                         np.nextafter(sample, -np.inf), [-np.inf, np.inf, -1e300, 1e300]])
     assert (_RankIndex.build(sample).ranks(x) == np.searchsorted(sample, x, side="right")).all()
+
+
+def test_a_feature_gone_missing_is_an_alert_not_no_data():
+    rng = np.random.default_rng(2)
+    profile = build_profile(pa.table({"x": rng.normal(0, 1, 5000), "c": ["a", "b"] * 2500}), ("x", "c"), None,
+                            source="t")
+    t = np.repeat(np.array([0, 3600e6]).astype(np.int64), 1000)
+    log = pa.table({"served_at_us": t, "x": pa.array([None] * 2000, pa.float64()), "c": pa.array([None] * 2000,
+                                                                                                  pa.string())})
+    report = drift_by_window(profile, [log], window_s=HOUR_S, thresholds=SPEC)
+    last = report.windows[-1]
+    assert [f.level for f in last.features] == ["alert", "alert"]
+    assert last.drifted == ("x", "c") and last.drifted_share == 1.0
+
