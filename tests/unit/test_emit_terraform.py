@@ -88,6 +88,19 @@ def test_secret_names_only_and_pull_secret_typed(plan: SystemPlan) -> None:
     assert secrets["review-db"]["keys"] == ["dsn", "password"] and secrets["review-db"]["type"] == "Opaque"
 
 
+def test_the_edge_signing_key_is_provisioned_only_where_training_signs(plan: SystemPlan) -> None:
+    """A private key in every namespace is a private key in every namespace's Secrets readers' hands."""
+    name, key = plan.edge_signing_secret
+    training = {p.environment for p in plan.pipelines}
+    v = _vars(plan)
+    assert training == {"staging"} and set(v) == {"staging", "prod"}
+    for env, tfvars in v.items():
+        has = any(s["name"] == name and key in s["keys"] for s in tfvars["secrets"])
+        assert has == (env in training), env
+    # The other references are still everywhere.
+    assert {s["name"] for s in v["prod"]["secrets"]} == {s["name"] for s in v["staging"]["secrets"]} - {name}
+
+
 def test_secret_refs_found_in_every_kind(repo: Path, tmp_path: Path) -> None:
     """A secretRef anywhere (here a stream DataSource's credentials) reaches the tfvars."""
     shutil.copytree(repo / "specs", tmp_path / "specs")
