@@ -69,11 +69,16 @@ def artifact_bucket(uri: str) -> ArtifactBucketVars | None:
 
 
 def _secrets(plan: SystemPlan, env: EnvironmentPlan) -> tuple[SecretVars, ...]:
-    # The edge signing key (a private key) only where a training workflow signs with it.
+    # The edge signing key (a private key) only where a training workflow signs
+    # with it; a trusted key held in a Secret is for the edge gateways, which
+    # Terraform does not provision (they are registered in Argo CD).
     signs = any(p.environment == env.name for p in plan.pipelines)
+    trust = plan.edge_trusted_key
     keys: dict[str, set[str]] = {}
     for ref in plan.secret_refs:
         if (ref.name, ref.key) == plan.edge_signing_secret and not signs:
+            continue
+        if trust is not None and trust.source == "secret" and (ref.name, ref.key) == (trust.name, trust.key):
             continue
         keys.setdefault(ref.name, set()).add(ref.key)
     return tuple(
