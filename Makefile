@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 SPECOPS := $(VENV)/bin/specops
 
-.PHONY: demo install test lint show compile check schema bench clean run checkov
+.PHONY: demo install test lint show compile check schema bench clean run checkov bench-drills
 
 demo: install  ## set up, lint the example system, then run its whole pipeline on the sample data
 	$(SPECOPS) lint specs/
@@ -54,6 +54,10 @@ bench: install  ## benchmarks; figures go to bench/results/
 	$(PY) bench/canary/bench_canary.py
 	$(PY) bench/breaker/bench_breaker.py
 	$(PY) bench/monitor/bench_monitor.py
+	$(PY) bench/drills/run_drills.py
+
+bench-drills: install  ## failure drills: bench/results/drills.json and drills.md
+	$(PY) bench/drills/run_drills.py
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache bench/results/*.tmp

@@ -1,0 +1,85 @@
+"""Every failure drill at CI size: the failure is detected, the declared
+action fires through the real enforcement, and the issue's targets hold.
+The drills are bench/drills' own code (one definition of each drill)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _runner() -> Any:
+    path = REPO / "bench" / "drills" / "run_drills.py"
+    spec = importlib.util.spec_from_file_location("run_drills", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+RUN = _runner()
+_CACHE: dict[str, dict[str, Any]] = {}
+
+
+def drill(name: str) -> dict[str, Any]:
+    if name not in _CACHE:
+        _CACHE[name] = RUN.run_drill(name, "ci")
+    return _CACHE[name]
+
+
+def actions(r: dict[str, Any]) -> set[str]:
+    return {a["action"] for a in r["actions"] if a["ok"]}
+
+
+def test_covariate_drift_detected_within_three_windows_with_few_false_alarms() -> None:
+    r = drill("covariate_drift")
+    assert r["detected"] and 2 <= r["windows_to_detect"] <= 3  # persistence 2: two windows at the least
+    assert r["stationary_windows"] >= 100
+    assert r["false_alarms_per_100_windows"] <= 1.0
+    assert "score-drift" in r["objective_breached"] and "retrain" in actions(r)
+
+
+def test_degradation_estimated_flags_before_realized_confirms() -> None:
+    r = drill("degradation")
+    assert r["detected"] and r["estimated_before_realized"]
+    assert r["estimated_days_after_change"] <= 2 < r["realized_days_after_change"]
+    assert {"estimated-quality", "realized-quality"} <= set(r["objective_breached"])
+    assert {"retrain", "page"} <= actions(r)
+    assert any(p["objective"] == "realized-quality" for p in r["stdout_pages"])
+
+
+def test_concept_drift_is_caught_by_realized_quality_only() -> None:
+    r = drill("concept_drift")
+    assert r["detected"] and not r["estimated_breached"]
+    assert r["objective_breached"] == ["realized-quality"] and {"retrain", "page"} <= actions(r)
+
+
+def test_a_bad_release_is_rolled_back_within_its_first_canary_step() -> None:
+    r = drill("bad_release")
+    assert r["detected"] and r["within_first_step"]
+    assert r["challenger_requests_to_rollback"] == r["min_requests"]  # judged at the first chance
+    assert r["challenger_share_after_rollback"] == 0.0
+    assert actions(r) == {"rollback"} and "score PSI" in r["failures"][0]
+
+
+def test_review_overload_breaches_the_backlog_objective_and_pages_the_webhook() -> None:
+    r = drill("review_overload")
+    assert r["detected"] and r["pending_at_breach"] > r["bound"] == 50
+    assert actions(r) == {"page"}
+    (page,) = r["webhook_received"]
+    assert page["kind"] == "incident.opened" and page["objective"] == "review-backlog"
+    assert page["id"] == r["actions"][0]["incident"]
+
+
+def test_drills_are_deterministic() -> None:
+    a = RUN.run_drill("review_overload", "ci")
+    b = drill("review_overload")
+    keep = lambda r: {k: v for k, v in r.items() if k != "wall_s"}  # noqa: E731
+    assert keep(a) == keep(b)

@@ -1,0 +1,68 @@
+"""The failure drills as acceptance scenarios (bench/drills at CI size)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pytest_bdd import parsers, scenarios, then, when
+
+REPO = Path(__file__).resolve().parents[2]
+scenarios("drills.feature")
+
+
+def _runner() -> Any:
+    spec = importlib.util.spec_from_file_location("run_drills", REPO / "bench" / "drills" / "run_drills.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def drills() -> Any:
+    return _runner()
+
+
+@when(parsers.parse('the drill "{name}" runs'), target_fixture="drill")
+def run_drill(drills: Any, name: str) -> dict[str, Any]:
+    return drills.run_drill(name, "ci")
+
+
+@then(parsers.parse("it is detected within {n:d} windows"))
+def detected_within(drill: dict[str, Any], n: int) -> None:
+    assert drill["detected"] and drill["windows_to_detect"] <= n
+
+
+@then(parsers.parse("stationary data raises at most {n:d} false alarm per 100 windows"))
+def false_alarms(drill: dict[str, Any], n: int) -> None:
+    assert drill["stationary_windows"] >= 100 and drill["false_alarms_per_100_windows"] <= n
+
+
+@then(parsers.parse('the action "{action}" fired'))
+def action_fired(drill: dict[str, Any], action: str) -> None:
+    assert any(a["action"] == action and a["ok"] and a["incident"] for a in drill["actions"]), drill["actions"]
+
+
+@then("estimated quality flags it before realized quality confirms it")
+def estimated_first(drill: dict[str, Any]) -> None:
+    assert drill["estimated_days_after_change"] < drill["realized_days_after_change"]
+
+
+@then("only realized quality catches it")
+def realized_only(drill: dict[str, Any]) -> None:
+    assert drill["detected"] and drill["objective_breached"] == ["realized-quality"]
+
+
+@then("it is rolled back within its first canary step")
+def rolled_back(drill: dict[str, Any]) -> None:
+    assert drill["within_first_step"] and drill["challenger_share_after_rollback"] == 0.0
+
+
+@then(parsers.parse('the objective "{name}" is breached'))
+def breached(drill: dict[str, Any], name: str) -> None:
+    assert drill["detected"] and name in drill["objective_breached"]
