@@ -19,7 +19,7 @@ from runtime.contracts.steps import MonitorConfig
 from runtime.monitoring.labels import LabelEvents, join_labels
 from runtime.monitoring.performance import performance_by_window
 
-__all__ = ["DAY_US", "HORIZON_S", "DELAY_S", "evaluate_days", "stream"]
+__all__ = ["AT", "DAY_US", "DELAY_S", "HORIZON_S", "evaluate_days", "stream"]
 
 DAY_US = 86_400 * 1_000_000
 HORIZON_S = DELAY_S = 86_400.0
@@ -43,7 +43,7 @@ def stream(change: str, *, days: int, per_day: int, change_day: int, seed: int =
     entity = pa.array([f"E{i}" for i in range(n)])
     fail_t = t[y] + rng.integers(1, int(HORIZON_S * 1e6), int(y.sum()))
     avail = fail_t + (rng.uniform(0.25, 1.0, int(y.sum())) * DELAY_S * 1e6).astype(np.int64)
-    return t, score, entity, LabelEvents(entity.filter(pa.array(y)), fail_t, avail)
+    return t, score, entity, LabelEvents(entity.filter(pa.array(y)), fail_t, avail), y
 
 
 def _latest(t, score, entity, failures, as_of_us: int, window_s: float, basis: str):  # type: ignore[no-untyped-def]
@@ -63,7 +63,7 @@ def evaluate_days(config: MonitorConfig, data: tuple[Any, ...], *, first_day: in
     """Each day end: the latest complete estimated 24 h window and the latest realized (matured) window of the
     realized objective's length, as ObjectiveResults, enforced.  Returns the first breach day of each and the
     actions fired."""
-    t, score, entity, failures = data
+    t, score, entity, failures = data[:4]
     first: dict[str, int] = {}
     actions: list[dict[str, Any]] = []
     values: dict[str, list[Any]] = {"estimated-quality": [], "realized-quality": []}

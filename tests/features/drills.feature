@@ -17,6 +17,7 @@ Feature: Failure drills
   Scenario: Pure concept drift
     When the drill "concept_drift" runs
     Then only realized quality catches it
+    And reviewer overrides show it before realized quality does
     And the action "page" fired
 
   Scenario: A bad model released

@@ -58,6 +58,11 @@ def realized_only(drill: dict[str, Any]) -> None:
     assert drill["detected"] and drill["objective_breached"] == ["realized-quality"]
 
 
+@then("reviewer overrides show it before realized quality does")
+def overrides_first(drill: dict[str, Any]) -> None:
+    assert drill["reviewer_override_days_after_change"] < drill["realized_days_after_change"]
+
+
 @then("it is rolled back within its first canary step")
 def rolled_back(drill: dict[str, Any]) -> None:
     assert drill["within_first_step"] and drill["challenger_share_after_rollback"] == 0.0
