@@ -70,7 +70,7 @@ def _md(results: list[dict[str, Any]], size: str) -> str:
                                              "realized_days_after_change", "challenger_requests_to_rollback",
                                              "pending_at_breach") if r.get(k) is not None), "-")
         acts = ", ".join(f"{a['action']} ({a['incident']})" for a in r.get("actions", [])) or "none"
-        lines.append(f"| {r['name']} | {r['failure_mode']} | {r['detected']} | {when} | "
+        lines.append(f"| {r['name']} | {r['failure_mode'].replace('|', chr(92) + '|')} | {r['detected']} | {when} | "
                      f"{', '.join(r.get('objective_breached') or []) or '-'} | {acts} |")
     lines.append("")
     for r in results:
