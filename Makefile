@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 SPECOPS := $(VENV)/bin/specops
 
-.PHONY: demo install test lint show compile check schema bench clean run checkov bench-drills
+.PHONY: demo install test lint show compile check schema bench clean run checkov
 
 demo: install  ## set up, lint the example system, then run its whole pipeline on the sample data
 	$(SPECOPS) lint specs/
@@ -54,10 +54,6 @@ bench: install  ## benchmarks; figures go to bench/results/
 	$(PY) bench/canary/bench_canary.py
 	$(PY) bench/breaker/bench_breaker.py
 	$(PY) bench/monitor/bench_monitor.py
-	$(PY) bench/drills/run_drills.py
-
-bench-drills: install  ## failure drills: bench/results/drills.json and drills.md
-	$(PY) bench/drills/run_drills.py
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache bench/results/*.tmp
@@ -81,3 +77,9 @@ checkov: $(CHECKOV_VENV)/.installed  ## checkov over terraform/, generated/, the
 	# checkov finds workflows only under <root>/.github/workflows of the scanned folder.
 	$(CHECKOV) -d . --framework github_actions --skip-path $(VENV) --skip-path $(CHECKOV_VENV)
 	if [ -f Dockerfile ]; then $(CHECKOV) -f Dockerfile --framework dockerfile; fi
+
+# Failure drills (bench/drills): `make bench` runs them too.
+.PHONY: bench-drills
+bench: bench-drills
+bench-drills: install  ## failure drills: bench/results/drills.json and drills.md
+	$(PY) bench/drills/run_drills.py
