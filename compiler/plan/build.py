@@ -22,6 +22,7 @@ from compiler.plan.model import (
     EdgePlan,
     EnvironmentPlan,
     IngesterPlan,
+    KeyRefPlan,
     LocalServePlan,
     MonitorPlan,
     ObjectivePlan,
@@ -42,12 +43,16 @@ from compiler.resolve import ResolvedSpec
 from compiler.spec import DataSource, FeatureSet, Model, ModelRelease, RiskPolicy, ServiceLevel, System
 from compiler.spec.base import SecretRef
 from compiler.spec.servicelevel import DURATION_METRICS
+from compiler.spec.system import KeySource
 from compiler.validate import SpecNode
 from runtime.contracts import PolicyBundle
 from runtime.contracts.policy import PredictionRule
 from runtime.contracts.steps import (
+    EDGE_SIGNING_KEY_FILE,
+    EDGE_STORE_DIR,
     AggregationConfig,
     ArtifactStoreConfig,
+    BreakerConfig,
     BuildFeaturesConfig,
     DataSourceConfig,
     EdgeRunConfig,
@@ -76,6 +81,7 @@ from runtime.contracts.steps import (
     TransformConfig,
     ValidateDataConfig,
 )
+from runtime.contracts.steps import CanaryConfig
 
 __all__ = ["DOCKER_CONFIG_KEY", "LOCAL_ARTIFACTS", "build_plan", "resource_hash", "secret_refs"]
 
@@ -338,7 +344,11 @@ class _Builder:
                     edge_enabled=m.export.edge.enabled, edge_max_size_bytes=m.export.edge.max_size_bytes,
                     edge_max_latency_ms=m.export.edge.max_latency_ms, allow_tree_truncation=m.export.edge.allow_tree_truncation,
                     model_dir=paths["model"], input=paths["features"], output=paths["onnx"],
-                    truncation_max_pr_auc_loss=m.challenger.tolerance),
+                    truncation_max_pr_auc_loss=m.challenger.tolerance,
+                    # A cluster signs with the System's key (mounted from its Secret);
+                    # locally a throwaway key, which production edge runners refuse.
+                    signing_key_file=EDGE_SIGNING_KEY_FILE
+                    if cluster and m.export.edge.enabled and self.system.spec.edge.signing_key else None),
                 "register": RegisterConfig(**c, model_dir=paths["model"], onnx_dir=paths["onnx"], report=paths["evaluation"],
                                            output=paths["entry"], promote_to=() if cluster else ("champion",)),
                 "propose-release": ProposeReleaseConfig(**c, entry=paths["entry"], releases_dir="specs/releases",
@@ -417,12 +427,16 @@ class _Builder:
             if env.kind == "edge":
                 cfg_path = f"{CONFIG_MOUNT}/{model.name}/edge-run-{env.name}.json"
                 config = EdgeRunConfig(model=model.name, spec_hash=spec_hash, artifacts=self.remote,
-                                       work_dir=f"{WORK_ROOT}/{model.name}", bundle=self.release_ref(champion))
+                                       work_dir=f"{WORK_ROOT}/{model.name}", bundle=self.release_ref(champion),
+                                       environment=env.name, max_latency_ms=m.export.edge.max_latency_ms)
+                storage = self.system.spec.edge.bundle_storage
                 edges.append(EdgePlan(
                     name=f"{model.name}-edge-runner", model=model.name, environment=env.name, namespace=env.namespace,
                     release=self.release_ref(champion), release_name=champion.name, config_path=cfg_path, config=config,
                     config_map=f"{model.name}-edge-{_short(champion.spec.version)}-{_content_hash(config)}",
-                    origin=_origin(node)))
+                    origin=_origin(node), store_path=f"{config.work_dir}/{EDGE_STORE_DIR}",
+                    claim_name=f"{model.name}-edge-bundles", storage_size=storage.size,
+                    storage_class=storage.storage_class_name))
                 continue
             canary = by_role.get("canary")
             shadow = by_role.get("shadow")
@@ -442,6 +456,8 @@ class _Builder:
                 max_feature_age_s=m.serving.max_feature_age.seconds if m.serving.max_feature_age else None,
                 policy_bundle=f"{CONFIG_MOUNT}/{model.name}/policy-bundle.json", risk_tier=m.risk.tier,
                 online_store=self.online_store(True), sources=self.serve_sources(fs_configs, True),
+                canary=canary_config(model, float(percent or 0)),
+                breaker=self.breaker(model, env.name, self.release_ref(champion) if canary else None),
             )
             r = m.serving.resources
             servings.append(ServingPlan(
@@ -478,9 +494,29 @@ class _Builder:
             registry_aliases=("champion", "candidate"), registry_shadow_alias="candidate" if m.serving.shadow else None,
             host=LOCAL_HOST, port=LOCAL_PORT, online_store=self.online_store(False),
             review=self.review(model, self.lineage_hash(model), cluster=False),
+            canary=canary_config(model, 0.0, challenger_alias="candidate"),
+            breaker=self.breaker(model, None, None),
         )
         return LocalServePlan(model=model.name, config_path=f"{CONFIG_MOUNT}/{model.name}/serve.json", config=config,
                               origin=_origin(node))
+
+    def breaker(self, model: Model, environment: str | None, previous: ReleaseRef | None) -> BreakerConfig | None:
+        """The circuit breaker of the first ServiceLevel covering the model in
+        ``environment`` (None: the local variant, any ServiceLevel) that
+        declares one.  The previous model is the champion a canary replaces in
+        a cluster, the registry's ``previous`` alias locally."""
+        for _, sl in self.spec.service_levels_for(model.name):
+            cb = sl.spec.circuit_breaker
+            if cb is None or (environment is not None and sl.spec.environments
+                              and environment not in sl.spec.environments):
+                continue
+            wants_previous = cb.fallback == "previous_model"
+            return BreakerConfig(
+                failure_threshold=cb.failure_threshold, window_s=cb.window.seconds, open_for_s=cb.open_for.seconds,
+                half_open_requests=cb.half_open_requests, fallback=cb.fallback,
+                previous=previous if wants_previous and environment is not None else None,
+                previous_alias="previous" if wants_previous and environment is None else None)
+        return None
 
     def review(self, model: Model, spec_hash: str, *, cluster: bool) -> ReviewConfig | None:
         labels: DataSource = self.spec.nodes[f"DataSource/{model.spec.label.source}"].resource  # type: ignore[assignment]
@@ -774,6 +810,9 @@ class _Builder:
             slos=tuple(sorted(slos, key=lambda p: (p.environment, p.name))),
             local_servings=tuple(local_servings),
             reviews=self.reviews(),
+            edge_trusted_key=_key_ref(s.edge.trusted_key),
+            edge_signing_secret=(s.edge.signing_key.secret_ref.name, s.edge.signing_key.secret_ref.key)
+            if s.edge.signing_key else None,
         )
 
 
@@ -809,6 +848,15 @@ def secret_refs(spec: ResolvedSpec) -> tuple[SecretRefPlan, ...]:
     return tuple(SecretRefPlan(name, key, tuple(sorted(ids))) for (name, key), ids in sorted(found.items()))
 
 
+def _key_ref(source: KeySource | None) -> KeyRefPlan | None:
+    if source is None:
+        return None
+    if source.config_map_ref is not None:
+        return KeyRefPlan("configMap", source.config_map_ref.name, source.config_map_ref.key)
+    assert source.secret_ref is not None  # KeySource holds exactly one
+    return KeyRefPlan("secret", source.secret_ref.name, source.secret_ref.key)
+
+
 def _content_hash(*models: Any) -> str:
     """A short digest of configs: names of immutable ConfigMaps change whenever their content does."""
     text = "\n".join(m.model_dump_json() for m in models)
@@ -824,3 +872,18 @@ def _short(version: str) -> str:
 def build_plan(spec: ResolvedSpec) -> SystemPlan:
     """The typed plan of the whole system.  Call only on a spec that linted without errors."""
     return _Builder(spec).build()
+
+
+def canary_config(model: Model, percent: float, challenger_alias: str | None = None) -> CanaryConfig | None:
+    """The model's canary steps and rollback analysis (spec defaults when it
+    declares steps but no analysis); None when it declares no canary."""
+    canary = model.spec.serving.canary
+    if canary is None:
+        return None
+    from compiler.spec.model import CanaryAnalysis
+
+    a = canary.analysis or CanaryAnalysis()
+    return CanaryConfig(steps=canary.steps, percent=percent, challenger_alias=challenger_alias,  # type: ignore[arg-type]
+                        interval_s=a.interval.seconds, max_error_rate=a.max_error_rate,
+                        max_latency_p99_ms=a.max_latency_p99_ms, max_score_psi=a.max_score_psi,
+                        min_requests=a.min_requests)

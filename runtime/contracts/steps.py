@@ -19,10 +19,14 @@ __all__ = [
     "STEPS",
     "AggregationConfig",
     "ArtifactStoreConfig",
+    "BreakerConfig",
     "BuildFeaturesConfig",
+    "CanaryConfig",
     "DataSourceConfig",
     "EdgeRunConfig",
     "EDGE_TRUST_KEY_FILE",
+    "EDGE_SIGNING_KEY_FILE",
+    "EDGE_STORE_DIR",
     "EnforcementConfig",
     "EvaluateConfig",
     "ExportOnnxConfig",
@@ -463,6 +467,46 @@ class ReviewConfig(_Config):
     labels: ReviewLabelsConfig
 
 
+class CanaryConfig(_Config):
+    """A challenger beside the champion: its traffic share, and the analysis
+    that rolls it back (``spec.serving.canary``).
+
+    In a cluster KServe splits traffic between revisions (canaryTrafficPercent)
+    and each revision knows its role; ``challenger`` / ``challenger_alias``
+    name an in-process challenger instead (`specops serve --canary/--shadow`).
+    The runtime may only ever lower ``percent`` (to 0, on a failed analysis);
+    the next step forward is a pull request."""
+
+    steps: tuple[Annotated[int, Field(ge=1, le=100)], ...]
+    percent: Annotated[float, Field(ge=0, le=100)] = 0.0  # share of requests the challenger answers
+    challenger: ReleaseRef | None = None  # in-process challenger from git
+    # Local variant: the registry alias of the in-process challenger (when it
+    # names another version than the one served).
+    challenger_alias: Literal["champion", "candidate", "previous"] | None = None
+    interval_s: Seconds  # one analysis window; a failure is acted on as soon as it is judged
+    max_error_rate: Annotated[float, Field(ge=0, le=1)]
+    max_latency_p99_ms: Annotated[float, Field(gt=0)]
+    max_score_psi: Annotated[float, Field(gt=0)]
+    min_requests: Annotated[int, Field(ge=1)]  # challenger requests in a window before it is judged
+
+
+class BreakerConfig(_Config):
+    """The ServiceLevel's circuit breaker around the predictor's dependencies
+    (the online store, the model): open after ``failure_threshold`` failures
+    within ``window_s``, answer with ``fallback`` for ``open_for_s``, then let
+    ``half_open_requests`` probes through; all of them succeeding closes it."""
+
+    failure_threshold: Annotated[int, Field(ge=1)]
+    window_s: Seconds
+    open_for_s: Seconds
+    half_open_requests: Annotated[int, Field(ge=1)]
+    fallback: Literal["previous_model", "conservative_rule", "human_review"]
+    # previous_model: the release scored instead (cluster), or the registry
+    # alias holding it (local); the predictor refuses to load without it.
+    previous: ReleaseRef | None = None
+    previous_alias: Literal["previous"] | None = None
+
+
 class ServeConfig(StepConfig):
     """The predictor of one InferenceService revision."""
 
@@ -494,6 +538,9 @@ class ServeConfig(StepConfig):
     host: str | None = None  # None: every interface (the pod); the local variant binds 127.0.0.1
     port: Annotated[int, Field(ge=1, le=65535)] | None = None  # None: 8080, the InferenceService's port
     access_log: bool | None = None  # per-request access log (None: off; it costs ~half the throughput)
+    # The challenger and its rollback analysis (None: the model declares no canary).
+    canary: CanaryConfig | None = None
+    breaker: BreakerConfig | None = None  # the ServiceLevel's circuitBreaker; None: no breaker
 
     @model_validator(mode="after")
     def _one_release_source(self) -> "ServeConfig":
@@ -503,6 +550,12 @@ class ServeConfig(StepConfig):
 
 
 EDGE_TRUST_KEY_FILE = "/etc/specops/edge-trust/ed25519.pub"
+# Where a cluster's export-onnx step finds the Ed25519 private key it signs
+# edge bundles with (a Secret mounted read-only); locally unset: a throwaway key.
+EDGE_SIGNING_KEY_FILE = "/etc/specops/edge-signing/ed25519.key"
+# The edge runner's bundle store, under its work_dir: the verified bundles and
+# the current/previous slots.  A cluster keeps it on a PersistentVolumeClaim.
+EDGE_STORE_DIR = "edge"
 
 
 class EdgeRunConfig(StepConfig):
