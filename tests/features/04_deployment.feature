@@ -38,7 +38,7 @@ Feature: 4. Deployment: GitOps to the clusters, canary steps, verified edge bund
       | namespace              | Namespace                                                                                          |
       | RBAC and configuration | ServiceAccount, Role, RoleBinding, ConfigMap, ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding, PrometheusRule, ServiceMonitor |
       | workflows              | WorkflowTemplate, CronWorkflow                                                                     |
-      | serving                | Deployment, InferenceService                                                                       |
+      | serving                | Deployment, InferenceService, PersistentVolumeClaim                                                |
 
     Examples:
       | env     |
