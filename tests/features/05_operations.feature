@@ -1,9 +1,12 @@
-Feature: Online predictions
-  `specops serve` runs the predictor of a model that `specops run` trained and
-  registered, on this machine, with kserve's ModelServer. Every answer says
-  which model version and release produced it, from which compiled specs, on
-  which exact feature vector, and why it was decided the way it was, so a
-  prediction can be traced and reproduced after the fact.
+Feature: 5. Operations: online predictions that can be traced and measured
+  Stage 5 of 6 (Design -> Data Engineering -> Model Development -> Deployment -> Operations -> Governance).
+  `specops serve` runs the predictor of a model that `specops run` trained
+  and registered, on this machine, with kserve's ModelServer. Every answer
+  says which model version and release produced it, from which compiled
+  specs, on which exact feature vector, and why it was decided the way it
+  was, so a prediction can be traced and reproduced after the fact; every
+  decision is counted on /metrics, which the ServiceLevel objectives and the
+  monitor read.
 
   Background:
     Given a copy of the example repository

@@ -1,4 +1,4 @@
-"""Acceptance: online predictions (tests/features/serve_prediction.feature).
+"""Stage 5, operations (05_operations.feature): online predictions.
 
 The real `specops serve` (compile, then `python -m runtime serve` in a child
 process) in a copy of the example repository; the model and the online
@@ -30,7 +30,7 @@ from runtime.features.store import open_store
 from runtime.registry import Registry
 from tests.runtime.serving.served import BIAS, WEIGHTS, asset_events, free_port, write_onnx
 
-scenarios("serve_prediction.feature")
+scenarios("05_operations.feature")
 
 CONFIG = "generated/runtime/pump-failure/serve.json"
 
