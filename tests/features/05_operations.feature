@@ -26,3 +26,16 @@ Feature: 5. Operations: online predictions that can be traced and measured
   Scenario: nothing to serve before a model is registered
     When I start "specops serve --port {port}"
     Then the server exits with code 2 saying "run `specops run` first"
+
+  Scenario: a failing canary is rolled back
+    Given the fleet's recent events are in the online store
+    And the local registry's champion of "pump-failure" scores probabilities
+    And its candidate answers nothing but errors
+    When I change "spec.serving.canary.analysis.minRequests" in "specs/models/pump-failure.yaml" to "40"
+    And I start the canary with "specops serve --canary 50 --port {port}"
+    And requests for the fleet keep arriving
+    Then the canary is rolled back within 60 seconds
+    And no request routed to the champion failed
+    And the incident names the failed criterion with its numbers and says the next step is a pull request
+    And the audit log records the rollback under the incident's id
+    And the champion answers every request after the rollback
