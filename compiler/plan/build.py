@@ -68,6 +68,7 @@ from runtime.contracts.steps import (
     RegisterConfig,
     ReleaseRef,
     ReviewConfig,
+    PredictionLogConfig,
     ServeConfig,
     StreamConsumerConfig,
     TrainConfig,
@@ -85,6 +86,8 @@ LOCAL_PORT = 8080
 WORK_ROOT = ".specops/work"
 LOCAL_ONLINE_STORE = "sqlite:///.specops/online/features.sqlite"
 MONITOR_SCHEDULE = "*/5 * * * *"
+LOCAL_PREDICTION_LOG = ".specops/prediction-log"  # local Parquet root; the write-ahead files sit in the work dir
+PREDICTION_LOG_COMPACT_S = 300.0  # in a pod: the write-ahead file is on its volume, so the predictor compacts
 PIPELINE_DEADLINE_S = 4 * 3600
 STEP_DEADLINE_S = 3600
 
@@ -440,6 +443,7 @@ class _Builder:
                 max_feature_age_s=m.serving.max_feature_age.seconds if m.serving.max_feature_age else None,
                 policy_bundle=f"{CONFIG_MOUNT}/{model.name}/policy-bundle.json", risk_tier=m.risk.tier,
                 online_store=self.online_store(True), sources=self.serve_sources(fs_configs, True),
+                prediction_log=self.prediction_log(model, env.name, cluster=True),
             )
             r = m.serving.resources
             servings.append(ServingPlan(
@@ -476,9 +480,19 @@ class _Builder:
             registry_aliases=("champion", "candidate"), registry_shadow_alias="candidate" if m.serving.shadow else None,
             host=LOCAL_HOST, port=LOCAL_PORT, online_store=self.online_store(False),
             review=self.review(model, self.lineage_hash(model), cluster=False),
+            prediction_log=self.prediction_log(model, LOCAL_ENVIRONMENT, cluster=False),
         )
         return LocalServePlan(model=model.name, config_path=f"{CONFIG_MOUNT}/{model.name}/serve.json", config=config,
                               origin=_origin(node))
+
+    def prediction_log(self, model: Model, environment: str, *, cluster: bool) -> PredictionLogConfig:
+        """Every request outcome: a write-ahead file under the work dir (the
+        pod's volume), compacted to Parquet under the artifact store (cluster)
+        or a local folder."""
+        root = f"{self.remote.uri.rstrip('/')}/prediction-log/{environment}" if cluster \
+            else f"{LOCAL_PREDICTION_LOG}/{environment}"
+        return PredictionLogConfig(path=f"{WORK_ROOT}/{model.name}/predlog/{environment}.db", root=root,
+                                   compact_every_s=PREDICTION_LOG_COMPACT_S if cluster else None)
 
     def review(self, model: Model, spec_hash: str, *, cluster: bool) -> ReviewConfig | None:
         labels: DataSource = self.spec.nodes[f"DataSource/{model.spec.label.source}"].resource  # type: ignore[assignment]

@@ -51,6 +51,7 @@ __all__ = [
     "STEP_CONFIGS",
     "GenerateDataConfig",
     "GeneratorConfig",
+    "PredictionLogConfig",
     "SAMPLE_EVENT_FIELDS",
     "SAMPLE_LABEL_FIELDS",
     "SAMPLE_ASSET_TYPES",
@@ -407,6 +408,17 @@ class ReviewConfig(_Config):
     labels: ReviewLabelsConfig
 
 
+class PredictionLogConfig(_Config):
+    """Where the predictor records every request outcome (``runtime.predlog``):
+    a SQLite write-ahead file, compacted to hive-partitioned Parquet."""
+
+    path: str  # the write-ahead store (local disk: the pod's volume in a cluster)
+    root: str  # compacted Parquet: a local folder or an fsspec URL (the artifact store)
+    # normal: a commit survives kill -9 (no fsync per request); full: power loss too (an fsync per request)
+    synchronous: Literal["normal", "full"] = "normal"
+    compact_every_s: Seconds | None = None  # the predictor compacts in the background (None: only on demand)
+
+
 class ServeConfig(StepConfig):
     """The predictor of one InferenceService revision."""
 
@@ -438,6 +450,7 @@ class ServeConfig(StepConfig):
     host: str | None = None  # None: every interface (the pod); the local variant binds 127.0.0.1
     port: Annotated[int, Field(ge=1, le=65535)] | None = None  # None: 8080, the InferenceService's port
     access_log: bool | None = None  # per-request access log (None: off; it costs ~half the throughput)
+    prediction_log: PredictionLogConfig | None = None  # None: nothing is logged
 
     @model_validator(mode="after")
     def _one_release_source(self) -> "ServeConfig":

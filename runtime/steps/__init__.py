@@ -30,4 +30,5 @@ STEP_MODULES: dict[str, str] = {
     # Tools, not pipeline steps: they parse their own sub-commands (and --config).
     "review": "runtime.review.cli",
     "audit": "runtime.audit.cli",
+    "predlog": "runtime.predlog.cli",
 }
