@@ -22,6 +22,7 @@ import secrets
 import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
+from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -45,13 +46,19 @@ _DDL = (
     # feature_types fixes each model's ``features`` struct for every part.
     "CREATE TABLE IF NOT EXISTS log_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
 )
-_INSERT = (f"INSERT INTO predictions ({', '.join(_FIELDS)}, features) "
-           f"VALUES ({', '.join('?' * (len(_FIELDS) + 1))})")
+_VALUES = f"({', '.join('?' * (len(_FIELDS) + 1))})"
 _SELECT = f"SELECT {', '.join(LOG_COLUMNS)}, features FROM predictions"
 
 
 class LogError(Exception):
     """The prediction log cannot be opened or written; the message says which file and why."""
+
+
+@cache
+def _insert(n: int) -> str:
+    """One statement for ``n`` rows: one implicit transaction, one round trip."""
+    return (f"INSERT INTO predictions ({', '.join(_FIELDS)}, features) VALUES "
+            f"{', '.join([_VALUES] * n)} RETURNING seq")
 
 
 def _json_value(v: Any) -> Any:
@@ -100,20 +107,15 @@ class PredictionLog:
     def append(self, records: Sequence[PredictionRecord]) -> tuple[int, int]:
         """Commit ``records`` in one transaction (their ``seq`` is ignored);
         returns the first and last seq assigned.  Durable when it returns."""
-        rows = [_row(r) for r in records]
+        if not records:
+            raise LogError(f"prediction log {self.path}: nothing to append")
+        args = [v for r in records for v in _row(r)]
         with self._lock:
             try:
-                self._conn.execute("BEGIN IMMEDIATE")
-                try:
-                    cur = self._conn.executemany(_INSERT, rows)
-                    last = self._conn.execute("SELECT last_insert_rowid()").fetchone()[0]
-                    self._conn.execute("COMMIT")
-                except BaseException:
-                    self._conn.execute("ROLLBACK")
-                    raise
+                seqs = [s for (s,) in self._conn.execute(_insert(len(records)), args).fetchall()]
             except sqlite3.Error as exc:
                 raise LogError(f"prediction log {self.path}: cannot append: {exc}") from None
-        return last - cur.rowcount + 1, last
+        return min(seqs), max(seqs)
 
     def set_feature_types(self, model: str, types: Mapping[str, str]) -> None:
         """Declare the model's feature columns (name -> float64|string), in model order."""
