@@ -164,3 +164,27 @@ def test_live_skew_catches_an_altered_online_value(served_repo: ServedRepo) -> N
     assert ("vibration_max_1h", 20.0, 9.0) in named
     assert all(m.prediction_id.startswith("s-") and m.prediction_id.endswith("/0") for m in report.mismatches)
     predictor.unload()
+
+
+def test_background_compaction_in_the_predictor(served_repo: ServedRepo) -> None:
+    """In a pod only the predictor reaches its write-ahead file: it compacts on its own."""
+    import time
+
+    from runtime.contracts.steps import PredictionLogConfig
+
+    config = served_repo.config.model_copy(update={"prediction_log": PredictionLogConfig(
+        path="wal/bg.db", root="bg-parquet", compact_every_s=0.2)})
+    predictor = SpecOpsPredictor(config)
+    assert predictor.load()
+    for n in range(5):
+        predictor.predict({"instances": [{"entity": "T-LOW", "at": AT}]}, {"x-request-id": f"bg-{n}"})
+    log = predictor.prediction_log
+    assert log is not None
+    deadline = time.monotonic() + 20
+    while log.stats()["rows"] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert log.stats()["rows"] == 0, "the background compactor did not run"
+    ids = sorted(r.request_id for r in read_records("bg-parquet", MODEL, log))
+    assert ids == [f"bg-{n}" for n in range(5)]
+    predictor.unload()
+    assert predictor._compactor is None
