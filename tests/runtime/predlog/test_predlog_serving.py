@@ -188,3 +188,15 @@ def test_background_compaction_in_the_predictor(served_repo: ServedRepo) -> None
     assert ids == [f"bg-{n}" for n in range(5)]
     predictor.unload()
     assert predictor._compactor is None
+
+
+def test_serve_refuses_an_unusable_log_with_one_line(served_repo: ServedRepo, capsys: pytest.CaptureFixture[str]) -> None:
+    from runtime.contracts.steps import PredictionLogConfig
+    from runtime.steps.serve import run
+
+    Path("blocker").write_text("a file where the log's folder should be")
+    config = served_repo.config.model_copy(update={"prediction_log": PredictionLogConfig(
+        path="blocker/log.db", root="parquet")})
+    assert run(config) == 2
+    err = capsys.readouterr().err
+    assert "error: serve pump-failure: prediction log blocker/log.db: cannot open" in err and "Traceback" not in err
