@@ -38,6 +38,8 @@ def _parser() -> argparse.ArgumentParser:
     skew.add_argument("--sample-rate", type=float, default=0.1)
     skew.add_argument("--max-samples", type=int, default=5000)
     skew.add_argument("--rel-tolerance", type=float, default=1e-9)
+    skew.add_argument("--since", help="only predictions served at or after this ISO-8601 time")
+    skew.add_argument("--until", help="only predictions served before this ISO-8601 time")
     skew.add_argument("--out", type=Path, help="also write the report here")
     return parser
 
@@ -82,10 +84,17 @@ def _run(args: argparse.Namespace) -> int:
 def _skew(args: argparse.Namespace, config: ServeConfig, log: PredictionLog) -> int:
     import pyarrow.parquet as pq
 
+    from runtime.features.timestamps import to_us
     from runtime.predlog.reader import read_records
     from runtime.skew.live import check_live_skew
 
     assert config.prediction_log is not None
+    try:
+        since, until = (None if v is None else to_us(v) for v in (args.since, args.until))
+    except (TypeError, ValueError, OverflowError):
+        print(f"error: --since/--until {args.since!r}/{args.until!r}: not ISO-8601 times "
+              "(e.g. 2026-03-01T12:00:00Z)", file=sys.stderr)
+        return 2
     events = {}
     for fs in config.feature_sets:
         path = args.events / f"{fs.source}.parquet"
@@ -95,7 +104,8 @@ def _skew(args: argparse.Namespace, config: ServeConfig, log: PredictionLog) -> 
             return 2
         events[fs.source] = pq.read_table(path)
     try:
-        report = check_live_skew(config.model, read_records(config.prediction_log.root, config.model, log),
+        report = check_live_skew(config.model, read_records(config.prediction_log.root, config.model, log,
+                                                            since_us=since, until_us=until),
                                  config.feature_sets, events, sample_rate=args.sample_rate,
                                  max_samples=args.max_samples, rel_tolerance=args.rel_tolerance)
     except ValueError as exc:

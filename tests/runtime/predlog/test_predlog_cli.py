@@ -51,6 +51,9 @@ def test_stats_compact_and_skew(served_repo: ServedRepo, capsys: pytest.CaptureF
     report = _json(capsys)
     assert (report["checked"], report["consistency_rate"], report["mismatches"]) == (5, 1.0, [])
     assert json.loads(out.read_text()) == report
+    assert main(["predlog", "--config", CONFIG, "skew", "--events", str(snapshot), "--sample-rate", "1",
+                 "--until", "2000-01-01T00:00:00Z"]) == 0
+    assert _json(capsys)["checked"] == 0  # nothing served before then
 
 
 def test_bad_usage_is_one_clear_line(served_repo: ServedRepo, capsys: pytest.CaptureFixture[str]) -> None:
@@ -59,6 +62,8 @@ def test_bad_usage_is_one_clear_line(served_repo: ServedRepo, capsys: pytest.Cap
     _serve(served_repo, 1)
     assert main(["predlog", "--config", CONFIG, "skew", "--events", "nowhere"]) == 2
     assert "no validated data for source" in capsys.readouterr().err
+    assert main(["predlog", "--config", CONFIG, "skew", "--events", ".", "--since", "yesterday"]) == 2
+    assert "not ISO-8601 times" in capsys.readouterr().err
     raw = json.loads(Path(CONFIG).read_text())
     raw.pop("prediction_log")
     Path("nolog.json").write_text(json.dumps(raw))

@@ -55,6 +55,14 @@ def test_answers_are_committed_before_predict_returns(served_repo: ServedRepo) -
         assert (r.model, r.version, r.spec_hash, r.environment) == (MODEL, served_repo.version,
                                                                     served_repo.config.spec_hash, "local")
         assert r.latency_s > 0 and r.served_at_us >= r.at_us
+    # The V2 protocol logs the same way, one transaction per request.
+    from kserve.protocol.infer_type import InferInput, InferRequest
+
+    predictor.predict(InferRequest(model_name=MODEL, infer_inputs=[
+        InferInput("entity", [2], "BYTES", ["C-NEAR", "T-LOW"]), InferInput("at", [2], "BYTES", [AT, AT])]),
+        {"x-request-id": "v2-1"})
+    assert [(r.seq, r.prediction_id, r.entity) for r in predictor.prediction_log.records(seq_from=3)] == [
+        (3, "v2-1/0", "C-NEAR"), (4, "v2-1/1", "T-LOW")]
     predictor.unload()
 
 
