@@ -51,6 +51,8 @@ bench: install  ## benchmarks; figures go to bench/results/
 	$(PY) bench/serve/bench_serve.py
 	$(PY) bench/features/bench_features.py
 	$(PY) bench/review/bench_review.py
+	$(PY) bench/canary/bench_canary.py
+	$(PY) bench/breaker/bench_breaker.py
 	$(PY) bench/predlog/bench_predlog.py
 
 clean:

@@ -35,7 +35,8 @@ from compiler.plan.model import (
     StepPlan,
     SystemPlan,
 )
-from compiler.plan.review import review_config
+from compiler.plan.notifiers import notifier_configs
+from compiler.plan.review import review_config, review_store
 from compiler.policy.select import counted_approvals, required_approvals, selects
 from compiler.resolve import ResolvedSpec
 from compiler.spec import DataSource, FeatureSet, Model, ModelRelease, RiskPolicy, ServiceLevel, System
@@ -47,9 +48,11 @@ from runtime.contracts.policy import PredictionRule
 from runtime.contracts.steps import (
     AggregationConfig,
     ArtifactStoreConfig,
+    BreakerConfig,
     BuildFeaturesConfig,
     DataSourceConfig,
     EdgeRunConfig,
+    EnforcementConfig,
     EvaluateConfig,
     ExportOnnxConfig,
     FeatureSetConfig,
@@ -75,6 +78,7 @@ from runtime.contracts.steps import (
     TransformConfig,
     ValidateDataConfig,
 )
+from runtime.contracts.steps import CanaryConfig
 
 __all__ = ["DOCKER_CONFIG_KEY", "LOCAL_ARTIFACTS", "build_plan", "resource_hash", "secret_refs"]
 
@@ -443,6 +447,8 @@ class _Builder:
                 max_feature_age_s=m.serving.max_feature_age.seconds if m.serving.max_feature_age else None,
                 policy_bundle=f"{CONFIG_MOUNT}/{model.name}/policy-bundle.json", risk_tier=m.risk.tier,
                 online_store=self.online_store(True), sources=self.serve_sources(fs_configs, True),
+                canary=canary_config(model, float(percent or 0)),
+                breaker=self.breaker(model, env.name, self.release_ref(champion) if canary else None),
                 prediction_log=self.prediction_log(model, env.name, cluster=True),
             )
             r = m.serving.resources
@@ -480,10 +486,30 @@ class _Builder:
             registry_aliases=("champion", "candidate"), registry_shadow_alias="candidate" if m.serving.shadow else None,
             host=LOCAL_HOST, port=LOCAL_PORT, online_store=self.online_store(False),
             review=self.review(model, self.lineage_hash(model), cluster=False),
+            canary=canary_config(model, 0.0, challenger_alias="candidate"),
+            breaker=self.breaker(model, None, None),
             prediction_log=self.prediction_log(model, LOCAL_ENVIRONMENT, cluster=False),
         )
         return LocalServePlan(model=model.name, config_path=f"{CONFIG_MOUNT}/{model.name}/serve.json", config=config,
                               origin=_origin(node))
+
+    def breaker(self, model: Model, environment: str | None, previous: ReleaseRef | None) -> BreakerConfig | None:
+        """The circuit breaker of the first ServiceLevel covering the model in
+        ``environment`` (None: the local variant, any ServiceLevel) that
+        declares one.  The previous model is the champion a canary replaces in
+        a cluster, the registry's ``previous`` alias locally."""
+        for _, sl in self.spec.service_levels_for(model.name):
+            cb = sl.spec.circuit_breaker
+            if cb is None or (environment is not None and sl.spec.environments
+                              and environment not in sl.spec.environments):
+                continue
+            wants_previous = cb.fallback == "previous_model"
+            return BreakerConfig(
+                failure_threshold=cb.failure_threshold, window_s=cb.window.seconds, open_for_s=cb.open_for.seconds,
+                half_open_requests=cb.half_open_requests, fallback=cb.fallback,
+                previous=previous if wants_previous and environment is not None else None,
+                previous_alias="previous" if wants_previous and environment is None else None)
+        return None
 
     def prediction_log(self, model: Model, environment: str, *, cluster: bool) -> PredictionLogConfig:
         """Every request outcome: a write-ahead file under the work dir (the
@@ -529,6 +555,9 @@ class _Builder:
             psi_warning=drift.psi_warning, psi_alert=drift.psi_alert, p_value=drift.p_value, correction=drift.correction,
             persistence=drift.persistence, drift_window_s=drift.window.seconds, notifiers=notifiers,
             retrain_workflow=retrain, retrain_namespace=pipeline.namespace if pipeline else serving.namespace, output=f"{WORK_ROOT}/{model.name}/monitor/{serving.environment}",
+            notifier_configs=notifier_configs(self.system, notifiers),
+            # Incidents and their audit records live in the review store, beside the review audit chain.
+            enforcement=EnforcementConfig(store=review_store(self.system, cluster=True)),
         )
         cfg_path = f"{CONFIG_MOUNT}/{model.name}/monitor-{serving.environment}.json"
         step = StepPlan(
@@ -833,3 +862,18 @@ def _short(version: str) -> str:
 def build_plan(spec: ResolvedSpec) -> SystemPlan:
     """The typed plan of the whole system.  Call only on a spec that linted without errors."""
     return _Builder(spec).build()
+
+
+def canary_config(model: Model, percent: float, challenger_alias: str | None = None) -> CanaryConfig | None:
+    """The model's canary steps and rollback analysis (spec defaults when it
+    declares steps but no analysis); None when it declares no canary."""
+    canary = model.spec.serving.canary
+    if canary is None:
+        return None
+    from compiler.spec.model import CanaryAnalysis
+
+    a = canary.analysis or CanaryAnalysis()
+    return CanaryConfig(steps=canary.steps, percent=percent, challenger_alias=challenger_alias,  # type: ignore[arg-type]
+                        interval_s=a.interval.seconds, max_error_rate=a.max_error_rate,
+                        max_latency_p99_ms=a.max_latency_p99_ms, max_score_psi=a.max_score_psi,
+                        min_requests=a.min_requests)

@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "AVAILABILITY_SHORT_WINDOW_DIVISOR",
+    "CIRCUIT_DEPENDENCIES",
     "CIRCUIT_STATES",
     "CLIENT_ERROR_REASONS",
     "DECISION_ACTIONS",
@@ -43,6 +44,7 @@ __all__ = [
     "MetricType",
     "SliSpec",
     "metric",
+    "EDGE_REJECTION_REASONS",
 ]
 
 LABEL_MODEL = "model"
@@ -59,8 +61,16 @@ CLIENT_ERROR_REASONS: tuple[str, ...] = ("invalid_input",)
 DECISION_ACTIONS: tuple[str, ...] = ("auto", "human_review", "abstain")
 # specops_circuit_state values: 0 closed, 1 half-open, 2 open.
 CIRCUIT_STATES: tuple[str, ...] = ("closed", "half_open", "open")
+# What a predictor's circuit breakers guard (the ``dependency`` label).
+CIRCUIT_DEPENDENCIES: tuple[str, ...] = ("online-store", "model")
 # The ``metric`` label of the quality gauges.
 QUALITY_METRICS: tuple[str, ...] = ("pr_auc", "recall_at_precision")
+# Why the edge runner refused a bundle (runtime.export.bundle.BundleError.reason
+# and the edge health check); the ``reason`` label of the edge counters.
+EDGE_REJECTION_REASONS: tuple[str, ...] = (
+    "incomplete", "unsigned", "bad_signature", "checksum_mismatch", "unlisted_file", "throwaway_key",
+    "invalid_manifest", "wrong_release", "unhealthy", "fetch_failed",
+)
 
 MetricType = Literal["counter", "gauge", "histogram"]
 
@@ -108,8 +118,8 @@ METRICS: tuple[MetricSpec, ...] = (
                help="Predictions sent to a human, by the policy rule id that sent them."),
     MetricSpec(name="specops_feature_age_seconds", type="histogram", labels=(*_REQ, "feature_set"), buckets=_AGE_BUCKETS,
                help="Age of the online features a prediction used (now minus their last update), in seconds."),
-    MetricSpec(name="specops_circuit_state", type="gauge", labels=_REQ,
-               help="Circuit breaker state: 0 closed, 1 half-open, 2 open."),
+    MetricSpec(name="specops_circuit_state", type="gauge", labels=(*_REQ, "dependency"),
+               help="Circuit breaker state: 0 closed, 1 half-open, 2 open, by dependency (CIRCUIT_DEPENDENCIES)."),
     MetricSpec(name="specops_skew_checks_total", type="counter", labels=_ENV,
                help="Served feature vectors recomputed offline for the training-serving skew check."),
     MetricSpec(name="specops_skew_mismatches_total", type="counter", labels=_ENV,
@@ -131,6 +141,20 @@ METRICS: tuple[MetricSpec, ...] = (
                help="Share of features whose drift test rejects (after multiple-testing correction)."),
     MetricSpec(name="specops_prediction_drift_psi", type="gauge", labels=_REQ,
                help="Population stability index of the score distribution against the training reference."),
+    # edge runner (it also exports the predictor's request, error, duration and decision series)
+    MetricSpec(name="specops_edge_bundle_info", type="gauge", labels=_REQ,
+               help="1 for the edge bundle version being served, 0 for one that served before."),
+    MetricSpec(name="specops_edge_bundle_rejections_total", type="counter", labels=(*_ENV, "reason"),
+               help="Edge bundles refused before serving (verification or health check), by EDGE_REJECTION_REASONS."),
+    MetricSpec(name="specops_edge_rollbacks_total", type="counter", labels=(*_ENV, "reason"),
+               help="Switches back to the previous edge bundle because the current one was found bad."),
+    # predictor: challenger and reload
+    MetricSpec(name="specops_canary_traffic_percent", type="gauge", labels=_REQ,
+               help="Share of requests the in-process challenger (this version) answers; 0 after a rollback."),
+    MetricSpec(name="specops_canary_requests_total", type="counter", labels=(*_REQ, "role", "outcome"),
+               help="Requests scored per arm (role: champion, canary, shadow; outcome: ok, error)."),
+    MetricSpec(name="specops_reloads_total", type="counter", labels=(*_ENV, "outcome"),
+               help="Release reloads (outcome: loaded, refused -- the new release failed to load or warm)."),
 )
 
 _BY_NAME = {m.name: m for m in METRICS}

@@ -19,9 +19,13 @@ __all__ = [
     "STEPS",
     "AggregationConfig",
     "ArtifactStoreConfig",
+    "BreakerConfig",
     "BuildFeaturesConfig",
+    "CanaryConfig",
     "DataSourceConfig",
     "EdgeRunConfig",
+    "EDGE_TRUST_KEY_FILE",
+    "EnforcementConfig",
     "EvaluateConfig",
     "ExportOnnxConfig",
     "FeatureSetConfig",
@@ -31,6 +35,7 @@ __all__ = [
     "LabelConfig",
     "MaterializeOnlineConfig",
     "MonitorConfig",
+    "NotifierConfig",
     "ObjectiveConfig",
     "OnlineStoreConfig",
     "ParityConfig",
@@ -300,6 +305,56 @@ class ProposeReleaseConfig(StepConfig):
     output: str
 
 
+class NotifierConfig(_Config):
+    """One of the System's notifiers, as the runtime delivers to it.
+
+    A webhook URL is a credential: the pod maps the Secret ``url_secret``
+    ("name/key") to the environment variable ``url_env`` and the runtime reads
+    it there; no URL is ever written into a generated file."""
+
+    name: str
+    type: Literal["webhook", "stdout", "slack", "pagerduty"]
+    url_env: str | None = None
+    url_secret: str | None = None
+    timeout_s: Seconds = 5.0  # per attempt
+    max_attempts: Annotated[int, Field(ge=1, le=10)] = 3  # bounded retries on 5xx / 429 / network errors
+
+    @model_validator(mode="after")
+    def _url(self) -> "NotifierConfig":
+        if self.type != "stdout" and not self.url_env:
+            raise ValueError(f"notifier {self.name!r}: a {self.type} notifier needs url_env")
+        return self
+
+
+class EnforcementConfig(_Config):
+    """How the monitor acts on breached objectives (idempotent, rate-limited,
+    with hysteresis).  The defaults are the compiled ones; the spec has no
+    knobs for them yet."""
+
+    # An open incident resolves (and its actions may fire again on a new
+    # breach) only after this many consecutive ok evaluations...
+    resolve_after_ok: Annotated[int, Field(ge=1)] = 3
+    # ...each clearing the bound by this fraction of it (0: merely ok).
+    resolve_margin: Annotated[float, Field(ge=0, lt=1)] = 0.0
+    # An action fires at most once per this many seconds per model and
+    # environment, whichever incident asks (a suppressed one fires later while
+    # its incident stays open).
+    min_interval_s: dict[Literal["rollback", "open_circuit", "retrain", "page"], Annotated[float, Field(ge=0)]] = Field(
+        default_factory=lambda: {"rollback": 900.0, "open_circuit": 300.0, "retrain": 6 * 3600.0, "page": 900.0})
+    # open_circuit forces the circuit open for this long (serving uses its fallback).
+    circuit_open_s: Seconds = 600.0
+    # Where incident state and the audit log live (None: SQLite under work_dir).
+    store: ReviewStoreConfig | None = None
+    # cluster: rollback patches the InferenceService (canaryTrafficPercent 0)
+    # and retrain submits the WorkflowTemplate to the Argo Server; local:
+    # rollback moves the local registry's champion alias back, and retrain
+    # runs retrain_command under a lock.  Both write the RuntimeControl file.
+    mode: Literal["cluster", "local"] = "cluster"
+    retrain_command: tuple[str, ...] = ("specops", "run")
+    argo_server: str = "https://argo-server.argo:2746"  # the Argo Server the monitor's ServiceAccount calls
+    releases_dir: str = "specs/releases"  # where a rollback's ready-to-commit revert points
+
+
 class ObjectiveConfig(_Config):
     name: str
     metric: str
@@ -325,6 +380,8 @@ class MonitorConfig(StepConfig):
     retrain_workflow: str  # the WorkflowTemplate a retrain action submits...
     retrain_namespace: str  # ...in the namespace where the training pipeline lives
     output: str
+    notifier_configs: tuple[NotifierConfig, ...] = ()  # the notifiers above, resolved from the System
+    enforcement: EnforcementConfig = Field(default_factory=lambda: EnforcementConfig())
 
 
 class OnlineStoreConfig(_Config):
@@ -381,6 +438,7 @@ class ReviewPolicyConfig(_Config):
     conservative_action: Literal["act", "hold"]
     notify: tuple[str, ...] = ()  # notifier names a page goes to
     lease_s: Seconds  # how long a claim holds an item before it returns to the queue
+    notifier_configs: tuple[NotifierConfig, ...] = ()  # the notifiers of ``notify``, resolved from the System
 
 
 class ReviewLabelsConfig(_Config):
@@ -406,6 +464,46 @@ class ReviewConfig(_Config):
     store: ReviewStoreConfig
     policy: ReviewPolicyConfig
     labels: ReviewLabelsConfig
+
+
+class CanaryConfig(_Config):
+    """A challenger beside the champion: its traffic share, and the analysis
+    that rolls it back (``spec.serving.canary``).
+
+    In a cluster KServe splits traffic between revisions (canaryTrafficPercent)
+    and each revision knows its role; ``challenger`` / ``challenger_alias``
+    name an in-process challenger instead (`specops serve --canary/--shadow`).
+    The runtime may only ever lower ``percent`` (to 0, on a failed analysis);
+    the next step forward is a pull request."""
+
+    steps: tuple[Annotated[int, Field(ge=1, le=100)], ...]
+    percent: Annotated[float, Field(ge=0, le=100)] = 0.0  # share of requests the challenger answers
+    challenger: ReleaseRef | None = None  # in-process challenger from git
+    # Local variant: the registry alias of the in-process challenger (when it
+    # names another version than the one served).
+    challenger_alias: Literal["champion", "candidate", "previous"] | None = None
+    interval_s: Seconds  # one analysis window; a failure is acted on as soon as it is judged
+    max_error_rate: Annotated[float, Field(ge=0, le=1)]
+    max_latency_p99_ms: Annotated[float, Field(gt=0)]
+    max_score_psi: Annotated[float, Field(gt=0)]
+    min_requests: Annotated[int, Field(ge=1)]  # challenger requests in a window before it is judged
+
+
+class BreakerConfig(_Config):
+    """The ServiceLevel's circuit breaker around the predictor's dependencies
+    (the online store, the model): open after ``failure_threshold`` failures
+    within ``window_s``, answer with ``fallback`` for ``open_for_s``, then let
+    ``half_open_requests`` probes through; all of them succeeding closes it."""
+
+    failure_threshold: Annotated[int, Field(ge=1)]
+    window_s: Seconds
+    open_for_s: Seconds
+    half_open_requests: Annotated[int, Field(ge=1)]
+    fallback: Literal["previous_model", "conservative_rule", "human_review"]
+    # previous_model: the release scored instead (cluster), or the registry
+    # alias holding it (local); the predictor refuses to load without it.
+    previous: ReleaseRef | None = None
+    previous_alias: Literal["previous"] | None = None
 
 
 class PredictionLogConfig(_Config):
@@ -450,6 +548,9 @@ class ServeConfig(StepConfig):
     host: str | None = None  # None: every interface (the pod); the local variant binds 127.0.0.1
     port: Annotated[int, Field(ge=1, le=65535)] | None = None  # None: 8080, the InferenceService's port
     access_log: bool | None = None  # per-request access log (None: off; it costs ~half the throughput)
+    # The challenger and its rollback analysis (None: the model declares no canary).
+    canary: CanaryConfig | None = None
+    breaker: BreakerConfig | None = None  # the ServiceLevel's circuitBreaker; None: no breaker
     prediction_log: PredictionLogConfig | None = None  # None: nothing is logged
 
     @model_validator(mode="after")
@@ -459,10 +560,39 @@ class ServeConfig(StepConfig):
         return self
 
 
+EDGE_TRUST_KEY_FILE = "/etc/specops/edge-trust/ed25519.pub"
+
+
 class EdgeRunConfig(StepConfig):
+    """The edge runner of one gateway: the signed bundle it serves and how it
+    checks one before switching to it (``runtime.edge``).
+
+    ``bundle.uri`` names the bundle directory, or the release's model file
+    (the bundle is then its sibling ``edge/`` directory, the layout
+    export-onnx and the registry write); ``bundle.sha256`` is the release
+    model's, which the bundle's signed manifest must name as
+    ``release_sha256``."""
+
     step: Literal["edge-run"] = "edge-run"
     bundle: ReleaseRef
     keep_previous: bool = True
+    environment: str = "edge"
+    # The Ed25519 public key bundles must be signed with: a mounted file (raw,
+    # hex or PEM), never a key read from a bundle.
+    trusted_key_file: str = EDGE_TRUST_KEY_FILE
+    allow_throwaway_key: bool = False  # local runs only: accept a bundle signed with a throwaway key
+    # A bundle location polled for newer bundles: a URI of a bundle directory,
+    # or "registry:<alias>" (that alias of the registry at artifacts.uri).
+    # None: serve the configured bundle only (a new release is a new config).
+    watch: str | None = None
+    poll_interval_s: Seconds = 30.0
+    # Golden-input health check: |score - expected| at most this, and the
+    # single-row p99 latency within max_latency_ms (None: the budget the
+    # bundle's signed golden.json records from the model's edge export).
+    health_tolerance: Annotated[float, Field(ge=0, le=0.1)] = 1e-4
+    max_latency_ms: Annotated[float, Field(gt=0)] | None = None
+    host: str | None = None  # None: every interface (the pod)
+    port: Annotated[int, Field(ge=0, le=65535)] | None = None  # None: 8080; 0: any free port (tests)
 
 
 # The sample-data generator's fixed domain (predictive maintenance): the

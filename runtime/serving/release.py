@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from runtime.contracts.steps import ReleaseRef, ServeConfig
 
-__all__ = ["ReleaseError", "ServedRelease", "resolve_releases"]
+__all__ = ["ReleaseError", "ServedRelease", "resolve_challenger", "resolve_previous", "resolve_releases"]
 
 
 class ReleaseError(Exception):
@@ -97,3 +97,52 @@ def resolve_releases(config: ServeConfig) -> tuple[ServedRelease, ServedRelease 
     if shadow_alias is not None and aliases.get(shadow_alias) not in (None, served.version):
         shadow = _from_registry(config, shadow_alias, cache_dir)
     return served, shadow
+
+
+def resolve_challenger(config: ServeConfig, served: ServedRelease) -> ServedRelease | None:
+    """The in-process canary challenger (``canary.challenger`` from git, or the
+    local ``canary.challenger_alias``) when it takes traffic and is another
+    version than the one served; None otherwise."""
+    canary = config.canary
+    if canary is None or canary.percent <= 0:
+        return None
+    cache_dir = Path(config.work_dir) / "serve" / "models"
+    if canary.challenger is not None:
+        found = _from_ref(canary.challenger, cache_dir)
+    elif canary.challenger_alias is not None:
+        from runtime.registry import Registry
+
+        version = Registry(config.artifacts.uri).aliases(config.model).get(canary.challenger_alias)
+        if version is None:
+            raise ReleaseError(f"--canary: the registry at {config.artifacts.uri} has no {canary.challenger_alias} "
+                               f"version of {config.model!r} to serve as the challenger")
+        if version == served.version:
+            return None
+        found = _from_registry(config, canary.challenger_alias, cache_dir)
+    else:
+        return None
+    return None if found.sha256 == served.sha256 else found
+
+
+def resolve_previous(config: ServeConfig) -> ServedRelease:
+    """The release a ``previous_model`` circuit-breaker fallback scores with:
+    the breaker's ``previous`` ReleaseRef (cluster) or the registry's
+    ``previous`` alias (local).  Refuses to serve without one: a fallback
+    that cannot run would be found out only during an outage."""
+    breaker = config.breaker
+    assert breaker is not None and breaker.fallback == "previous_model"
+    cache_dir = Path(config.work_dir) / "serve" / "models"
+    if breaker.previous is not None:
+        return _from_ref(breaker.previous, cache_dir)
+    if breaker.previous_alias is None or config.release is not None:
+        raise ReleaseError(f"the circuit breaker of {config.model!r} falls back to the previous model, but this "
+                           "revision has no previous release to score with (only a canary replaces one); declare "
+                           "another fallback (conservative_rule or human_review) in the ServiceLevel")
+    from runtime.registry import Registry
+
+    aliases = Registry(config.artifacts.uri).aliases(config.model)
+    if breaker.previous_alias not in aliases:
+        raise ReleaseError(f"the circuit breaker of {config.model!r} falls back to the previous model, but the "
+                           f"registry at {config.artifacts.uri} has no {breaker.previous_alias!r} version of it; "
+                           "register one (promote twice) or declare another fallback in the ServiceLevel")
+    return _from_registry(config, breaker.previous_alias, cache_dir)
