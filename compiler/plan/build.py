@@ -75,6 +75,7 @@ from runtime.contracts.steps import (
     RegisterConfig,
     ReleaseRef,
     ReviewConfig,
+    PredictionLogConfig,
     ServeConfig,
     StreamConsumerConfig,
     TrainConfig,
@@ -93,6 +94,8 @@ LOCAL_PORT = 8080
 WORK_ROOT = ".specops/work"
 LOCAL_ONLINE_STORE = "sqlite:///.specops/online/features.sqlite"
 MONITOR_SCHEDULE = "*/5 * * * *"
+LOCAL_PREDICTION_LOG = ".specops/prediction-log"  # local Parquet root; the write-ahead files sit in the work dir
+PREDICTION_LOG_COMPACT_S = 300.0  # in a pod: the write-ahead file is on its volume, so the predictor compacts
 PIPELINE_DEADLINE_S = 4 * 3600
 STEP_DEADLINE_S = 3600
 
@@ -456,8 +459,12 @@ class _Builder:
                 max_feature_age_s=m.serving.max_feature_age.seconds if m.serving.max_feature_age else None,
                 policy_bundle=f"{CONFIG_MOUNT}/{model.name}/policy-bundle.json", risk_tier=m.risk.tier,
                 online_store=self.online_store(True), sources=self.serve_sources(fs_configs, True),
-                canary=canary_config(model, float(percent or 0)),
+                # KServe splits traffic between revisions (canaryTrafficPercent); the percent is
+                # not the predictor's business in a cluster, and in its config it would make every
+                # canary step a new content-addressed ConfigMap, hence a new revision.
+                canary=canary_config(model, 0.0),
                 breaker=self.breaker(model, env.name, self.release_ref(champion) if canary else None),
+                prediction_log=self.prediction_log(model, env.name, cluster=True),
             )
             r = m.serving.resources
             servings.append(ServingPlan(
@@ -496,6 +503,7 @@ class _Builder:
             review=self.review(model, self.lineage_hash(model), cluster=False),
             canary=canary_config(model, 0.0, challenger_alias="candidate"),
             breaker=self.breaker(model, None, None),
+            prediction_log=self.prediction_log(model, LOCAL_ENVIRONMENT, cluster=False),
         )
         return LocalServePlan(model=model.name, config_path=f"{CONFIG_MOUNT}/{model.name}/serve.json", config=config,
                               origin=_origin(node))
@@ -517,6 +525,15 @@ class _Builder:
                 previous=previous if wants_previous and environment is not None else None,
                 previous_alias="previous" if wants_previous and environment is None else None)
         return None
+
+    def prediction_log(self, model: Model, environment: str, *, cluster: bool) -> PredictionLogConfig:
+        """Every request outcome: a write-ahead file under the work dir (the
+        pod's volume), compacted to Parquet under the artifact store (cluster)
+        or a local folder."""
+        root = f"{self.remote.uri.rstrip('/')}/prediction-log/{environment}" if cluster \
+            else f"{LOCAL_PREDICTION_LOG}/{environment}"
+        return PredictionLogConfig(path=f"{WORK_ROOT}/{model.name}/predlog/{environment}.db", root=root,
+                                   compact_every_s=PREDICTION_LOG_COMPACT_S if cluster else None)
 
     def review(self, model: Model, spec_hash: str, *, cluster: bool) -> ReviewConfig | None:
         labels: DataSource = self.spec.nodes[f"DataSource/{model.spec.label.source}"].resource  # type: ignore[assignment]

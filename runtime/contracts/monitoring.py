@@ -22,9 +22,12 @@ __all__ = [
 # latency and availability can be evaluated from the log without Prometheus.
 #
 # Parquet layout (after compaction): hive-partitioned
-#   <root>/model=<model>/date=<YYYY-MM-DD of served_at>/part-<first_seq>-<last_seq>.parquet
+#   <root>/model=<model>/date=<YYYY-MM-DD of served_at>/part-<first_seq>-<last_seq>-<log_id>.parquet
 # with the scalar columns below plus one struct column ``features`` holding
 # one field per model feature (float64 for numeric, string for categorical).
+# ``log_id`` names the write-ahead store (one per predictor replica; seq is
+# per store).  A failed request has prediction_id "<request_id>/-", entity "".
+# runtime.predlog writes and reads this layout (reader: log_view/read_log).
 LOG_COLUMNS: tuple[str, ...] = (
     "seq",                    # int64, the write-ahead store's sequence number (monotonic per log)
     "prediction_id",          # str, "<request_id>/<index>"

@@ -58,6 +58,7 @@ __all__ = [
     "STEP_CONFIGS",
     "GenerateDataConfig",
     "GeneratorConfig",
+    "PredictionLogConfig",
     "SAMPLE_EVENT_FIELDS",
     "SAMPLE_LABEL_FIELDS",
     "SAMPLE_ASSET_TYPES",
@@ -507,6 +508,17 @@ class BreakerConfig(_Config):
     previous_alias: Literal["previous"] | None = None
 
 
+class PredictionLogConfig(_Config):
+    """Where the predictor records every request outcome (``runtime.predlog``):
+    a SQLite write-ahead file, compacted to hive-partitioned Parquet."""
+
+    path: str  # the write-ahead store (local disk: the pod's volume in a cluster)
+    root: str  # compacted Parquet: a local folder or an fsspec URL (the artifact store)
+    # normal: a commit survives kill -9 (no fsync per request); full: power loss too (an fsync per request)
+    synchronous: Literal["normal", "full"] = "normal"
+    compact_every_s: Seconds | None = None  # the predictor compacts in the background (None: only on demand)
+
+
 class ServeConfig(StepConfig):
     """The predictor of one InferenceService revision."""
 
@@ -541,6 +553,7 @@ class ServeConfig(StepConfig):
     # The challenger and its rollback analysis (None: the model declares no canary).
     canary: CanaryConfig | None = None
     breaker: BreakerConfig | None = None  # the ServiceLevel's circuitBreaker; None: no breaker
+    prediction_log: PredictionLogConfig | None = None  # None: nothing is logged
 
     @model_validator(mode="after")
     def _one_release_source(self) -> "ServeConfig":

@@ -33,7 +33,7 @@ from runtime.features.online import OnlineEngine
 from runtime.features.store import open_store
 from runtime.features.timestamps import from_us, to_us
 
-__all__ = ["Mismatch", "ParityReport", "check_parity", "sample_points"]
+__all__ = ["Mismatch", "ParityReport", "check_parity", "equal_values", "sample_points"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +116,12 @@ def _equal(a: object, b: object, exact: bool, rel_tol: float) -> tuple[bool, flo
         return False, math.inf
     rel = abs(x - y) / max(abs(x), abs(y))
     return rel <= rel_tol, rel
+
+
+def equal_values(a: object, b: object, exact: bool, rel_tol: float) -> tuple[bool, float]:
+    """Parity's comparison rule (also the live skew monitor's): equal, or within
+    ``rel_tol`` for a non-exact feature; and the relative error."""
+    return _equal(a, b, exact, rel_tol)
 
 
 def check_parity(feature_sets: Sequence[FeatureSetConfig], events: dict[str, pa.Table], samples: int = 2000,

@@ -15,8 +15,10 @@ NotImplementedError; one version is served, the one git names).
 from __future__ import annotations
 
 import json
+import logging
 import re
 import time
+import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -26,7 +28,12 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from runtime.serving.metrics import ServingMetrics
 
-__all__ = ["MAX_BODY_BYTES", "REPOSITORY_PREFIX", "PredictGuard"]
+__all__ = ["MAX_BODY_BYTES", "REPOSITORY_PREFIX", "FailureLog", "PredictGuard"]
+
+log = logging.getLogger("runtime.serving")
+# (model, request id, HTTP status, error reason, latency in seconds): a failed request into the prediction log
+FailureLog = Callable[[str, str, int, str, float], None]
+_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")  # the predictor's request id rule
 
 MAX_BODY_BYTES = 1 << 20
 REPOSITORY_PREFIX = "/v2/repository/"
@@ -59,10 +66,11 @@ def _refused_route(scope: Scope) -> tuple[int, str] | None:
 
 class PredictGuard:
     def __init__(self, app: Any, metrics: Callable[[str], ServingMetrics | None],
-                 max_body_bytes: int = MAX_BODY_BYTES) -> None:
+                 max_body_bytes: int = MAX_BODY_BYTES, log_failure: FailureLog | None = None) -> None:
         self.app = app
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
+        self.log_failure = log_failure
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -80,6 +88,7 @@ class PredictGuard:
             return
         start = time.perf_counter()
         status = 500
+        rid = self._request_id(scope) if self.log_failure is not None else ""
 
         async def send_counted(message: Message) -> None:
             nonlocal status
@@ -111,6 +120,24 @@ class PredictGuard:
             reason = reason_for_status(status)
             if reason is not None:
                 metrics.error(reason)
+                if self.log_failure is not None:
+                    try:
+                        self.log_failure(match.group("v1") or match.group("v2"), rid, status, reason,
+                                         time.perf_counter() - start)
+                    except Exception as exc:  # the answer has left: a lost failure row must not crash the edge
+                        log.error("prediction log: failed request %s not recorded: %s", rid, exc)
+
+    @staticmethod
+    def _request_id(scope: Scope) -> str:
+        """The caller's x-request-id, or a new one handed to the predictor, so
+        a failed request is logged under the id its answer would carry."""
+        for name, value in scope["headers"]:
+            if name == b"x-request-id" and _REQUEST_ID.match(value):
+                return value.decode()
+        rid = uuid.uuid4().hex
+        scope["headers"] = [*[(n, v) for n, v in scope["headers"] if n != b"x-request-id"],
+                            (b"x-request-id", rid.encode())]
+        return rid
 
     def _check_headers(self, scope: Scope) -> tuple[int, str] | None:
         content_type = b""

@@ -48,8 +48,10 @@ from typing import Any
 
 import kserve
 from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
+from runtime.contracts.monitoring import PredictionRecord
 from runtime.contracts.policy import ModelInfo, PolicyBundle
 from runtime.contracts.steps import ServeConfig
+from runtime.predlog.store import LogError, PredictionLog
 from runtime.serving.breaker import CLOSED, OPEN, CircuitBreaker
 from runtime.serving.canary import CanaryController
 from runtime.serving.control import ControlReader
@@ -63,7 +65,7 @@ from runtime.serving.request import PredictionInput, parse_v1, parse_v2
 from runtime.serving.review import InMemoryReviewQueue, ReviewHandoff, ReviewItem
 from runtime.serving.scoring import OnnxScorer
 
-__all__ = ["FORCED", "MODEL", "ModelOutputError", "Prediction", "SpecOpsPredictor", "MAX_FUTURE_S", "STORE"]
+__all__ = ["FORCED", "MODEL", "LogUnavailable", "ModelOutputError", "Prediction", "SpecOpsPredictor", "MAX_FUTURE_S", "STORE"]
 
 log = logging.getLogger(__name__)
 US = 1_000_000
@@ -80,6 +82,13 @@ class ModelOutputError(ServingError):
 
     status = 500
     reason = "model_error"
+
+
+class LogUnavailable(ServingError):
+    """The prediction log cannot record the answer: no answer leaves unlogged."""
+
+    status = 503
+    reason = "internal"
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +116,7 @@ class Prediction:
     features: Mapping[str, Any]
     shadow: Mapping[str, Any] | None
     breaker: Mapping[str, Any] | None = None  # {dependency, state, fallback, ...} when a breaker chose the answer
+    at_us: int = 0  # ``at`` in UTC microseconds (the prediction log's at_us)
 
     def to_json(self) -> dict[str, Any]:
         out = {
@@ -142,12 +152,16 @@ GOLDEN_ROWS = 16  # recent feature rows kept to warm a reloaded release with
 class SpecOpsPredictor(kserve.Model):
     def __init__(self, config: ServeConfig, *, features: OnlineFeatures | None = None,
                  review: ReviewHandoff | None = None, clock_us: Callable[[], int] | None = None,
-                 breaker_clock: Callable[[], float] | None = None, control: ControlReader | None = None) -> None:
+                 breaker_clock: Callable[[], float] | None = None, control: ControlReader | None = None,
+                 prediction_log: PredictionLog | None = None) -> None:
         super().__init__(config.model)
         self.config = config
         self.review: ReviewHandoff = review if review is not None else InMemoryReviewQueue()
         self._given_features = features
         self._given_control = control
+        self._given_log = prediction_log
+        self.prediction_log: PredictionLog | None = None
+        self._compactor: Any = None
         self._clock_us = clock_us or (lambda: time.time_ns() // 1000)
         self._breaker_clock = breaker_clock or time.monotonic
         self.ready = False
@@ -172,6 +186,7 @@ class SpecOpsPredictor(kserve.Model):
         self._forced = False
         self._load_breakers()
         self.control = self._given_control or ControlReader.for_predictor(cfg.work_dir, cfg.model, cfg.environment)
+        self._open_log()
         self.ready = True
         return True
 
@@ -265,14 +280,67 @@ class SpecOpsPredictor(kserve.Model):
     # --------------------------------------------------------------- predict
 
     def predict(self, payload: Any, headers: dict[str, str] | None = None) -> Any:
+        started = time.perf_counter()
         rid = request_id(headers)
         arms = self._arms  # one snapshot per request: a reload mid-request changes nothing for it
         if isinstance(payload, InferRequest):
-            inputs = parse_v2(payload)
-            results = self._analysed(inputs, rid, arms)
+            results = self._analysed(parse_v2(payload), rid, arms)
+            self._log_answered(results, started)
             return self._v2_response(results, rid)
-        inputs = parse_v1(payload)
-        return {"predictions": [p.to_json() for p in self._analysed(inputs, rid, arms)]}
+        results = self._analysed(parse_v1(payload), rid, arms)
+        self._log_answered(results, started)
+        return {"predictions": [p.to_json() for p in results]}
+
+    # --------------------------------------------------------- prediction log
+
+    def _open_log(self) -> None:
+        cfg = self.config.prediction_log
+        log = self._given_log
+        if log is None and cfg is not None:
+            log = PredictionLog(cfg.path, cfg.synchronous)
+        if log is not None:
+            # The Parquet ``features`` struct: categories as strings, the rest as numbers.
+            encoding = self.scorer.encoding
+            log.set_feature_types(self.config.model, {
+                f: "float64" if codes is None else "string" for f, codes in zip(encoding.features, encoding.codes)})
+        self.prediction_log = log
+        if cfg is not None and cfg.compact_every_s is not None and self._given_log is None:
+            from runtime.predlog.compactor import BackgroundCompactor
+
+            self._compactor = BackgroundCompactor(cfg.path, cfg.root, cfg.compact_every_s).start()
+
+    def _log_answered(self, results: list[Prediction], started: float) -> None:
+        """One transaction per request, committed before the answer leaves."""
+        log = self.prediction_log
+        if log is None:
+            return
+        latency = time.perf_counter() - started
+        served = self._clock_us()
+        try:
+            log.append([PredictionRecord(
+                seq=0, prediction_id=p.prediction_id, request_id=p.request_id, served_at_us=served, at_us=p.at_us,
+                entity=p.entity, model=p.model, version=p.version, release=p.release, role=p.role,
+                environment=p.environment, spec_hash=p.spec_hash, score=p.score, threshold=p.threshold,
+                decision=p.decision, confidence=p.confidence, action=p.action, rule=p.rule,
+                feature_vector_sha256=p.feature_vector_sha256, feature_age_s=p.feature_age_seconds,
+                latency_s=latency, status=200, error=None,
+                fallback=p.breaker.get("fallback") if p.breaker else None, features=p.features) for p in results])
+        except LogError as exc:
+            raise LogUnavailable(f"the prediction log cannot record this answer: {exc}") from None
+
+    def log_failure(self, rid: str, status: int, reason: str, latency_s: float) -> None:
+        """A refused or failed request (the HTTP edge calls this with its final status)."""
+        log = self.prediction_log
+        if log is None or not self.ready:
+            return
+        now = self._clock_us()
+        served = self.served
+        log.append([PredictionRecord(
+            seq=0, prediction_id=f"{rid}/-", request_id=rid, served_at_us=now, at_us=now, entity="",
+            model=self.config.model, version=served.version, release=served.release, role=self.config.role,
+            environment=self.config.environment, spec_hash=self.config.spec_hash, score=None, threshold=None,
+            decision=None, confidence=None, action=None, rule=None, feature_vector_sha256=None, feature_age_s=None,
+            latency_s=latency_s, status=status, error=reason, fallback=None)])
 
     def _analysed(self, inputs: tuple[PredictionInput, ...], rid: str, arms: Arms) -> list[Prediction]:
         """predict_many on the request's arm, its outcome observed by the canary analysis."""
@@ -357,7 +425,7 @@ class SpecOpsPredictor(kserve.Model):
             role=loaded.role, environment=self.config.environment, spec_hash=self.config.spec_hash,
             model_sha256=loaded.served.sha256, feature_vector_sha256=OnnxScorer.vector_hash(row),
             feature_age_seconds=age, features=read.values,
-            shadow=self._shadow(row, arms) if breaker is None else None, breaker=breaker)
+            shadow=self._shadow(row, arms) if breaker is None else None, breaker=breaker, at_us=read.at_us)
         for fs_name, age in read.ages_s:
             loaded.metrics.feature_age(fs_name, age)
         return self._answered(prediction, loaded)
@@ -464,7 +532,8 @@ class SpecOpsPredictor(kserve.Model):
             environment=self.config.environment, spec_hash=self.config.spec_hash, model_sha256=loaded.served.sha256,
             feature_vector_sha256=OnnxScorer.vector_hash(row) if row is not None else None,
             feature_age_seconds=read.age_s if read is not None else None,
-            features=read.values if read is not None else {}, shadow=None, breaker=mark), loaded)
+            features=read.values if read is not None else {}, shadow=None, breaker=mark,
+            at_us=read.at_us if read is not None else at), loaded)
 
     def _context(self, entity: str, read: FeatureRead, score: float, threshold: float, decision: bool,
                  conf: float, loaded: LoadedRelease | None = None) -> dict[str, Any]:
@@ -542,4 +611,10 @@ class SpecOpsPredictor(kserve.Model):
         features = getattr(self, "features", None)
         if features is not None and self._given_features is None:
             features.close()
+        if self._compactor is not None:
+            self._compactor.stop()
+            self._compactor = None
+        if self.prediction_log is not None and self._given_log is None:
+            self.prediction_log.close()
+            self.prediction_log = None
         self.ready = False

@@ -52,13 +52,14 @@ async def _invalid_input(_: Any, exc: Exception) -> Any:
 
 class _RESTServer(RESTServer):
     def __init__(self, *args: Any, host: str, access_log: bool, models: Sequence[str],
-                 metrics: Callable[[str], ServingMetrics | None], **kwargs: Any) -> None:
+                 metrics: Callable[[str], ServingMetrics | None], log_failure: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.config.host = host
         self.config.access_log = access_log
         self._access_log = access_log
         self._models = tuple(models)
         self._metrics = metrics
+        self._log_failure = log_failure
 
     def _add_middlewares(self, app: Any) -> None:
         if self._access_log:
@@ -69,7 +70,7 @@ class _RESTServer(RESTServer):
         app = import_from_string(FASTAPI_APP_IMPORT_STRING)
         app.add_exception_handler(ServingError, _serving_error)
         app.add_exception_handler(InvalidInput, _invalid_input)
-        app.add_middleware(PredictGuard, metrics=self._metrics)
+        app.add_middleware(PredictGuard, metrics=self._metrics, log_failure=self._log_failure)
         install_openapi(app, self._models)
 
 
@@ -92,9 +93,14 @@ class SpecOpsModelServer(ModelServer):
             model = by_name.get(name)
             return getattr(model, "metrics", None) if model is not None else None
 
+        def log_failure(name: str, rid: str, status: int, reason: str, latency_s: float) -> None:
+            record = getattr(by_name.get(name), "log_failure", None)  # the predictor's prediction log
+            if record is not None:
+                record(rid, status, reason, latency_s)
+
         self._rest_server = _RESTServer(
             FASTAPI_APP_IMPORT_STRING, self.dataplane, self.model_repository_extension, self.http_port,
-            host=self.host, access_log=self.access_log, models=tuple(by_name), metrics=metrics,
+            host=self.host, access_log=self.access_log, models=tuple(by_name), metrics=metrics, log_failure=log_failure,
             access_log_format=self.access_log_format, workers=1, grace_period=self.grace_period,
             event_loop=self.event_loop, timeout_keep_alive=self.timeout_keep_alive,
         )

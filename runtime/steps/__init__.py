@@ -32,6 +32,7 @@ STEP_MODULES: dict[str, str] = {
     "audit": "runtime.audit.cli",
     "replay": "runtime.replay.cli",
     "act": "runtime.actions.cli",
+    "predlog": "runtime.predlog.cli",
 }
 
 # Short names for a person at a terminal; compiled configs use the full step name.

@@ -26,6 +26,7 @@ import sys
 from pydantic import ValidationError
 
 from runtime.contracts.steps import ServeConfig
+from runtime.predlog.store import LogError
 from runtime.serving.online import StoreConfigError
 from runtime.serving.policy import PolicyLoadError
 from runtime.serving.release import ReleaseError
@@ -114,7 +115,7 @@ def run(config: ServeConfig) -> int:
     predictor = SpecOpsPredictor(config, review=review)
     try:
         predictor.load()
-    except (ReleaseError, ModelFileError, PolicyLoadError, StoreConfigError) as exc:
+    except (ReleaseError, ModelFileError, PolicyLoadError, StoreConfigError, LogError) as exc:
         print(f"error: serve {config.model}: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:
