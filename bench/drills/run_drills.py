@@ -40,6 +40,7 @@ DRILLS: tuple[str, ...] = (
     "concept_drift",
     "bad_release",
     "review_overload",
+    "training_serving_skew",
 )
 RESULTS = harness.REPO / "bench" / "results"
 
@@ -68,7 +69,7 @@ def _md(results: list[dict[str, Any]], size: str) -> str:
     for r in results:
         when = next((f"{k}={r[k]}" for k in ("windows_to_detect", "estimated_days_after_change",
                                              "realized_days_after_change", "challenger_requests_to_rollback",
-                                             "pending_at_breach") if r.get(k) is not None), "-")
+                                             "pending_at_breach", "monitor_runs_to_detect") if r.get(k) is not None), "-")
         acts = ", ".join(f"{a['action']} ({a['incident']})" for a in r.get("actions", [])) or "none"
         lines.append(f"| {r['name']} | {r['failure_mode'].replace('|', chr(92) + '|')} | {r['detected']} | {when} | "
                      f"{', '.join(r.get('objective_breached') or []) or '-'} | {acts} |")

@@ -86,6 +86,14 @@ def test_review_overload_breaches_the_backlog_objective_and_pages_the_webhook() 
     assert page["id"] == r["actions"][0]["incident"]
 
 
+def test_skew_in_the_online_path_is_caught_by_the_live_skew_monitor_and_pages() -> None:
+    r = drill("training_serving_skew")
+    assert r["clean_mismatch_rate"] == 0.0 and r["clean_actions"] == []  # no false alarm on a clean path
+    assert r["detected"] and r["skewed_mismatch_rate"] > r["bound"]
+    assert r["runs"]["skewed"]["entities"] == ["P-CRIT"]  # the skewed asset, named
+    assert actions(r) == {"page"}
+
+
 def test_drills_are_deterministic() -> None:
     a = RUN.run_drill("review_overload", "ci")
     b = drill("review_overload")

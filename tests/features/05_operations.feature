@@ -39,3 +39,37 @@ Feature: 5. Operations: online predictions that can be traced and measured
     And the incident names the failed criterion with its numbers and says the next step is a pull request
     And the audit log records the rollback under the incident's id
     And the champion answers every request after the rollback
+
+  # Failure drills (bench/drills at CI size): each failure mode injected, detected, acted on.
+  Scenario: drill: covariate drift on a subset of assets is detected and retrains
+    When the drill "covariate_drift" runs
+    Then it is detected within 3 windows
+    And stationary data raises at most 1 false alarm per 100 windows
+    And the action "retrain" fired
+
+  Scenario: drill: degradation under covariate shift is estimated before labels confirm it
+    When the drill "degradation" runs
+    Then estimated quality flags it before realized quality confirms it
+    And the action "retrain" fired
+    And the action "page" fired
+
+  Scenario: drill: pure concept drift is caught by realized quality and reviewer overrides
+    When the drill "concept_drift" runs
+    Then only realized quality catches it
+    And reviewer overrides show it before realized quality does
+    And the action "page" fired
+
+  Scenario: drill: a bad model released is rolled back within its canary step
+    When the drill "bad_release" runs
+    Then it is rolled back within its first canary step
+    And the action "rollback" fired
+
+  Scenario: drill: review-queue overload pages through the backlog objective
+    When the drill "review_overload" runs
+    Then the objective "review-backlog" is breached
+    And the action "page" fired
+
+  Scenario: drill: training-serving skew in the online path is caught and pages
+    When the drill "training_serving_skew" runs
+    Then the objective "skew" is breached
+    And the action "page" fired

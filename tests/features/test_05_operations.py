@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pytest
 from tests.features.canary_steps import *  # noqa: F401,F403 - the canary scenario's steps
+from tests.features.drill_steps import *  # noqa: F401,F403 - the failure drills' steps
 from pytest_bdd import given, parsers, scenarios, then, when
 
 from runtime.contracts.steps import ServeConfig

@@ -1,4 +1,7 @@
-"""The failure drills as acceptance scenarios (bench/drills at CI size)."""
+"""Steps of the failure drills (05_operations.feature), imported by test_05_operations.py.
+
+Each drill is bench/drills' own code at CI size: the failure injected, detected by the real monitoring
+code, and acted on by the real enforcement with the compiled ServiceLevel's objectives and actions."""
 
 from __future__ import annotations
 
@@ -8,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pytest_bdd import parsers, scenarios, then, when
+from pytest_bdd import parsers, then, when
 
 REPO = Path(__file__).resolve().parents[2]
-scenarios("drills.feature")
+
 
 
 def _runner() -> Any:
