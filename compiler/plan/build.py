@@ -504,7 +504,7 @@ class _Builder:
                 lo = o.min.seconds if o.metric in DURATION_METRICS and o.min is not None else o.min
                 hi = o.max.seconds if o.metric in DURATION_METRICS and o.max is not None else o.max
                 objectives.append(ObjectiveConfig(name=o.name, metric=o.metric, min=lo, max=hi, window_s=o.window.seconds,
-                                                  actions=o.actions, severity=o.severity))
+                                                  actions=o.actions, severity=o.severity, service_level=sl.name))
         drift = levels[0].spec.drift
         notifiers = tuple(sorted({n for sl in levels for n in sl.spec.notify}))
         retrain = pipeline.name if pipeline else ""
@@ -515,6 +515,7 @@ class _Builder:
             psi_warning=drift.psi_warning, psi_alert=drift.psi_alert, p_value=drift.p_value, correction=drift.correction,
             persistence=drift.persistence, drift_window_s=drift.window.seconds, notifiers=notifiers,
             retrain_workflow=retrain, retrain_namespace=pipeline.namespace if pipeline else serving.namespace, output=f"{WORK_ROOT}/{model.name}/monitor/{serving.environment}",
+            min_replicas=serving.min_replicas,
         )
         cfg_path = f"{CONFIG_MOUNT}/{model.name}/monitor-{serving.environment}.json"
         step = StepPlan(

@@ -307,6 +307,7 @@ class ObjectiveConfig(_Config):
     window_s: Seconds
     actions: tuple[Literal["rollback", "open_circuit", "retrain", "page"], ...]
     severity: Literal["page", "ticket"]
+    service_level: str | None = None  # the ServiceLevel it belongs to (the rules' `service_level` label)
 
 
 class MonitorConfig(StepConfig):
@@ -324,6 +325,8 @@ class MonitorConfig(StepConfig):
     retrain_workflow: str  # the WorkflowTemplate a retrain action submits...
     retrain_namespace: str  # ...in the namespace where the training pipeline lives
     output: str
+    # The predictor never scales to zero: its silence is an outage (the rules' absence alert).
+    min_replicas: int = 1
 
 
 class OnlineStoreConfig(_Config):

@@ -1,0 +1,1 @@
+"""Monitoring: what the serving path logged, judged against the spec's objectives."""
