@@ -527,6 +527,33 @@ class _Builder:
                            schedule=MONITOR_SCHEDULE, step=step, config_map=f"{model.name}-monitor-config",
                            retrain_template=retrain, origin=_origin(node))
 
+    def local_monitor(self, node: SpecNode, model: Model) -> LocalServePlan | None:
+        """`specops monitor`: every objective of the model's ServiceLevels judged over the local
+        prediction log and review store (the same evaluation the cluster's CronWorkflow runs)."""
+        levels = [sl for _, sl in self.spec.service_levels_for(model.name)]
+        if not levels:
+            return None
+        seen: dict[str, ObjectiveConfig] = {}
+        for sl in levels:
+            for o in sl.spec.objectives:
+                lo = o.min.seconds if o.metric in DURATION_METRICS and o.min is not None else o.min
+                hi = o.max.seconds if o.metric in DURATION_METRICS and o.max is not None else o.max
+                seen.setdefault(o.name, ObjectiveConfig(name=o.name, metric=o.metric, min=lo, max=hi,
+                                                        window_s=o.window.seconds, actions=o.actions,
+                                                        severity=o.severity, service_level=sl.name))
+        drift = levels[0].spec.drift
+        work = f"{WORK_ROOT}/{model.name}"
+        config = MonitorConfig(
+            model=model.name, spec_hash=self.lineage_hash(model), artifacts=self.local, work_dir=work,
+            environment=LOCAL_ENVIRONMENT, namespace="", objectives=tuple(seen.values()),
+            psi_warning=drift.psi_warning, psi_alert=drift.psi_alert, p_value=drift.p_value, correction=drift.correction,
+            persistence=drift.persistence, drift_window_s=drift.window.seconds, notifiers=(),
+            retrain_workflow="", retrain_namespace="", output=f"{work}/monitor/{LOCAL_ENVIRONMENT}", min_replicas=0,
+            prediction_log=f"{work}/predictions", review=self.review(model, self.lineage_hash(model), cluster=False),
+        )
+        return LocalServePlan(model=model.name, config_path=f"{CONFIG_MOUNT}/{model.name}/monitor.json", config=config,
+                              origin=_origin(node))
+
     def slos(self, model: Model, serving: ServingPlan) -> list[SloPlan]:
         """One SloPlan per ServiceLevel covering the model where it is served in the cloud."""
         out: list[SloPlan] = []
@@ -739,11 +766,14 @@ class _Builder:
         monitors: list[MonitorPlan] = []
         slos: list[SloPlan] = []
         local_servings: list[LocalServePlan] = []
+        local_monitors: list[LocalServePlan] = []
         for node, model in self.spec.of_kind(Model):
             pipeline = self.pipeline(node, model, cloud[0]) if cloud else None
             if pipeline:
                 pipelines.append(pipeline)
                 local_servings.append(self.local_serving(node, model))
+                if (local_monitor := self.local_monitor(node, model)) is not None:
+                    local_monitors.append(local_monitor)
             sv, ed = self.servings(node, model, envs)
             servings.extend(sv)
             edges.extend(ed)
@@ -769,6 +799,7 @@ class _Builder:
             secret_refs=secret_refs(self.spec),
             slos=tuple(sorted(slos, key=lambda p: (p.environment, p.name))),
             local_servings=tuple(local_servings),
+            local_monitors=tuple(local_monitors),
             reviews=self.reviews(),
         )
 

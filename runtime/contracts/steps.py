@@ -327,6 +327,9 @@ class MonitorConfig(StepConfig):
     output: str
     # The predictor never scales to zero: its silence is an outage (the rules' absence alert).
     min_replicas: int = 1
+    # Local runs: the prediction log's Parquet root (LOG_COLUMNS layout) and the review store.
+    prediction_log: str | None = None
+    review: "ReviewConfig | None" = None
 
 
 class OnlineStoreConfig(_Config):
@@ -543,3 +546,7 @@ STEP_CONFIGS: dict[str, type[StepConfig]] = {
                 RegisterConfig, ProposeReleaseConfig, MonitorConfig, IngestConfig, ServeConfig, EdgeRunConfig,
                 GenerateDataConfig, ParityConfig, MaterializeOnlineConfig)
 }
+
+
+# MonitorConfig names ReviewConfig, which is defined after it.
+MonitorConfig.model_rebuild()

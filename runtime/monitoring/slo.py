@@ -185,7 +185,15 @@ def _result(o: Objective, model: str, environment: str, t: int, status: str, val
     return ObjectiveResult(objective=o.name, metric=o.metric, model=model, environment=environment,
                            status=status, value=value, bound=o.bound, direction=o.direction,  # type: ignore[arg-type]
                            window_s=o.window_ms / 1000, window_end_us=t * 1000, actions=o.actions,
-                           severity=o.severity, version=dict(key).get("version"), evidence=evidence)
+                           severity=o.severity, basis=_basis(o.metric), version=dict(key).get("version"),
+                           evidence=evidence)
+
+
+def _basis(objective_metric: str) -> Literal["realized", "estimated", "observed"]:
+    # Quality measured against matured labels, or estimated before they mature; the rest is observed.
+    if objective_metric.startswith("realized_"):
+        return "realized"
+    return "estimated" if objective_metric.startswith("estimated_") else "observed"
 
 
 def _alert_labels(o: Objective, action: str, key: Labels) -> Labels:

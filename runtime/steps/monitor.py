@@ -1,0 +1,195 @@
+"""``python -m runtime monitor --config FILE``: judge the model's objectives
+once (what the generated CronWorkflow runs every 5 minutes) or every N
+seconds, and write the report as JSON, HTML and text into the output
+directory (``report.json``, ``report.html``, ``report.txt``).
+
+Inputs, each optional (a missing one is a section saying so, never a crash):
+the prediction log (Parquet, LOG_COLUMNS layout, under ``prediction_log``)
+and the review store.  The SLOs are evaluated by ``runtime.monitoring.slo``
+over the series the predictor and review queue would have exported
+(``runtime.monitoring.log_metrics``), so local results mean what the
+cluster's alerts mean.
+
+Overrides (the compiled config stays as compiled; `specops monitor` sets them):
+``SPECOPS_MONITOR_AT`` (ISO time, or ``last``: the last logged request),
+``SPECOPS_MONITOR_EVERY`` (seconds; unset: once), ``SPECOPS_MONITOR_FORMAT``
+(text | json | html: what is printed; all three are written),
+``SPECOPS_MONITOR_OUT`` (the output directory).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pyarrow.dataset as ds
+
+from runtime.contracts.monitoring import LOG_COLUMNS, PredictionRecord
+from runtime.contracts.steps import MonitorConfig
+from runtime.monitoring.log_metrics import ReviewEvent, series_from_log, series_from_reviews
+from runtime.monitoring.render import render_html, render_json, render_text
+from runtime.monitoring.report import MonitorReport, Section, log_summary, trends
+from runtime.monitoring.series import SeriesSet
+from runtime.monitoring.slo import BURN_RATES, evaluate, objectives_of
+
+__all__ = ["build_report", "load_records", "load_reviews", "run"]
+
+AT_ENV, EVERY_ENV, FORMAT_ENV, OUT_ENV = ("SPECOPS_MONITOR_AT", "SPECOPS_MONITOR_EVERY", "SPECOPS_MONITOR_FORMAT",
+                                          "SPECOPS_MONITOR_OUT")
+FORMATS = ("text", "json", "html")
+
+
+class MonitorError(Exception):
+    """An input that exists but cannot be read; the message says which and what to do."""
+
+
+def load_records(root: str | None, model: str) -> list[PredictionRecord]:
+    """The compacted prediction log (hive-partitioned Parquet); [] when there is none yet.
+
+    Integration point: once the prediction log's reader (union of Parquet and
+    the write-ahead store) is on main, call it here instead."""
+    if not root or not Path(root).is_dir() or not any(Path(root).rglob("*.parquet")):
+        return []
+    try:
+        table = ds.dataset(root, format="parquet", partitioning="hive").to_table()
+    except Exception as exc:  # pyarrow raises several types for a corrupt file
+        raise MonitorError(f"{root}: cannot read the prediction log: {exc}") from None
+    names = set(table.column_names)
+    missing = [c for c in LOG_COLUMNS if c not in names]
+    if missing:
+        raise MonitorError(f"{root}: the prediction log lacks columns {missing} (written by an older predictor?)")
+    rows = table.select([*LOG_COLUMNS, *(["features"] if "features" in names else [])]).to_pylist()
+    out = [PredictionRecord(**{k: r[k] for k in LOG_COLUMNS}, features=r.get("features") or {}) for r in rows]
+    return sorted((r for r in out if r.model == model), key=lambda r: (r.served_at_us, r.seq))
+
+
+def load_reviews(config: MonitorConfig) -> list[ReviewEvent] | None:
+    """Every review item of the model, or None without a review store."""
+    if config.review is None:
+        return None
+    if config.review.store.backend == "sqlite" and not Path(config.review.store.path or "").exists():
+        return []
+    from runtime.review.config import open_queue  # the review store's drivers load only when one is configured
+
+    queue = open_queue(config.review)
+    items = queue.items(limit=1_000_000_000)
+    return [ReviewEvent(environment=i.prediction.environment, enqueued_us=i.enqueued_us, decided_us=i.decided_us,
+                        conservative=i.verdict == "conservative_default") for i in items]
+
+
+def _lookback_ms(config: MonitorConfig) -> int:
+    windows = [o.window_s * 1000 * (max(b.long_mult for b in BURN_RATES) if o.metric == "availability" else 1)
+               for o in config.objectives]
+    return int(max(windows, default=3_600_000)) + 120_000
+
+
+def _at_ms(records: list[PredictionRecord], at: str | None) -> int:
+    if at in (None, "", "now"):
+        return int(time.time() * 1000)
+    if at == "last":
+        if not records:
+            raise MonitorError("--at last: the prediction log is empty; serve traffic first or give a time")
+        return records[-1].served_at_us // 1000
+    try:
+        parsed = datetime.fromisoformat(str(at).replace("Z", "+00:00"))
+    except ValueError:
+        raise MonitorError(f"--at {at!r}: not an ISO time (2026-01-31T12:00:00Z), 'now' or 'last'") from None
+    return int((parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)).timestamp() * 1000)
+
+
+def _merge(*sets: SeriesSet) -> SeriesSet:
+    return SeriesSet(tuple(s for one in sets for s in one.series))
+
+
+def build_report(config: MonitorConfig, records: list[PredictionRecord], reviews: list[ReviewEvent] | None,
+                 at_ms: int) -> MonitorReport:
+    since = at_ms - _lookback_ms(config)
+    data = series_from_log(records, model=config.model, at_ms=at_ms, since_ms=since)
+    if reviews is not None:
+        data = _merge(data, series_from_reviews(reviews, model=config.model, at_ms=at_ms, since_ms=since))
+    objectives = objectives_of(config)
+    heartbeat = tuple({o.service_level or config.model for o in config.objectives}) \
+        if config.notifiers and config.min_replicas >= 1 else ()
+    evaluation = evaluate(objectives, data, model=config.model, environment=config.environment, at_ms=at_ms,
+                          heartbeat=heartbeat)
+    request_path = [o for o in objectives if o.metric not in ("review_backlog", "review_time_p90")]
+    span = max((o.window_ms for o in request_path), default=3_600_000) * 2
+    if records:
+        summary = log_summary(records)
+        log = Section(True, data={"records": summary.records, "requests": summary.requests,
+                                  "failed_requests": summary.failed_requests, "versions": list(summary.versions),
+                                  "first_served_us": summary.first_served_us,
+                                  "last_served_us": summary.last_served_us, "actions": dict(summary.actions)})
+    else:
+        log = Section(False, f"no prediction log yet at {config.prediction_log or '(not configured)'}: "
+                             "serve traffic first (`specops serve`), then compact the log")
+    if reviews is None:
+        review = Section(False, "no review store configured (the Model has no spec.review)")
+    else:
+        open_items = [e for e in reviews if e.decided_us is None or e.decided_us * 1e-3 > at_ms]
+        times = sorted((e.decided_us - e.enqueued_us) / 1e6 for e in reviews
+                       if e.decided_us is not None and not e.conservative)
+        p90 = times[min(len(times) - 1, math.ceil(0.9 * len(times)) - 1)] if times else None
+        oldest = max(((at_ms * 1000 - e.enqueued_us) / 1e6 for e in open_items), default=None)
+        review = Section(True, data={"backlog": len(open_items), "decided": len(reviews) - len(open_items),
+                                     "p90_time_to_decision_s": p90, "oldest_open_age_s": oldest})
+    # Integration points: the drift, skew and delayed-label helpers' functions fill these once on main.
+    drift = Section(False, "drift analysis is not wired into this runtime build yet "
+                           "(needs the training reference profile and the drift module)")
+    skew = Section(False, "live skew check is not wired into this runtime build yet (needs the skew module)")
+    performance = Section(False, "realized/estimated performance is not wired into this runtime build yet "
+                                 "(needs the label join and confidence-based estimation)")
+    return MonitorReport(
+        model=config.model, environment=config.environment, spec_hash=config.spec_hash, as_of_us=at_ms * 1000,
+        objectives=evaluation.results, alerts=evaluation.alerts,
+        trends=trends(request_path, data, evaluation, model=config.model, environment=config.environment,
+                      span_ms=span) if records or reviews else (),
+        log=log, review=review, drift=drift, skew=skew, performance=performance)
+
+
+def _write(out: Path, report: MonitorReport) -> dict[str, str]:
+    out.mkdir(parents=True, exist_ok=True)
+    texts = {"json": render_json(report), "html": render_html(report), "text": render_text(report)}
+    for fmt, name in (("json", "report.json"), ("html", "report.html"), ("text", "report.txt")):
+        tmp = out / f".{name}.tmp"
+        tmp.write_text(texts[fmt], encoding="utf-8")
+        os.replace(tmp, out / name)  # a reader never sees half a report
+    return texts
+
+
+def once(config: MonitorConfig, at: str | None, out: Path, fmt: str) -> None:
+    records = load_records(config.prediction_log, config.model)
+    report = build_report(config, records, load_reviews(config), _at_ms(records, at))
+    texts = _write(out, report)
+    sys.stdout.write(texts[fmt] if fmt != "html" else f"{out / 'report.html'}\n")
+    sys.stdout.flush()
+
+
+def run(config: MonitorConfig) -> int:
+    fmt = os.environ.get(FORMAT_ENV) or "text"
+    if fmt not in FORMATS:
+        print(f"error: {FORMAT_ENV}={fmt!r}: choose one of {', '.join(FORMATS)}", file=sys.stderr)
+        return 2
+    out = Path(os.environ.get(OUT_ENV) or config.output)
+    every_text = os.environ.get(EVERY_ENV) or ""
+    try:
+        every = float(every_text) if every_text else 0.0
+    except ValueError:
+        print(f"error: {EVERY_ENV}={every_text!r}: a number of seconds", file=sys.stderr)
+        return 2
+    try:
+        while True:
+            started = time.monotonic()
+            once(config, os.environ.get(AT_ENV), out, fmt)
+            if every <= 0:
+                return 0
+            time.sleep(max(0.0, every - (time.monotonic() - started)))
+    except MonitorError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0

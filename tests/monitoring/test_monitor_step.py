@@ -1,0 +1,119 @@
+"""The monitor step over a small prediction log: the objectives it judges,
+the three reports it writes, and what it says when inputs are missing."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import MODEL, T0_US, make_log, write_log
+
+from runtime.contracts.steps import MonitorConfig
+from runtime.steps.monitor import build_report, load_records
+
+REPO = Path(__file__).resolve().parents[2]
+END = "2026-05-28T20:56:40Z"  # T0 + 30m: the log's end
+
+
+def local_config(tmp_path: Path, log_root: Path | None) -> Path:
+    raw = json.loads((REPO / "generated/runtime/pump-failure/monitor.json").read_text())
+    raw.update(prediction_log=str(log_root) if log_root else None, review=None, output=str(tmp_path / "out"))
+    path = tmp_path / "monitor.json"
+    path.write_text(json.dumps(raw))
+    return path
+
+
+def results(report_json: dict, objective: str) -> dict[str | None, dict]:
+    return {r["version"]: r for r in report_json["objectives"] if r["objective"] == objective}
+
+
+def test_the_report_judges_the_log_per_version(tmp_path: Path) -> None:
+    config = MonitorConfig.model_validate_json(local_config(tmp_path, write_log(make_log(), tmp_path / "log")).read_text())
+    records = load_records(config.prediction_log, MODEL)
+    assert len(records) == 30 * 60 * 3
+    report = build_report(config, records, None, (T0_US + 30 * 60 * 1_000_000) // 1000).to_json()
+    latency = results(report, "latency")
+    # 1.5.0 answers in 0.4 s for the last 15 minutes: its p99 over 5m is in the (0.25, 0.5] bucket.
+    assert latency["1.5.0"]["status"] == "breach" and 0.25 < latency["1.5.0"]["value"] <= 0.5
+    assert latency["1.4.0"]["status"] == "ok" and latency["1.4.0"]["value"] <= 0.025
+    errors = results(report, "errors")
+    # One 1.4.0 request in 20 fails (1 in 10 seconds, 2 requests a second): 5% > 1%.
+    assert errors["1.4.0"]["status"] == "breach" and errors["1.4.0"]["value"] == pytest.approx(0.05, rel=0.05)
+    assert errors["1.5.0"]["status"] == "ok" and errors["1.5.0"]["value"] == 0
+    assert {a["alertname"] for a in report["alerts"]} >= {"SpecOpsLatencyRollback", "SpecOpsErrorsOpenCircuit",
+                                                         "SpecOpsErrorsPage"}
+    # Availability is judged over the environment (all versions): 3.3% errors burn the 0.5% budget 6.7x,
+    # under the 14.4x fast burn; the slow burn's 6h window holds only 30m of traffic but still burns > 6x.
+    (avail,) = results(report, "availability").values()
+    assert avail["evidence"]["burn_rates"]["FastBurn"]["firing"] is False
+    assert avail["value"] == pytest.approx(1 - 1 / 30, rel=0.05)
+    # Inputs the log cannot give: no_data with a reason, never ok.
+    for objective in ("estimated-quality", "realized-quality", "drift", "skew", "review-backlog"):
+        (r,) = results(report, objective).values()
+        assert r["status"] == "no_data" and r["evidence"]["reason"]
+    assert results(report, "realized-quality")[None]["basis"] == "realized"
+    assert report["sections"]["log"]["data"]["requests"] == 5400
+
+
+def test_before_traffic_the_window_has_no_data(tmp_path: Path) -> None:
+    config = MonitorConfig.model_validate_json(local_config(tmp_path, write_log(make_log(), tmp_path / "log")).read_text())
+    records = load_records(config.prediction_log, MODEL)
+    report = build_report(config, records, None, (T0_US + 90 * 60 * 1_000_000) // 1000).to_json()  # an hour after
+    assert results(report, "latency")["1.4.0"]["status"] == "no_data"
+    assert results(report, "errors")["1.4.0"]["status"] == "no_data"
+
+
+def run_step(config: Path, tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "runtime", "monitor", "--config", str(config)], cwd=REPO,
+                          env={**os.environ, **env}, capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_the_step_writes_json_html_and_text_deterministically(tmp_path: Path) -> None:
+    config = local_config(tmp_path, write_log(make_log(), tmp_path / "log"))
+    first = run_step(config, tmp_path, SPECOPS_MONITOR_AT=END, SPECOPS_MONITOR_FORMAT="json")
+    assert first.returncode == 0, first.stderr
+    out = tmp_path / "out"
+    body = (out / "report.json").read_bytes()
+    assert json.loads(first.stdout) == json.loads(body)
+    again = run_step(config, tmp_path, SPECOPS_MONITOR_AT=END)
+    assert again.returncode == 0 and (out / "report.json").read_bytes() == body
+    assert "BREACH" in again.stdout and "latency" in again.stdout
+    html = (out / "report.html").read_text()
+    assert html.count("<svg") >= 4 and "<script" not in html and "http://" not in html.replace(
+        'xmlns="http://www.w3.org/2000/svg"', "")
+    assert "breach" in html and (out / "report.txt").read_text() == again.stdout
+
+
+def test_missing_inputs_are_reported_not_crashed_on(tmp_path: Path) -> None:
+    config = local_config(tmp_path, tmp_path / "no-log-here")
+    run = run_step(config, tmp_path, SPECOPS_MONITOR_AT=END, SPECOPS_MONITOR_FORMAT="json")
+    assert run.returncode == 0, run.stderr
+    report = json.loads(run.stdout)
+    assert report["sections"]["log"]["available"] is False
+    assert "serve traffic first" in report["sections"]["log"]["note"]
+    assert {r["status"] for r in report["objectives"]} == {"no_data"}
+    assert "no prediction log yet" in (tmp_path / "out/report.html").read_text()
+
+
+@pytest.mark.parametrize(("env", "message"), [
+    ({"SPECOPS_MONITOR_AT": "yesterday"}, "not an ISO time"),
+    ({"SPECOPS_MONITOR_AT": "last"}, "the prediction log is empty"),
+    ({"SPECOPS_MONITOR_FORMAT": "pdf"}, "choose one of text, json, html"),
+])
+def test_bad_options_are_one_clear_line(tmp_path: Path, env: dict[str, str], message: str) -> None:
+    run = run_step(local_config(tmp_path, None), tmp_path, **env)
+    assert run.returncode in (1, 2) and message in run.stderr and "Traceback" not in run.stderr
+
+
+def test_a_log_with_missing_columns_is_refused_clearly(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    (tmp_path / "log").mkdir()
+    pq.write_table(pa.table({"seq": [1]}), tmp_path / "log" / "part-1-1.parquet")
+    run = run_step(local_config(tmp_path, tmp_path / "log"), tmp_path, SPECOPS_MONITOR_AT=END)
+    assert run.returncode == 1 and "lacks columns" in run.stderr and "Traceback" not in run.stderr
