@@ -372,7 +372,7 @@ def monitor(
     """Compile, then judge a model's ServiceLevel objectives over the local
     prediction log and review store, as the cluster's monitor CronWorkflow
     does; writes report.json, report.html and report.txt."""
-    from compiler.monitor import MonitorError, monitor_command
+    from compiler.monitor import MonitorError, monitor_command, parse_every
 
     if once and every is not None:
         typer.echo("monitor: give --once or --every, not both", err=True)
@@ -380,6 +380,12 @@ def monitor(
     if format not in ("text", "json", "html"):
         typer.echo(f"monitor: --format {format!r}: choose text, json or html", err=True)
         raise typer.Exit(EXIT_USAGE)
+    try:
+        if every is not None:
+            parse_every(every)  # before compiling: a typo costs nothing
+    except MonitorError as exc:
+        typer.echo(f"monitor: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
     _compile_and_write(paths, out, False, policies, Format.text)
     try:
         command = monitor_command(out, model, every, format, report_dir, at)

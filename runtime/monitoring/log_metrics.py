@@ -85,8 +85,7 @@ def series_from_log(records: Iterable[PredictionRecord], *, model: str, at_ms: i
     groups: dict[tuple[str, str], list[PredictionRecord]] = {}
     for (env, version, _), r in per_request.items():
         groups.setdefault((env, version), []).append(r)
-    start = min([since_ms, *(r.served_at_us // 1000 for r in per_request.values())]) if per_request else since_ms
-    scrapes = scrape_times(max(start, since_ms), at_ms)
+    scrapes = scrape_times(since_ms, at_ms)
     duration = metric("specops_request_duration_seconds")
     age = metric("specops_feature_age_seconds")
     out: list[Series] = []

@@ -25,11 +25,15 @@ __all__ = [
 ]
 
 
+def _time(sample: tuple[int, float]) -> int:
+    return sample[0]
+
+
 def range_samples(series: Series, t_ms: int, range_ms: int, offset_ms: int = 0) -> tuple[tuple[int, float], ...]:
     end = t_ms - offset_ms
     start = end - range_ms
-    times = [ts for ts, _ in series.samples]
-    lo, hi = bisect.bisect_left(times, start), bisect.bisect_right(times, end)
+    lo = bisect.bisect_left(series.samples, start, key=_time)
+    hi = bisect.bisect_right(series.samples, end, key=_time)
     return series.samples[lo:hi]
 
 

@@ -147,13 +147,14 @@ def log_summary(records: Sequence[PredictionRecord]) -> LogSummary:
 
 
 def trends(objectives: Sequence[Objective], data: SeriesSet, evaluation: SloEvaluation, *, model: str,
-           environment: str, span_ms: int) -> tuple[Trend, ...]:
-    """Each request-path objective's SLI (all versions together: the worst) over the last ``span_ms``."""
+           environment: str) -> tuple[Trend, ...]:
+    """Each objective's SLI (the worst version) over the last two windows (at least an hour)."""
     scope = {"model": model, "environment": environment}
     out = []
-    step = max(span_ms // TREND_POINTS, 1)
     for o in objectives:
         sli = OBJECTIVE_SLIS[o.metric]
+        span_ms = max(2 * o.window_ms, 3_600_000)
+        step = max(span_ms // TREND_POINTS, 1)
         points = []
         for i in range(TREND_POINTS + 1):
             t = evaluation.at_ms - span_ms + i * step

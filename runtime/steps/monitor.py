@@ -81,10 +81,16 @@ def load_reviews(config: MonitorConfig) -> list[ReviewEvent] | None:
                         conservative=i.verdict == "conservative_default") for i in items]
 
 
-def _lookback_ms(config: MonitorConfig) -> int:
+# Which objectives each local source feeds: its series are rebuilt only as far back as their longest window needs.
+_LOG_SLIS = ("latency_p99", "error_rate", "availability", "feature_freshness")
+_REVIEW_SLIS = ("review_backlog", "review_time_p90")
+
+
+def _lookback_ms(config: MonitorConfig, metrics: tuple[str, ...]) -> int:
     windows = [o.window_s * 1000 * (max(b.long_mult for b in BURN_RATES) if o.metric == "availability" else 1)
-               for o in config.objectives]
-    return int(max(windows, default=3_600_000)) + 120_000
+               for o in config.objectives if o.metric in metrics]
+    # Two windows: the current one and the one before it, for the trend plots.
+    return 2 * int(max(windows, default=3_600_000)) + 120_000
 
 
 def _at_ms(records: list[PredictionRecord], at: str | None) -> int:
@@ -107,17 +113,15 @@ def _merge(*sets: SeriesSet) -> SeriesSet:
 
 def build_report(config: MonitorConfig, records: list[PredictionRecord], reviews: list[ReviewEvent] | None,
                  at_ms: int) -> MonitorReport:
-    since = at_ms - _lookback_ms(config)
-    data = series_from_log(records, model=config.model, at_ms=at_ms, since_ms=since)
+    data = series_from_log(records, model=config.model, at_ms=at_ms, since_ms=at_ms - _lookback_ms(config, _LOG_SLIS))
     if reviews is not None:
-        data = _merge(data, series_from_reviews(reviews, model=config.model, at_ms=at_ms, since_ms=since))
+        data = _merge(data, series_from_reviews(reviews, model=config.model, at_ms=at_ms,
+                                                since_ms=at_ms - _lookback_ms(config, _REVIEW_SLIS)))
     objectives = objectives_of(config)
     heartbeat = tuple({o.service_level or config.model for o in config.objectives}) \
         if config.notifiers and config.min_replicas >= 1 else ()
     evaluation = evaluate(objectives, data, model=config.model, environment=config.environment, at_ms=at_ms,
                           heartbeat=heartbeat)
-    request_path = [o for o in objectives if o.metric not in ("review_backlog", "review_time_p90")]
-    span = max((o.window_ms for o in request_path), default=3_600_000) * 2
     if records:
         summary = log_summary(records)
         log = Section(True, data={"records": summary.records, "requests": summary.requests,
@@ -146,8 +150,8 @@ def build_report(config: MonitorConfig, records: list[PredictionRecord], reviews
     return MonitorReport(
         model=config.model, environment=config.environment, spec_hash=config.spec_hash, as_of_us=at_ms * 1000,
         objectives=evaluation.results, alerts=evaluation.alerts,
-        trends=trends(request_path, data, evaluation, model=config.model, environment=config.environment,
-                      span_ms=span) if records or reviews else (),
+        trends=trends([o for o in objectives if o.metric in (*_LOG_SLIS, *_REVIEW_SLIS)], data, evaluation,
+                      model=config.model, environment=config.environment) if records or reviews else (),
         log=log, review=review, drift=drift, skew=skew, performance=performance)
 
 
