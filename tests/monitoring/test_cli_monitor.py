@@ -4,13 +4,10 @@ prediction log, write the three reports; options errors are one line."""
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
-from conftest import make_log, write_log
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from pipeline_project import WORK, make_project, specops  # noqa: E402
+from monitoring_log import make_log, write_log
+from pipeline_project import WORK, make_project, specops
 
 END = "2026-05-28T20:56:40Z"
 

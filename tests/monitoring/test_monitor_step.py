@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import MODEL, T0_US, make_log, write_log
+from monitoring_log import MODEL, T0_US, make_log, write_log
 
 from runtime.contracts.steps import MonitorConfig
 from runtime.steps.monitor import build_report, load_records
@@ -117,3 +117,41 @@ def test_a_log_with_missing_columns_is_refused_clearly(tmp_path: Path) -> None:
     pq.write_table(pa.table({"seq": [1]}), tmp_path / "log" / "part-1-1.parquet")
     run = run_step(local_config(tmp_path, tmp_path / "log"), tmp_path, SPECOPS_MONITOR_AT=END)
     assert run.returncode == 1 and "lacks columns" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_review_objectives_from_a_real_review_queue(tmp_path: Path) -> None:
+    """100 escalations at T0; 20 decided five hours later: the backlog (80 > 50)
+    has held for the whole hour and the p90 time to decision (5h) exceeds 4h."""
+    from runtime.audit.database import SqliteDatabase
+    from runtime.contracts.steps import ReviewConfig
+    from runtime.review import EscalatedPrediction, ReviewQueue
+    from runtime.steps.monitor import load_reviews
+
+    raw = json.loads(local_config(tmp_path, None).read_text())
+    review = json.loads((REPO / "generated/runtime/pump-failure/review.json").read_text())
+    review["store"]["path"] = str(tmp_path / "review.db")
+    raw["review"] = review
+    config = MonitorConfig.model_validate(raw)
+    assert isinstance(config.review, ReviewConfig)
+    now = [T0_US]
+    queue = ReviewQueue(SqliteDatabase(str(tmp_path / "review.db")), MODEL, config.review.policy,
+                        clock_us=lambda: now[0]).setup()
+    for n in range(100):
+        queue.enqueue(EscalatedPrediction(
+            prediction_id=f"req-{n:05d}/0", request_id=f"req-{n:05d}", model=MODEL, version="1.4.0",
+            release="pump-failure-1-4-0", environment="local", entity=f"pump-{n:04d}", score=0.9, threshold=0.42,
+            rule="HR-010", reason="critical asset", feature_vector_sha256=f"{n:064x}", at="2026-05-28T20:26:40Z"))
+    now[0] = T0_US + 5 * 3600 * 1_000_000
+    for _ in range(20):
+        claim = queue.claim("alice")
+        assert claim is not None
+        queue.decide(claim.item.id, claim.token, "alice", "approve", "checked")
+    reviews = load_reviews(config)
+    assert reviews is not None and len(reviews) == 100
+    report = build_report(config, [], reviews, (T0_US + 6 * 3600 * 1_000_000) // 1000).to_json()
+    (backlog,) = results(report, "review-backlog").values()
+    assert backlog["status"] == "breach" and backlog["value"] == 80
+    (time_p90,) = results(report, "review-time").values()
+    assert time_p90["status"] == "breach" and 14_400 < time_p90["value"] <= 28_800
+    assert report["sections"]["review"]["data"]["backlog"] == 80
+    assert report["sections"]["review"]["data"]["p90_time_to_decision_s"] == pytest.approx(5 * 3600)

@@ -1,4 +1,4 @@
-"""A small prediction log written in the contract's Parquet layout."""
+"""A small prediction log written in the contract's Parquet layout (helpers for the monitoring tests)."""
 
 from __future__ import annotations
 
