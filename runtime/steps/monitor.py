@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import os
+import signal
 import sys
 import time
 from datetime import datetime, timezone
@@ -160,8 +161,11 @@ def _write(out: Path, report: MonitorReport) -> dict[str, str]:
     texts = {"json": render_json(report), "html": render_html(report), "text": render_text(report)}
     for fmt, name in (("json", "report.json"), ("html", "report.html"), ("text", "report.txt")):
         tmp = out / f".{name}.tmp"
-        tmp.write_text(texts[fmt], encoding="utf-8")
-        os.replace(tmp, out / name)  # a reader never sees half a report
+        try:
+            tmp.write_text(texts[fmt], encoding="utf-8")
+            os.replace(tmp, out / name)  # a reader never sees half a report
+        finally:
+            tmp.unlink(missing_ok=True)  # stopped mid-write: no debris
     return texts
 
 
@@ -185,6 +189,10 @@ def run(config: MonitorConfig) -> int:
     except ValueError:
         print(f"error: {EVERY_ENV}={every_text!r}: a number of seconds", file=sys.stderr)
         return 2
+    def stop(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt  # SIGTERM (a supervisor, Argo) stops the loop as Ctrl-C does
+
+    signal.signal(signal.SIGTERM, stop)
     try:
         while True:
             started = time.monotonic()

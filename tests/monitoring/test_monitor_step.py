@@ -155,3 +155,22 @@ def test_review_objectives_from_a_real_review_queue(tmp_path: Path) -> None:
     assert time_p90["status"] == "breach" and 14_400 < time_p90["value"] <= 28_800
     assert report["sections"]["review"]["data"]["backlog"] == 80
     assert report["sections"]["review"]["data"]["p90_time_to_decision_s"] == pytest.approx(5 * 3600)
+
+
+def test_continuous_mode_rewrites_the_report_until_stopped(tmp_path: Path) -> None:
+    import signal
+
+    config = local_config(tmp_path, write_log(make_log(minutes=5), tmp_path / "log"))
+    proc = subprocess.Popen([sys.executable, "-m", "runtime", "monitor", "--config", str(config)], cwd=REPO,
+                            env={**os.environ, "SPECOPS_MONITOR_AT": END, "SPECOPS_MONITOR_EVERY": "0.2",
+                                 "SPECOPS_MONITOR_FORMAT": "html"}, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        runs = [proc.stdout.readline() for _ in range(3)]  # one line (the report's path) per evaluation
+        assert all(line.strip().endswith("report.html") for line in runs), runs
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=30)
+    assert code == 0
+    assert json.loads((tmp_path / "out/report.json").read_text())["model"] == MODEL
+    assert not list((tmp_path / "out").glob(".*.tmp"))  # stopped between writes, or the write was atomic
