@@ -235,6 +235,11 @@ def _evaluate_one(o: Objective, data: SeriesSet, model: str, environment: str, t
             evidence = {"error_ratio": _finite(ratio), "budget": budget, "burn_rates": burns}
             if value is None:
                 evidence["reason"] = "no requests in the window"
+            elif not firing and value < o.bound:
+                # Burn-rate alerting: below the objective over W, but not spending the budget fast enough to act.
+                evidence["note"] = (f"below {o.bound:g} over the window, but the budget burns "
+                                    f"{ratio / budget:.1f}x: under the {' and '.join(f'{b.factor:g}x' for b in BURN_RATES)}"
+                                    " burn rates that act")
             results.append(_result(o, model, environment, t, status, value, key, evidence))
     else:
         values = sli_values(sli, data, scope, t, o.window_ms, o.direction)
