@@ -358,6 +358,53 @@ def serve(
 
 
 @app.command()
+def replay(
+    scenario: Annotated[str, typer.Option("--scenario", "-s", help="The scenario (--list shows them).")] = "stationary",
+    list_: Annotated[bool, typer.Option("--list", help="List the scenarios and exit.")] = False,
+    paths: Annotated[Optional[list[Path]], typer.Argument(help="Spec files or folders (default: specs/).", show_default=False)] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="The generated/ folder (its parent is the repository root).")] = Path("generated"),
+    model: Annotated[Optional[str], typer.Option("--model", "-m", help="The model to ask (needed when there are several).")] = None,
+    url: Annotated[Optional[str], typer.Option("--url", help="A running server (default: start `specops serve` for the replay).")] = None,
+    days: Annotated[float, typer.Option("--days", min=0.01, max=60, help="Simulated days to replay.")] = 2.0,
+    step: Annotated[float, typer.Option("--step", min=60, max=86400, help="Simulated seconds between prediction rounds.")] = 3600.0,
+    json_: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    policies: PoliciesOpt = None,
+) -> None:
+    """Rehearse the online loop: a scenario's generated events (drift, faults)
+    through NATS JetStream into the ingester, predictions from the server as
+    the simulated clock advances. Needs `specops run` first and a NATS server."""
+    import subprocess
+
+    from compiler.replay import replay_command, start_local_server
+    from compiler.serve import ServeError, local_serve_configs
+
+    if list_:
+        raise typer.Exit(subprocess.run([sys.executable, "-m", "runtime", "replay", "--list"], check=False).returncode)
+    _compile_and_write(paths, out, False, policies, Format.text)
+    server = None
+    try:
+        configs = local_serve_configs(out)
+        name = model or (next(iter(configs)) if len(configs) == 1 else None)
+        if name is None:
+            raise ServeError("choose the model to ask with --model" if configs else "no local serve config")
+        if url is None:
+            server, url, _ = start_local_server(out, name)
+        command = replay_command(out, name, scenario, url, days, step, json_)
+        code = subprocess.run(list(command.argv), cwd=command.cwd, check=False).returncode
+    except ServeError as exc:
+        typer.echo(f"replay: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    finally:
+        if server is not None and server.poll() is None:
+            server.terminate()
+            try:
+                server.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                server.kill()
+    raise typer.Exit(code)
+
+
+@app.command()
 def monitor(
     paths: Annotated[Optional[list[Path]], typer.Argument(help="Spec files or folders (default: specs/).", show_default=False)] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="The generated/ folder (its parent is the repository root).")] = Path("generated"),

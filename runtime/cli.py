@@ -17,7 +17,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from runtime.contracts.steps import STEP_CONFIGS, StepConfig
-from runtime.steps import STEP_MODULES
+from runtime.steps import STEP_ALIASES, STEP_MODULES
 
 __all__ = ["ConfigError", "load_config", "main"]
 
@@ -50,13 +50,14 @@ def load_config(step: str, path: Path) -> StepConfig:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m runtime", description="Run one SpecOps runtime step.")
-    parser.add_argument("step", choices=sorted(STEP_MODULES), help="the step to run")
+    parser.add_argument("step", choices=sorted({*STEP_MODULES, *STEP_ALIASES}), help="the step to run")
     parser.add_argument("--config", type=Path, help="the compiled step config (generated/runtime/<model>/<step>.json)")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args, extra = _parser().parse_known_args(argv)
+    args.step = STEP_ALIASES.get(args.step, args.step)
     module_name = STEP_MODULES[args.step]
     try:
         module = importlib.import_module(module_name)

@@ -43,6 +43,7 @@ __all__ = [
     "MetricType",
     "SliSpec",
     "metric",
+    "EDGE_REJECTION_REASONS",
 ]
 
 LABEL_MODEL = "model"
@@ -61,6 +62,12 @@ DECISION_ACTIONS: tuple[str, ...] = ("auto", "human_review", "abstain")
 CIRCUIT_STATES: tuple[str, ...] = ("closed", "half_open", "open")
 # The ``metric`` label of the quality gauges.
 QUALITY_METRICS: tuple[str, ...] = ("pr_auc", "recall_at_precision")
+# Why the edge runner refused a bundle (runtime.export.bundle.BundleError.reason
+# and the edge health check); the ``reason`` label of the edge counters.
+EDGE_REJECTION_REASONS: tuple[str, ...] = (
+    "incomplete", "unsigned", "bad_signature", "checksum_mismatch", "unlisted_file", "throwaway_key",
+    "invalid_manifest", "wrong_release", "unhealthy", "fetch_failed",
+)
 
 MetricType = Literal["counter", "gauge", "histogram"]
 
@@ -131,6 +138,13 @@ METRICS: tuple[MetricSpec, ...] = (
                help="Share of features whose drift test rejects (after multiple-testing correction)."),
     MetricSpec(name="specops_prediction_drift_psi", type="gauge", labels=_REQ,
                help="Population stability index of the score distribution against the training reference."),
+    # edge runner (it also exports the predictor's request, error, duration and decision series)
+    MetricSpec(name="specops_edge_bundle_info", type="gauge", labels=_REQ,
+               help="1 for the edge bundle version being served, 0 for one that served before."),
+    MetricSpec(name="specops_edge_bundle_rejections_total", type="counter", labels=(*_ENV, "reason"),
+               help="Edge bundles refused before serving (verification or health check), by EDGE_REJECTION_REASONS."),
+    MetricSpec(name="specops_edge_rollbacks_total", type="counter", labels=(*_ENV, "reason"),
+               help="Switches back to the previous edge bundle because the current one was found bad."),
 )
 
 _BY_NAME = {m.name: m for m in METRICS}

@@ -22,6 +22,7 @@ __all__ = [
     "BuildFeaturesConfig",
     "DataSourceConfig",
     "EdgeRunConfig",
+    "EDGE_TRUST_KEY_FILE",
     "EvaluateConfig",
     "ExportOnnxConfig",
     "FeatureSetConfig",
@@ -452,10 +453,39 @@ class ServeConfig(StepConfig):
         return self
 
 
+EDGE_TRUST_KEY_FILE = "/etc/specops/edge-trust/ed25519.pub"
+
+
 class EdgeRunConfig(StepConfig):
+    """The edge runner of one gateway: the signed bundle it serves and how it
+    checks one before switching to it (``runtime.edge``).
+
+    ``bundle.uri`` names the bundle directory, or the release's model file
+    (the bundle is then its sibling ``edge/`` directory, the layout
+    export-onnx and the registry write); ``bundle.sha256`` is the release
+    model's, which the bundle's signed manifest must name as
+    ``release_sha256``."""
+
     step: Literal["edge-run"] = "edge-run"
     bundle: ReleaseRef
     keep_previous: bool = True
+    environment: str = "edge"
+    # The Ed25519 public key bundles must be signed with: a mounted file (raw,
+    # hex or PEM), never a key read from a bundle.
+    trusted_key_file: str = EDGE_TRUST_KEY_FILE
+    allow_throwaway_key: bool = False  # local runs only: accept a bundle signed with a throwaway key
+    # A bundle location polled for newer bundles: a URI of a bundle directory,
+    # or "registry:<alias>" (that alias of the registry at artifacts.uri).
+    # None: serve the configured bundle only (a new release is a new config).
+    watch: str | None = None
+    poll_interval_s: Seconds = 30.0
+    # Golden-input health check: |score - expected| at most this, and the
+    # single-row p99 latency within max_latency_ms (None: the budget the
+    # bundle's signed golden.json records from the model's edge export).
+    health_tolerance: Annotated[float, Field(ge=0, le=0.1)] = 1e-4
+    max_latency_ms: Annotated[float, Field(gt=0)] | None = None
+    host: str | None = None  # None: every interface (the pod)
+    port: Annotated[int, Field(ge=0, le=65535)] | None = None  # None: 8080; 0: any free port (tests)
 
 
 # The sample-data generator's fixed domain (predictive maintenance): the

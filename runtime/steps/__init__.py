@@ -7,7 +7,7 @@ step is one module and one line here.
 
 from __future__ import annotations
 
-__all__ = ["STEP_MODULES"]
+__all__ = ["STEP_ALIASES", "STEP_MODULES"]
 
 # Listed as data so `python -m runtime --help` and the tests can enumerate steps
 # without importing their (heavy) dependencies.
@@ -30,4 +30,8 @@ STEP_MODULES: dict[str, str] = {
     # Tools, not pipeline steps: they parse their own sub-commands (and --config).
     "review": "runtime.review.cli",
     "audit": "runtime.audit.cli",
+    "replay": "runtime.replay.cli",
 }
+
+# Short names for a person at a terminal; compiled configs use the full step name.
+STEP_ALIASES: dict[str, str] = {"edge": "edge-run"}

@@ -11,6 +11,7 @@ over ``edge_max_latency_ms``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import sys
@@ -20,6 +21,7 @@ from typing import Any
 from runtime.contracts.steps import ExportOnnxConfig
 from runtime.export.bundle import BundleError, verify_bundle, write_bundle
 from runtime.export.convert import ExportError, to_onnx
+from runtime.export.golden import GOLDEN, GoldenError, golden_json
 from runtime.export.holdout import model_windows
 from runtime.export.parity import latency, onnx_scorer, parity
 from runtime.export.signing import SigningError, load_signing_key, public_bytes
@@ -33,6 +35,8 @@ __all__ = ["run"]
 
 # Room left in the size budget for manifest.json and manifest.sig.
 MANIFEST_ALLOWANCE_BYTES = 4096
+# golden.json's rows may change with truncation (the top-scored rows do): slack on its size.
+GOLDEN_ALLOWANCE_BYTES = 1024
 
 
 def _refuse(cfg: ExportOnnxConfig, report: dict[str, Any], reason: str) -> int:
@@ -49,7 +53,7 @@ def _refuse(cfg: ExportOnnxConfig, report: dict[str, Any], reason: str) -> int:
 def run(config: ExportOnnxConfig) -> int:
     try:
         return _run(config)
-    except (ModelDirError, TableError, ExportError, SigningError, BundleError) as exc:
+    except (ModelDirError, TableError, ExportError, SigningError, BundleError, GoldenError) as exc:
         print(f"error: export-onnx {config.model}: {exc}", file=sys.stderr)
         return 1
 
@@ -95,7 +99,14 @@ def _edge(cfg: ExportOnnxConfig, md: Any, win: Any, onnx_bytes: bytes, export: A
     out = Path(cfg.output)
     features_json = (json.dumps(md.encoding.to_json(), indent=2, sort_keys=True) + "\n").encode()
     thresholds_json = (json.dumps(md.threshold.to_json(), indent=2, sort_keys=True) + "\n").encode()
-    budget = cfg.edge_max_size_bytes - len(features_json) - len(thresholds_json) - MANIFEST_ALLOWANCE_BYTES
+    hx = win.x[win.holdout]
+    vocab = {f: v for f, v in md.encoding.vocabularies}
+
+    def golden(graph: bytes) -> bytes:
+        return golden_json(hx, tuple(md.encoding.features), vocab, onnx_scorer(graph), cfg.edge_max_latency_ms)
+
+    budget = (cfg.edge_max_size_bytes - len(features_json) - len(thresholds_json) - len(golden(onnx_bytes))
+              - GOLDEN_ALLOWANCE_BYTES - MANIFEST_ALLOWANCE_BYTES)
     edge: dict[str, Any] = {"max_size_bytes": cfg.edge_max_size_bytes, "truncated": False}
     report["edge"] = edge
     model, cal, edge_onnx = md.model, md.calibrator, onnx_bytes
@@ -118,7 +129,6 @@ def _edge(cfg: ExportOnnxConfig, md: Any, win: Any, onnx_bytes: bytes, export: A
                                         f"{cfg.edge_max_size_bytes} bytes costs {'n/a' if loss is None else f'{loss:.4f}'} "
                                         f"holdout PR-AUC, above the allowed {cfg.truncation_max_pr_auc_loss:g}")
         model, cal, edge_onnx = cut.model, cut.calibrator, cut.onnx
-        hx = win.x[win.holdout]
         epar = parity(cal.apply(model.predict(hx)), onnx_scorer(edge_onnx)(hx), cfg.parity_tolerance)
         edge["parity"] = epar.to_json()
         if not epar.ok:
@@ -131,8 +141,10 @@ def _edge(cfg: ExportOnnxConfig, md: Any, win: Any, onnx_bytes: bytes, export: A
     key = load_signing_key(cfg.signing_key_file)
     bundle_dir = out / "edge"
     manifest = write_bundle(bundle_dir, {"model.onnx": edge_onnx, "features.json": features_json,
-                                         "thresholds.json": thresholds_json},
+                                         "thresholds.json": thresholds_json, GOLDEN: golden(edge_onnx)},
                             {"model": cfg.model, "spec_hash": cfg.spec_hash,
+                             # the release's (cloud) model: an edge runner checks its release names this
+                             "release_sha256": hashlib.sha256(onnx_bytes).hexdigest(),
                              "training_data_sha256": md.training["training_data_sha256"],
                              "truncated": edge["truncated"], "parity_max_abs_diff": report["parity"]["max_abs_diff"]
                              if not edge["truncated"] else edge["parity"]["max_abs_diff"]}, key)

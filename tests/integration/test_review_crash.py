@@ -4,7 +4,8 @@ queue with its audit record, and the chain verifies.
 
 The burst goes to the standalone server's enqueue endpoint, which calls
 ``ReviewQueue.submit`` -- the predictor's hand-off (``ReviewHandoff.submit``),
-the same call the predictor makes before it answers.
+the same call the predictor makes before it answers.  The same burst through
+the predictor itself is tests/runtime/serving/test_escalation_crash.py.
 """
 
 from __future__ import annotations

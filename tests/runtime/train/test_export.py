@@ -3,6 +3,7 @@ its verification, the size budget and truncation."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -61,7 +62,8 @@ def test_edge_bundle_verifies_and_records_a_throwaway_key(work: Path, capsys: py
     verified = verify_bundle(bundle, _trusted(work), allow_throwaway=True)
     m = verified.manifest
     assert m["spec_hash"] == "ab" * 32 and m["key"]["kind"] == "throwaway"
-    assert set(m["files"]) == {"model.onnx", "features.json", "thresholds.json"}
+    assert set(m["files"]) == {"model.onnx", "features.json", "thresholds.json", "golden.json"}
+    assert m["release_sha256"] == hashlib.sha256((work / "onnx" / "model.onnx").read_bytes()).hexdigest()
     # A production edge runner does not accept a locally signed bundle.
     with pytest.raises(BundleError, match="throwaway key"):
         verify_bundle(bundle, _trusted(work))
