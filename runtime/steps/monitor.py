@@ -119,8 +119,9 @@ def build_report(config: MonitorConfig, records: list[PredictionRecord], reviews
         data = _merge(data, series_from_reviews(reviews, model=config.model, at_ms=at_ms,
                                                 since_ms=at_ms - _lookback_ms(config, _REVIEW_SLIS)))
     objectives = objectives_of(config)
-    heartbeat = tuple({o.service_level or config.model for o in config.objectives}) \
-        if config.notifiers and config.min_replicas >= 1 else ()
+    # The log is the telemetry here: without one configured, silence proves nothing (Prometheus pages instead).
+    heartbeat = tuple(sorted({o.service_level or config.model for o in config.objectives})) \
+        if config.prediction_log and config.notifiers and config.min_replicas >= 1 else ()
     evaluation = evaluate(objectives, data, model=config.model, environment=config.environment, at_ms=at_ms,
                           heartbeat=heartbeat)
     if records:

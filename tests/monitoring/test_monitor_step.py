@@ -174,3 +174,20 @@ def test_continuous_mode_rewrites_the_report_until_stopped(tmp_path: Path) -> No
     assert code == 0
     assert json.loads((tmp_path / "out/report.json").read_text())["model"] == MODEL
     assert not list((tmp_path / "out").glob(".*.tmp"))  # stopped between writes, or the write was atomic
+
+
+def test_the_cronworkflow_command_runs_on_the_cluster_config(tmp_path: Path) -> None:
+    """What generated/prod/cronworkflow-pump-failure-monitor.yaml runs, on its ConfigMap's config: no log or
+    review store is mounted yet, so every objective is no_data with a reason and nothing pages for silence."""
+    import yaml
+
+    doc = yaml.safe_load((REPO / "generated/prod/configmap-pump-failure-monitor-config.yaml").read_text())
+    raw = json.loads(doc["data"]["monitor-prod.json"])
+    raw["output"] = str(tmp_path / "out")
+    (tmp_path / "monitor-prod.json").write_text(json.dumps(raw))
+    run = run_step(tmp_path / "monitor-prod.json", tmp_path, SPECOPS_MONITOR_FORMAT="json")
+    assert run.returncode == 0, run.stderr
+    report = json.loads(run.stdout)
+    assert report["environment"] == "prod" and report["alerts"] == []
+    assert {r["status"] for r in report["objectives"]} == {"no_data"}
+    assert all(r["evidence"]["reason"] for r in report["objectives"])
