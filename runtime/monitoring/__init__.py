@@ -1,1 +1,1 @@
-"""Monitoring: what the serving path logged, judged against the spec's objectives."""
+"""Monitoring: the prediction log, drift, delayed labels and SLO evaluation."""
