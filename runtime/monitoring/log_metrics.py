@@ -28,7 +28,10 @@ from runtime.contracts.metrics import (
 from runtime.contracts.monitoring import PredictionRecord
 from runtime.monitoring.series import Labels, Series, SeriesSet
 
-__all__ = ["LOG_FEATURE_SET", "ReviewEvent", "scrape_times", "series_from_log", "series_from_reviews"]
+__all__ = [
+    "LOG_FEATURE_SET", "MONITOR_EVERY_MS", "ReviewEvent", "gauge_series", "scrape_times", "series_from_log",
+    "series_from_reviews",
+]
 
 SCRAPE_MS = SCRAPE_INTERVAL_S * 1000
 # The log keeps a prediction's oldest feature age, not which feature set it came from.
@@ -128,3 +131,25 @@ def series_from_reviews(events: Iterable[ReviewEvent], *, model: str, at_ms: int
                   if e.decided_us is not None and not e.conservative]
         out += _histogram(decision.name, labels, humans, decision.buckets, scrapes)
     return SeriesSet(tuple(out))
+
+
+# The cluster's monitor CronWorkflow runs every 5 minutes and exports the
+# latest complete window's drift and quality gauges each time.
+MONITOR_EVERY_MS = 5 * 60_000
+
+
+def gauge_series(name: str, labels: Mapping[str, str], windows: Iterable[tuple[int, float | None]], *,
+                 since_ms: int, at_ms: int, every_ms: int = MONITOR_EVERY_MS) -> Series:
+    """A monitor-exported gauge as Prometheus would have stored it: at every
+    monitor run in [since, at], the value of the latest window ended by then
+    (``windows``: (end ms, value); None = that window had no answer, no sample)."""
+    ends = sorted((end, value) for end, value in windows)
+    samples, i, current = [], 0, None
+    first = since_ms - since_ms % every_ms
+    for t in range(first, at_ms + 1, every_ms):
+        while i < len(ends) and ends[i][0] <= t:
+            current = ends[i][1]
+            i += 1
+        if current is not None:
+            samples.append((t, float(current)))
+    return Series(name, tuple(sorted(labels.items())), tuple(samples))
