@@ -414,11 +414,13 @@ def monitor(
     format: Annotated[str, typer.Option("--format", "-f", help="What to print: text, json or html (all three are written).")] = "text",
     report_dir: Annotated[Optional[Path], typer.Option("--report-dir", help="Where report.{json,html,txt} go (default: the config's output).")] = None,
     at: Annotated[Optional[str], typer.Option("--at", help="Judge as of: an ISO time, 'now' (default) or 'last' (the last logged request).")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Report only: do not enforce breaches.")] = False,
     policies: PoliciesOpt = None,
 ) -> None:
     """Compile, then judge a model's ServiceLevel objectives over the local
     prediction log and review store, as the cluster's monitor CronWorkflow
-    does; writes report.json, report.html and report.txt."""
+    does, and enforce breaches (unless --dry-run); writes report.json,
+    report.html, report.txt and results.json."""
     from compiler.monitor import MonitorError, monitor_command, parse_every
 
     if once and every is not None:
@@ -435,7 +437,7 @@ def monitor(
         raise typer.Exit(EXIT_USAGE) from None
     _compile_and_write(paths, out, False, policies, Format.text)
     try:
-        command = monitor_command(out, model, every, format, report_dir, at)
+        command = monitor_command(out, model, every, format, report_dir, at, dry_run)
     except MonitorError as exc:
         typer.echo(f"monitor: {exc}", err=True)
         raise typer.Exit(EXIT_USAGE) from None

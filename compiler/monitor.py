@@ -4,7 +4,10 @@ As `specops serve`, the compiler does not import the runtime: it runs
 ``python -m runtime monitor --config generated/runtime/<model>/monitor.json``
 (what the cluster's CronWorkflow runs with its environment's config) from
 the repository root, passing the options as environment variables the step
-reads, so the compiled config stays as compiled.
+reads, so the compiled config stays as compiled.  Breaches are enforced as
+the compiled ``enforcement`` says (locally: pages print, the circuit and
+canary levers are the control file, rollback moves the local champion alias)
+unless ``--dry-run``.
 """
 
 from __future__ import annotations
@@ -18,8 +21,8 @@ from pathlib import Path
 
 __all__ = ["MonitorCommand", "MonitorError", "monitor_command", "parse_every"]
 
-AT_ENV, EVERY_ENV, FORMAT_ENV, OUT_ENV = ("SPECOPS_MONITOR_AT", "SPECOPS_MONITOR_EVERY", "SPECOPS_MONITOR_FORMAT",
-                                          "SPECOPS_MONITOR_OUT")
+AT_ENV, EVERY_ENV, FORMAT_ENV, OUT_ENV, ACT_ENV = (
+    "SPECOPS_MONITOR_AT", "SPECOPS_MONITOR_EVERY", "SPECOPS_MONITOR_FORMAT", "SPECOPS_MONITOR_OUT", "SPECOPS_MONITOR_ACT")
 _EVERY = re.compile(r"^(\d+(?:\.\d+)?)(s|m|h)?$")
 _SECONDS = {"s": 1, "m": 60, "h": 3600, None: 1}
 
@@ -50,7 +53,7 @@ class MonitorCommand:
 
 
 def monitor_command(out: Path, model: str | None, every: str | None, fmt: str, report_dir: Path | None,
-                    at: str | None) -> MonitorCommand:
+                    at: str | None, dry_run: bool = False) -> MonitorCommand:
     configs = {p.parent.name: p for p in sorted((out / "runtime").glob("*/monitor.json"))}
     if not configs:
         raise MonitorError(f"{out / 'runtime'}: no local monitor config; a model needs a ServiceLevel and a "
@@ -62,8 +65,10 @@ def monitor_command(out: Path, model: str | None, every: str | None, fmt: str, r
     if model not in configs:
         raise MonitorError(f"no local monitor config for model {model!r}; models: {', '.join(configs)}")
     root = out.resolve().parent
-    env = {k: v for k, v in os.environ.items() if k not in (AT_ENV, EVERY_ENV, FORMAT_ENV, OUT_ENV)}
+    env = {k: v for k, v in os.environ.items() if k not in (AT_ENV, EVERY_ENV, FORMAT_ENV, OUT_ENV, ACT_ENV)}
     env[FORMAT_ENV] = fmt
+    if dry_run:
+        env[ACT_ENV] = "0"
     if every is not None:
         env[EVERY_ENV] = repr(parse_every(every))
     if report_dir is not None:

@@ -35,7 +35,8 @@ from compiler.plan.model import (
     StepPlan,
     SystemPlan,
 )
-from compiler.plan.review import review_config
+from compiler.plan.notifiers import notifier_configs
+from compiler.plan.review import review_config, review_store
 from compiler.policy.select import counted_approvals, required_approvals, selects
 from compiler.resolve import ResolvedSpec
 from compiler.spec import DataSource, FeatureSet, Model, ModelRelease, RiskPolicy, ServiceLevel, System
@@ -50,6 +51,7 @@ from runtime.contracts.steps import (
     BuildFeaturesConfig,
     DataSourceConfig,
     EdgeRunConfig,
+    EnforcementConfig,
     EvaluateConfig,
     ExportOnnxConfig,
     FeatureSetConfig,
@@ -61,6 +63,7 @@ from runtime.contracts.steps import (
     IngestConfig,
     LabelConfig,
     MonitorConfig,
+    NotifierConfig,
     ObjectiveConfig,
     OnlineStoreConfig,
     ParityConfig,
@@ -516,6 +519,9 @@ class _Builder:
             persistence=drift.persistence, drift_window_s=drift.window.seconds, notifiers=notifiers,
             retrain_workflow=retrain, retrain_namespace=pipeline.namespace if pipeline else serving.namespace, output=f"{WORK_ROOT}/{model.name}/monitor/{serving.environment}",
             min_replicas=serving.min_replicas,
+            notifier_configs=notifier_configs(self.system, notifiers),
+            # Incidents and their audit records live in the review store, beside the review audit chain.
+            enforcement=EnforcementConfig(store=review_store(self.system, cluster=True)),
         )
         cfg_path = f"{CONFIG_MOUNT}/{model.name}/monitor-{serving.environment}.json"
         step = StepPlan(
@@ -550,6 +556,10 @@ class _Builder:
             persistence=drift.persistence, drift_window_s=drift.window.seconds, notifiers=(),
             retrain_workflow="", retrain_namespace="", output=f"{work}/monitor/{LOCAL_ENVIRONMENT}", min_replicas=0,
             prediction_log=f"{work}/predictions", review=self.review(model, self.lineage_hash(model), cluster=False),
+            # Locally a page prints (no webhook secrets on a laptop); rollback and retrain act on the local registry.
+            notifier_configs=tuple(NotifierConfig(name=n, type="stdout")
+                                   for n in sorted({n for sl in levels for n in sl.spec.notify})),
+            enforcement=EnforcementConfig(store=review_store(self.system, cluster=False), mode="local"),
         )
         return LocalServePlan(model=model.name, config_path=f"{CONFIG_MOUNT}/{model.name}/monitor.json", config=config,
                               origin=_origin(node))

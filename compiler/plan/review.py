@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import posixpath
 
+from compiler.plan.notifiers import notifier_configs
 from compiler.spec import DataSource, Model, System
 from runtime.contracts.steps import (
     FieldConfig,
@@ -21,7 +22,7 @@ from runtime.contracts.steps import (
     ReviewStoreConfig,
 )
 
-__all__ = ["LOCAL_REVIEW_DB", "MAX_LEASE_S", "REVIEW_DSN_ENV", "review_config"]
+__all__ = ["LOCAL_REVIEW_DB", "MAX_LEASE_S", "REVIEW_DSN_ENV", "review_config", "review_store"]
 
 LOCAL_REVIEW_DB = ".specops/review/review.db"
 REVIEW_DSN_ENV = "SPECOPS_REVIEW_DSN"
@@ -47,22 +48,27 @@ def _labels_output(source: DataSource, model: str, remote: str | None) -> str:
     return posixpath.join(folder, name)
 
 
+def review_store(system: System, *, cluster: bool) -> ReviewStoreConfig:
+    """The System's review store (also the audit log's and the incidents' database)."""
+    store_spec = system.spec.review_store
+    if cluster and store_spec.backend == "postgres" and store_spec.connection is not None:
+        ref = store_spec.connection.secret_ref
+        return ReviewStoreConfig(backend="postgres", dsn_env=REVIEW_DSN_ENV, dsn_secret=f"{ref.name}/{ref.key}")
+    return ReviewStoreConfig(backend="sqlite", path=LOCAL_REVIEW_DB)
+
+
 def review_config(model: Model, system: System, labels: DataSource, spec_hash: str, *, cluster: bool,
                   remote: str | None = None) -> ReviewConfig | None:
     """None when the model has no ``review`` section (nothing is escalated to humans)."""
     review = model.spec.review
     if review is None:
         return None
-    store_spec = system.spec.review_store
-    if cluster and store_spec.backend == "postgres" and store_spec.connection is not None:
-        ref = store_spec.connection.secret_ref
-        store = ReviewStoreConfig(backend="postgres", dsn_env=REVIEW_DSN_ENV, dsn_secret=f"{ref.name}/{ref.key}")
-    else:
-        store = ReviewStoreConfig(backend="sqlite", path=LOCAL_REVIEW_DB)
+    store = review_store(system, cluster=cluster)
     timeout = review.timeout.seconds
     policy = ReviewPolicyConfig(timeout_s=timeout, escalation=review.escalation,
                                 conservative_action=review.conservative_action, notify=review.notify,
-                                lease_s=min(MAX_LEASE_S, timeout / 2))
+                                lease_s=min(MAX_LEASE_S, timeout / 2),
+                                notifier_configs=notifier_configs(system, review.notify))
     spec = labels.spec
     assert spec.labels is not None, "lint requires the model's label source to be a labels source"
     fields = tuple(FieldConfig(name=f.name, type=f.type, nullable=f.nullable, min=f.min, max=f.max, values=f.values,

@@ -23,6 +23,7 @@ __all__ = [
     "DataSourceConfig",
     "EdgeRunConfig",
     "EDGE_TRUST_KEY_FILE",
+    "EnforcementConfig",
     "EvaluateConfig",
     "ExportOnnxConfig",
     "FeatureSetConfig",
@@ -32,6 +33,7 @@ __all__ = [
     "LabelConfig",
     "MaterializeOnlineConfig",
     "MonitorConfig",
+    "NotifierConfig",
     "ObjectiveConfig",
     "OnlineStoreConfig",
     "ParityConfig",
@@ -300,6 +302,56 @@ class ProposeReleaseConfig(StepConfig):
     output: str
 
 
+class NotifierConfig(_Config):
+    """One of the System's notifiers, as the runtime delivers to it.
+
+    A webhook URL is a credential: the pod maps the Secret ``url_secret``
+    ("name/key") to the environment variable ``url_env`` and the runtime reads
+    it there; no URL is ever written into a generated file."""
+
+    name: str
+    type: Literal["webhook", "stdout", "slack", "pagerduty"]
+    url_env: str | None = None
+    url_secret: str | None = None
+    timeout_s: Seconds = 5.0  # per attempt
+    max_attempts: Annotated[int, Field(ge=1, le=10)] = 3  # bounded retries on 5xx / 429 / network errors
+
+    @model_validator(mode="after")
+    def _url(self) -> "NotifierConfig":
+        if self.type != "stdout" and not self.url_env:
+            raise ValueError(f"notifier {self.name!r}: a {self.type} notifier needs url_env")
+        return self
+
+
+class EnforcementConfig(_Config):
+    """How the monitor acts on breached objectives (idempotent, rate-limited,
+    with hysteresis).  The defaults are the compiled ones; the spec has no
+    knobs for them yet."""
+
+    # An open incident resolves (and its actions may fire again on a new
+    # breach) only after this many consecutive ok evaluations...
+    resolve_after_ok: Annotated[int, Field(ge=1)] = 3
+    # ...each clearing the bound by this fraction of it (0: merely ok).
+    resolve_margin: Annotated[float, Field(ge=0, lt=1)] = 0.0
+    # An action fires at most once per this many seconds per model and
+    # environment, whichever incident asks (a suppressed one fires later while
+    # its incident stays open).
+    min_interval_s: dict[Literal["rollback", "open_circuit", "retrain", "page"], Annotated[float, Field(ge=0)]] = Field(
+        default_factory=lambda: {"rollback": 900.0, "open_circuit": 300.0, "retrain": 6 * 3600.0, "page": 900.0})
+    # open_circuit forces the circuit open for this long (serving uses its fallback).
+    circuit_open_s: Seconds = 600.0
+    # Where incident state and the audit log live (None: SQLite under work_dir).
+    store: ReviewStoreConfig | None = None
+    # cluster: rollback patches the InferenceService (canaryTrafficPercent 0)
+    # and retrain submits the WorkflowTemplate to the Argo Server; local:
+    # rollback moves the local registry's champion alias back, and retrain
+    # runs retrain_command under a lock.  Both write the RuntimeControl file.
+    mode: Literal["cluster", "local"] = "cluster"
+    retrain_command: tuple[str, ...] = ("specops", "run")
+    argo_server: str = "https://argo-server.argo:2746"  # the Argo Server the monitor's ServiceAccount calls
+    releases_dir: str = "specs/releases"  # where a rollback's ready-to-commit revert points
+
+
 class ObjectiveConfig(_Config):
     name: str
     metric: str
@@ -331,6 +383,8 @@ class MonitorConfig(StepConfig):
     # Local runs: the prediction log's Parquet root (LOG_COLUMNS layout) and the review store.
     prediction_log: str | None = None
     review: "ReviewConfig | None" = None
+    notifier_configs: tuple[NotifierConfig, ...] = ()  # the notifiers above, resolved from the System
+    enforcement: EnforcementConfig = Field(default_factory=lambda: EnforcementConfig())
 
 
 class OnlineStoreConfig(_Config):
@@ -387,6 +441,7 @@ class ReviewPolicyConfig(_Config):
     conservative_action: Literal["act", "hold"]
     notify: tuple[str, ...] = ()  # notifier names a page goes to
     lease_s: Seconds  # how long a claim holds an item before it returns to the queue
+    notifier_configs: tuple[NotifierConfig, ...] = ()  # the notifiers of ``notify``, resolved from the System
 
 
 class ReviewLabelsConfig(_Config):

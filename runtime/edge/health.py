@@ -24,6 +24,9 @@ __all__ = ["HealthReport", "check_health"]
 # Timed single-row calls: enough for a p99 without delaying a switch by much.
 LATENCY_CALLS = 200
 WARMUP_CALLS = 10
+# A busy gateway can deschedule us mid-round; a slow model is slow every round.
+# So the best of a few rounds' p99 is judged (a model over budget still fails).
+LATENCY_ROUNDS = 3
 
 
 @dataclass(frozen=True)
@@ -56,12 +59,16 @@ def check_health(scorer: OnnxScorer, golden: GoldenSet, tolerance: float, budget
     worst = float(diff.max())
     for i in range(WARMUP_CALLS):
         scorer.score(vectors[i % len(vectors)])
-    times = np.empty(LATENCY_CALLS)
-    for i in range(LATENCY_CALLS):
-        t0 = time.perf_counter()
-        scorer.score(vectors[i % len(vectors)])
-        times[i] = time.perf_counter() - t0
-    p99 = float(np.percentile(times, 99)) * 1000.0
+    p99 = math.inf
+    for _ in range(LATENCY_ROUNDS):
+        times = np.empty(LATENCY_CALLS)
+        for i in range(LATENCY_CALLS):
+            t0 = time.perf_counter()
+            scorer.score(vectors[i % len(vectors)])
+            times[i] = time.perf_counter() - t0
+        p99 = min(p99, float(np.percentile(times, 99)) * 1000.0)
+        if p99 <= budget_ms:
+            break
     problem = None
     if not worst <= tolerance:
         i = int(np.argmax(diff))

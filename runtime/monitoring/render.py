@@ -47,7 +47,7 @@ def render_text(report: MonitorReport, width: int = 120) -> str:
     if report.alerts:
         console.print("firing: " + ", ".join(sorted({a.name for a in report.alerts})))
     for name, section in (("prediction log", report.log), ("review", report.review), ("drift", report.drift),
-                          ("skew", report.skew), ("performance", report.performance)):
+                          ("skew", report.skew), ("performance", report.performance), ("actions", report.actions)):
         if not section.available:
             console.print(f"{name}: {section.note}")
         else:

@@ -93,6 +93,8 @@ class MonitorReport:
     drift: Section
     skew: Section
     performance: Section
+    # What enforcement did with the breaches (runtime.actions): filled after enforcing.
+    actions: Section = field(default_factory=lambda: Section(False, "not enforced"))
 
     @property
     def breaches(self) -> tuple[ObjectiveResult, ...]:
@@ -110,12 +112,14 @@ class MonitorReport:
                         "points": [list(p) for p in t.points]} for t in self.trends],
             "sections": {name: {"available": s.available, "note": s.note, "data": s.data}
                          for name, s in (("log", self.log), ("review", self.review), ("drift", self.drift),
-                                         ("skew", self.skew), ("performance", self.performance))},
+                                         ("skew", self.skew), ("performance", self.performance),
+                                         ("actions", self.actions))},
         })
 
 
 def _result_json(r: ObjectiveResult) -> dict[str, Any]:
-    return {"objective": r.objective, "metric": r.metric, "status": r.status, "value": r.value, "bound": r.bound,
+    return {"objective": r.objective, "metric": r.metric, "model": r.model, "environment": r.environment,
+            "status": r.status, "value": r.value, "bound": r.bound,
             "direction": r.direction, "window_s": r.window_s, "window_end_us": r.window_end_us,
             "actions": list(r.actions), "severity": r.severity, "basis": r.basis, "version": r.version,
             "evidence": r.evidence}

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from runtime.actions.notify import review_pager
 from runtime.audit.database import open_database
 from runtime.contracts.steps import ReviewConfig
 from runtime.review.queue import ReviewQueue
@@ -39,5 +40,7 @@ def load_review_config(path: Path) -> ReviewConfig:
 
 
 def open_queue(config: ReviewConfig, actor: str | None = None) -> ReviewQueue:
-    """The model's queue on the configured store, tables and triggers in place."""
-    return ReviewQueue(open_database(config.store), config.model, config.policy, actor=actor).setup()
+    """The model's queue on the configured store, tables and triggers in place;
+    a ``page`` escalation goes to the notifiers of the policy's ``notify``."""
+    pager = review_pager(config.policy.notifier_configs) if config.policy.notifier_configs else None
+    return ReviewQueue(open_database(config.store), config.model, config.policy, actor=actor, pager=pager).setup()

@@ -92,7 +92,7 @@ class ReviewQueue:
 
     def __init__(self, db: Database, model: str, policy: ReviewPolicyConfig, *,
                  clock_us: Callable[[], int] = _now_us, actor: str | None = None,
-                 pager: Callable[[dict[str, Any]], None] | None = None) -> None:
+                 pager: Callable[[dict[str, Any]], Any] | None = None) -> None:
         self.db = db
         self.model = model
         self.policy = policy
@@ -261,16 +261,21 @@ class ReviewQueue:
                                          "AND due_us <= ? ORDER BY due_us, id", (self.model, now))]
         changed = []
         for item_id in due:
+            pages: list[dict[str, Any]] = []
             with self.db.transaction() as tx:
                 item = self._get(tx, item_id)
                 if item.status == "decided" or item.due_us > now:
                     continue  # decided or escalated meanwhile
-                done = self._escalate(tx, item, now)
+                done = self._escalate(tx, item, now, pages)
+            # Paged after the commit: a slow or retried webhook never holds the
+            # write lock, and a page goes out only for an escalation that stuck.
+            for page in pages:
+                self._pager(page)
             if done is not None:
                 changed.append(done)
         return tuple(changed)
 
-    def _escalate(self, tx: Tx, item: QueueItem, now: int) -> QueueItem | None:
+    def _escalate(self, tx: Tx, item: QueueItem, now: int, pages: list[dict[str, Any]]) -> QueueItem | None:
         policy = self.policy
         step = policy.escalation if item.level == 1 else "conservative_default"
         overdue_s = (now - item.due_us) / 1e6
@@ -302,8 +307,8 @@ class ReviewQueue:
         self.audit.append(tx, actor=SWEEPER, action=f"review.escalated.{step}", subject=item.id, payload=payload,
                           at_us=now)
         if step == "page":
-            self._pager({"model": self.model, "item": item.id, "notify": list(policy.notify),
-                         "reason": f"review overdue by {overdue_s:.0f}s"})
+            pages.append({"model": self.model, "item": item.id, "notify": list(policy.notify),
+                          "reason": f"review overdue by {overdue_s:.0f}s"})
         return self._get(tx, item.id)
 
     # ---------------------------------------------------------------- stats

@@ -31,6 +31,7 @@ STEP_MODULES: dict[str, str] = {
     "review": "runtime.review.cli",
     "audit": "runtime.audit.cli",
     "replay": "runtime.replay.cli",
+    "act": "runtime.actions.cli",
 }
 
 # Short names for a person at a terminal; compiled configs use the full step name.

@@ -14,11 +14,19 @@ Overrides (the compiled config stays as compiled; `specops monitor` sets them):
 ``SPECOPS_MONITOR_AT`` (ISO time, or ``last``: the last logged request),
 ``SPECOPS_MONITOR_EVERY`` (seconds; unset: once), ``SPECOPS_MONITOR_FORMAT``
 (text | json | html: what is printed; all three are written),
-``SPECOPS_MONITOR_OUT`` (the output directory).
+``SPECOPS_MONITOR_OUT`` (the output directory), ``SPECOPS_MONITOR_ACT=0``
+(report only: breaches are not enforced).
+
+After the report, the breaches are enforced (``runtime.actions``: idempotent,
+rate-limited, audited) as the compiled ``enforcement`` says; the
+ObjectiveResults are also written as ``results.json`` for
+``python -m runtime act`` (replays).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
 import os
 import signal
@@ -29,6 +37,7 @@ from pathlib import Path
 
 import pyarrow.dataset as ds
 
+from runtime.audit.database import DatabaseError
 from runtime.contracts.monitoring import LOG_COLUMNS, PredictionRecord
 from runtime.contracts.steps import MonitorConfig
 from runtime.monitoring.log_metrics import ReviewEvent, series_from_log, series_from_reviews
@@ -37,10 +46,10 @@ from runtime.monitoring.report import MonitorReport, Section, log_summary, trend
 from runtime.monitoring.series import SeriesSet
 from runtime.monitoring.slo import BURN_RATES, evaluate, objectives_of
 
-__all__ = ["build_report", "load_records", "load_reviews", "run"]
+__all__ = ["build_report", "enforce_breaches", "load_records", "load_reviews", "run"]
 
-AT_ENV, EVERY_ENV, FORMAT_ENV, OUT_ENV = ("SPECOPS_MONITOR_AT", "SPECOPS_MONITOR_EVERY", "SPECOPS_MONITOR_FORMAT",
-                                          "SPECOPS_MONITOR_OUT")
+AT_ENV, EVERY_ENV, FORMAT_ENV, OUT_ENV, ACT_ENV = (
+    "SPECOPS_MONITOR_AT", "SPECOPS_MONITOR_EVERY", "SPECOPS_MONITOR_FORMAT", "SPECOPS_MONITOR_OUT", "SPECOPS_MONITOR_ACT")
 FORMATS = ("text", "json", "html")
 
 
@@ -157,10 +166,31 @@ def build_report(config: MonitorConfig, records: list[PredictionRecord], reviews
         log=log, review=review, drift=drift, skew=skew, performance=performance)
 
 
+def enforce_breaches(config: MonitorConfig, report: MonitorReport) -> tuple[Section, bool]:
+    """Hand the results to enforcement; (the actions section, whether every fired action succeeded)."""
+    from runtime.actions.cli import open_state  # the incident store's drivers load only when enforcing
+    from runtime.actions.effects import ActionEffects
+    from runtime.actions.enforce import enforce
+    from runtime.actions.notify import build_notifiers
+
+    state = open_state(config)
+    # Pages go to stderr: stdout carries the report.
+    effects = ActionEffects(config, build_notifiers(config.notifier_configs, stream=sys.stderr))
+    done = enforce(report.objectives, config, state, effects, report.as_of_us)
+    return Section(True, data=done.to_json()), not done.failed
+
+
+def _results_json(report: MonitorReport) -> str:
+    """The ObjectiveResults alone, as ``python -m runtime act --results`` reads them."""
+    return json.dumps({"results": report.to_json()["objectives"]}, sort_keys=True, indent=1) + "\n"
+
+
 def _write(out: Path, report: MonitorReport) -> dict[str, str]:
     out.mkdir(parents=True, exist_ok=True)
-    texts = {"json": render_json(report), "html": render_html(report), "text": render_text(report)}
-    for fmt, name in (("json", "report.json"), ("html", "report.html"), ("text", "report.txt")):
+    texts = {"json": render_json(report), "html": render_html(report), "text": render_text(report),
+             "results": _results_json(report)}
+    for fmt, name in (("json", "report.json"), ("html", "report.html"), ("text", "report.txt"),
+                      ("results", "results.json")):
         tmp = out / f".{name}.tmp"
         try:
             tmp.write_text(texts[fmt], encoding="utf-8")
@@ -170,12 +200,24 @@ def _write(out: Path, report: MonitorReport) -> dict[str, str]:
     return texts
 
 
-def once(config: MonitorConfig, at: str | None, out: Path, fmt: str) -> None:
+def once(config: MonitorConfig, at: str | None, out: Path, fmt: str, act: bool) -> bool:
+    """One evaluation; False when an enforced action failed (it is retried on the next run)."""
     records = load_records(config.prediction_log, config.model)
     report = build_report(config, records, load_reviews(config), _at_ms(records, at))
+    ok = True
+    if act:
+        try:
+            section, ok = enforce_breaches(config, report)
+        except DatabaseError as exc:  # the incident store is unreachable: report anyway, fail the run
+            print(f"error: breaches not enforced: {exc}", file=sys.stderr)
+            section, ok = Section(False, f"not enforced: {exc}"), False
+        report = dataclasses.replace(report, actions=section)
+    else:
+        report = dataclasses.replace(report, actions=Section(False, "dry run: breaches were reported, not enforced"))
     texts = _write(out, report)
     sys.stdout.write(texts[fmt] if fmt != "html" else f"{out / 'report.html'}\n")
     sys.stdout.flush()
+    return ok
 
 
 def run(config: MonitorConfig) -> int:
@@ -184,6 +226,7 @@ def run(config: MonitorConfig) -> int:
         print(f"error: {FORMAT_ENV}={fmt!r}: choose one of {', '.join(FORMATS)}", file=sys.stderr)
         return 2
     out = Path(os.environ.get(OUT_ENV) or config.output)
+    act = os.environ.get(ACT_ENV, "1") != "0"
     every_text = os.environ.get(EVERY_ENV) or ""
     try:
         every = float(every_text) if every_text else 0.0
@@ -197,9 +240,9 @@ def run(config: MonitorConfig) -> int:
     try:
         while True:
             started = time.monotonic()
-            once(config, os.environ.get(AT_ENV), out, fmt)
+            ok = once(config, os.environ.get(AT_ENV), out, fmt, act)
             if every <= 0:
-                return 0
+                return 0 if ok else 1
             time.sleep(max(0.0, every - (time.monotonic() - started)))
     except MonitorError as exc:
         print(f"error: {exc}", file=sys.stderr)

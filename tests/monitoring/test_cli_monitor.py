@@ -25,10 +25,15 @@ def test_specops_monitor_on_a_project(tmp_path: Path) -> None:
     assert (project / "reports/report.html").read_text().count("<svg") >= 4
     assert (project / "generated/runtime/pump-failure/monitor.json").is_file()
     # The printed JSON is the written one.
-    assert json.loads(out[out.index("{"):]) == report
+    assert json.JSONDecoder().raw_decode(out[out.index("{"):])[0] == report  # then the pages (stderr)
 
-    code, out = specops("monitor", "specs", "--out", "generated", "--at", END, "--report-dir", "reports", cwd=project)
+    assert report["sections"]["actions"]["available"] is True  # enforced (locally: control file, printed pages)
+    assert (project / WORK / "control/pump-failure-local.json").is_file()
+
+    code, out = specops("monitor", "specs", "--out", "generated", "--at", END, "--report-dir", "reports",
+                        "--dry-run", cwd=project)
     assert code == 0 and "BREACH" in out and "no prediction log" not in out
+    assert "dry run: breaches were reported, not enforced" in out
 
     code, out = specops("monitor", "specs", "--out", "generated", "--once", "--every", "5m", cwd=project)
     assert code == 2 and "--once or --every, not both" in out

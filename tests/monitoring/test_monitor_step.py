@@ -21,7 +21,11 @@ END = "2026-05-28T20:56:40Z"  # T0 + 30m: the log's end
 
 def local_config(tmp_path: Path, log_root: Path | None) -> Path:
     raw = json.loads((REPO / "generated/runtime/pump-failure/monitor.json").read_text())
-    raw.update(prediction_log=str(log_root) if log_root else None, review=None, output=str(tmp_path / "out"))
+    raw.update(prediction_log=str(log_root) if log_root else None, review=None, output=str(tmp_path / "out"),
+               work_dir=str(tmp_path / "work"), artifacts={"uri": str(tmp_path / "artifacts")})
+    # Enforcement's incidents, control files and registry all inside the test's folder.
+    raw["enforcement"]["store"] = {"backend": "sqlite", "path": str(tmp_path / "actions.db")}
+    raw["enforcement"]["releases_dir"] = str(tmp_path / "releases")
     path = tmp_path / "monitor.json"
     path.write_text(json.dumps(raw))
     return path
@@ -74,12 +78,12 @@ def run_step(config: Path, tmp_path: Path, **env: str) -> subprocess.CompletedPr
 
 def test_the_step_writes_json_html_and_text_deterministically(tmp_path: Path) -> None:
     config = local_config(tmp_path, write_log(make_log(), tmp_path / "log"))
-    first = run_step(config, tmp_path, SPECOPS_MONITOR_AT=END, SPECOPS_MONITOR_FORMAT="json")
+    first = run_step(config, tmp_path, SPECOPS_MONITOR_AT=END, SPECOPS_MONITOR_FORMAT="json", SPECOPS_MONITOR_ACT="0")
     assert first.returncode == 0, first.stderr
     out = tmp_path / "out"
     body = (out / "report.json").read_bytes()
     assert json.loads(first.stdout) == json.loads(body)
-    again = run_step(config, tmp_path, SPECOPS_MONITOR_AT=END)
+    again = run_step(config, tmp_path, SPECOPS_MONITOR_AT=END, SPECOPS_MONITOR_ACT="0")
     assert again.returncode == 0 and (out / "report.json").read_bytes() == body
     assert "BREACH" in again.stdout and "latency" in again.stdout
     html = (out / "report.html").read_text()
@@ -185,9 +189,41 @@ def test_the_cronworkflow_command_runs_on_the_cluster_config(tmp_path: Path) -> 
     raw = json.loads(doc["data"]["monitor-prod.json"])
     raw["output"] = str(tmp_path / "out")
     (tmp_path / "monitor-prod.json").write_text(json.dumps(raw))
-    run = run_step(tmp_path / "monitor-prod.json", tmp_path, SPECOPS_MONITOR_FORMAT="json")
-    assert run.returncode == 0, run.stderr
+    env = {k: v for k, v in os.environ.items() if k != "SPECOPS_REVIEW_DSN"}
+    run = subprocess.run([sys.executable, "-m", "runtime", "monitor", "--config", str(tmp_path / "monitor-prod.json")],
+                         cwd=REPO, env={**env, "SPECOPS_MONITOR_FORMAT": "json"}, capture_output=True, text=True,
+                         timeout=120, check=False)
+    # The incident store's DSN comes from a Secret in the pod: without it the report is still written and the
+    # run fails with one line saying what to set.
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    assert "breaches not enforced" in run.stderr and "SPECOPS_REVIEW_DSN" in run.stderr
     report = json.loads(run.stdout)
+    assert report["sections"]["actions"]["available"] is False
     assert report["environment"] == "prod" and report["alerts"] == []
     assert {r["status"] for r in report["objectives"]} == {"no_data"}
     assert all(r["evidence"]["reason"] for r in report["objectives"])
+
+
+def test_breaches_are_enforced_once_and_recorded(tmp_path: Path) -> None:
+    """The monitor hands its results to enforcement: the error-rate breach opens an incident, forces the
+    circuit open (the control file the predictor reads) and pages; a second run acts on nothing new."""
+    config = local_config(tmp_path, write_log(make_log(), tmp_path / "log"))
+    first = run_step(config, tmp_path, SPECOPS_MONITOR_AT=END, SPECOPS_MONITOR_FORMAT="json")
+    assert "Traceback" not in first.stderr, first.stderr
+    report = json.loads(first.stdout)
+    actions = report["sections"]["actions"]
+    assert actions["available"] is True and len(actions["data"]["opened"]) >= 2  # latency (1.5.0), errors (1.4.0)
+    fired = {(f["action"], f["ok"]) for f in actions["data"]["fired"]}
+    assert ("open_circuit", True) in fired and ("page", True) in fired
+    control = json.loads((tmp_path / "work/control/pump-failure-local.json").read_text())
+    assert control["circuit_forced_open_until_us"] > report["as_of_us"]
+    assert "pump-failure" in first.stderr  # the stdout notifier's page, kept off the report's stdout
+    # The latency breach is the canary's (1.5.0): its traffic goes to 0 through the same control file.
+    assert ("rollback", True) in fired and control["canary_percent"] == 0.0 and first.returncode == 0
+    results = json.loads((tmp_path / "out/results.json").read_text())["results"]
+    assert {r["objective"] for r in results if r["status"] == "breach"} == {"latency", "errors"}
+
+    second = run_step(config, tmp_path, SPECOPS_MONITOR_AT=END, SPECOPS_MONITOR_FORMAT="json")
+    again = json.loads(second.stdout)["sections"]["actions"]["data"]
+    assert second.returncode == 0 and again["opened"] == [] and again["fired"] == []
+    assert len(again["open_incidents"]) == len(actions["data"]["opened"])

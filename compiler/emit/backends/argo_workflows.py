@@ -178,8 +178,20 @@ def build_monitor(plan: SystemPlan, monitor: MonitorPlan) -> CronWorkflow:
         entrypoint="monitor",
         **_common_workflow_fields(plan, MONITOR_SERVICE_ACCOUNT, monitor.config_map, 900),
     ) as cron:
-        _container(plan, step, {})
+        container = _container(plan, step, {})
+        container.env = [*(container.env or []), *_monitor_env(step.config)]
     return cron
+
+
+def _monitor_env(config: object) -> list[m.EnvVar]:
+    """The monitor acts: its notifiers' URLs and the incident store's DSN, from their Secrets."""
+    refs = [(n.url_env, n.url_secret) for n in getattr(config, "notifier_configs", ())]
+    store = getattr(getattr(config, "enforcement", None), "store", None)
+    if store is not None:
+        refs.append((store.dsn_env, store.dsn_secret))
+    return [m.EnvVar(name=var, value_from=m.EnvVarSource(secret_key_ref=m.SecretKeySelector(
+        name=ref.split("/", 1)[0], key=ref.split("/", 1)[1])))
+        for var, ref in refs if var and ref]
 
 
 def _sources(*origins: str) -> tuple[str, ...]:
