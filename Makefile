@@ -51,6 +51,7 @@ bench: install  ## benchmarks; figures go to bench/results/
 	$(PY) bench/serve/bench_serve.py
 	$(PY) bench/features/bench_features.py
 	$(PY) bench/review/bench_review.py
+	$(PY) bench/canary/bench_canary.py
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache bench/results/*.tmp

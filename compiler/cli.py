@@ -342,6 +342,8 @@ def serve(
     port: Annotated[Optional[int], typer.Option("--port", "-p", min=1, max=65535, help="HTTP port (default 8080).")] = None,
     access_log: Annotated[bool, typer.Option("--access-log", help="Log every request (costs about half the throughput).")] = False,
     policies: PoliciesOpt = None,
+    canary: Annotated[Optional[float], typer.Option("--canary", min=0.01, max=100.0, help="Send this percent of requests to the registry's candidate (a canary analysed and rolled back by the model's spec.serving.canary).")] = None,
+    shadow: Annotated[bool, typer.Option("--shadow", help="Score every request with the registry's candidate too (in the answer's provenance; the champion answers).")] = False,
 ) -> None:
     """Compile, then serve a model's local registry version (champion, else the
     candidate `specops run` registered) with kserve's ModelServer: V1, V2,
@@ -350,7 +352,7 @@ def serve(
 
     _compile_and_write(paths, out, False, policies, Format.text)
     try:
-        command = serve_command(out, model, host, port, access_log)
+        command = serve_command(out, model, host, port, access_log, canary, shadow)
     except ServeError as exc:
         typer.echo(f"serve: {exc}", err=True)
         raise typer.Exit(EXIT_USAGE) from None

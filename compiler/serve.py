@@ -20,6 +20,8 @@ from pathlib import Path
 __all__ = ["ServeError", "ServeCommand", "local_serve_configs", "serve_command"]
 
 HOST_ENV, PORT_ENV, ACCESS_LOG_ENV = "SPECOPS_SERVE_HOST", "SPECOPS_SERVE_PORT", "SPECOPS_SERVE_ACCESS_LOG"
+# The in-process challenger (the registry's candidate beside its champion): runtime/steps/serve.py reads them.
+CANARY_ENV, SHADOW_ENV = "SPECOPS_SERVE_CANARY_PERCENT", "SPECOPS_SERVE_SHADOW"
 
 
 class ServeError(Exception):
@@ -60,7 +62,8 @@ def local_serve_configs(out: Path) -> dict[str, Path]:
     return {p.parent.name: p for p in sorted(runtime_dir.glob("*/serve.json"))}
 
 
-def serve_command(out: Path, model: str | None, host: str | None, port: int | None, access_log: bool) -> ServeCommand:
+def serve_command(out: Path, model: str | None, host: str | None, port: int | None, access_log: bool,
+                  canary: float | None = None, shadow: bool = False) -> ServeCommand:
     configs = local_serve_configs(out)
     if not configs:
         raise ServeError(f"{out / 'runtime'}: no local serve config; a model needs a training pipeline "
@@ -75,6 +78,13 @@ def serve_command(out: Path, model: str | None, host: str | None, port: int | No
     config = configs[model].resolve()
     env = dict(os.environ)
     env.pop(HOST_ENV, None), env.pop(PORT_ENV, None), env.pop(ACCESS_LOG_ENV, None)
+    env.pop(CANARY_ENV, None), env.pop(SHADOW_ENV, None)
+    if canary is not None and shadow:
+        raise ServeError("choose one of --canary and --shadow")
+    if canary is not None:
+        env[CANARY_ENV] = f"{canary:g}"
+    if shadow:
+        env[SHADOW_ENV] = "1"
     if host is not None:
         env[HOST_ENV] = host
     if port is not None:

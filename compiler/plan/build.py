@@ -77,6 +77,7 @@ from runtime.contracts.steps import (
     TransformConfig,
     ValidateDataConfig,
 )
+from runtime.contracts.steps import CanaryConfig
 
 __all__ = ["DOCKER_CONFIG_KEY", "LOCAL_ARTIFACTS", "build_plan", "resource_hash", "secret_refs"]
 
@@ -443,6 +444,7 @@ class _Builder:
                 max_feature_age_s=m.serving.max_feature_age.seconds if m.serving.max_feature_age else None,
                 policy_bundle=f"{CONFIG_MOUNT}/{model.name}/policy-bundle.json", risk_tier=m.risk.tier,
                 online_store=self.online_store(True), sources=self.serve_sources(fs_configs, True),
+                canary=canary_config(model, float(percent or 0)),
             )
             r = m.serving.resources
             servings.append(ServingPlan(
@@ -479,6 +481,7 @@ class _Builder:
             registry_aliases=("champion", "candidate"), registry_shadow_alias="candidate" if m.serving.shadow else None,
             host=LOCAL_HOST, port=LOCAL_PORT, online_store=self.online_store(False),
             review=self.review(model, self.lineage_hash(model), cluster=False),
+            canary=canary_config(model, 0.0, challenger_alias="candidate"),
         )
         return LocalServePlan(model=model.name, config_path=f"{CONFIG_MOUNT}/{model.name}/serve.json", config=config,
                               origin=_origin(node))
@@ -861,3 +864,18 @@ def _short(version: str) -> str:
 def build_plan(spec: ResolvedSpec) -> SystemPlan:
     """The typed plan of the whole system.  Call only on a spec that linted without errors."""
     return _Builder(spec).build()
+
+
+def canary_config(model: Model, percent: float, challenger_alias: str | None = None) -> CanaryConfig | None:
+    """The model's canary steps and rollback analysis (spec defaults when it
+    declares steps but no analysis); None when it declares no canary."""
+    canary = model.spec.serving.canary
+    if canary is None:
+        return None
+    from compiler.spec.model import CanaryAnalysis
+
+    a = canary.analysis or CanaryAnalysis()
+    return CanaryConfig(steps=canary.steps, percent=percent, challenger_alias=challenger_alias,  # type: ignore[arg-type]
+                        interval_s=a.interval.seconds, max_error_rate=a.max_error_rate,
+                        max_latency_p99_ms=a.max_latency_p99_ms, max_score_psi=a.max_score_psi,
+                        min_requests=a.min_requests)

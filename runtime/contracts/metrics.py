@@ -145,6 +145,13 @@ METRICS: tuple[MetricSpec, ...] = (
                help="Edge bundles refused before serving (verification or health check), by EDGE_REJECTION_REASONS."),
     MetricSpec(name="specops_edge_rollbacks_total", type="counter", labels=(*_ENV, "reason"),
                help="Switches back to the previous edge bundle because the current one was found bad."),
+    # predictor: challenger and reload
+    MetricSpec(name="specops_canary_traffic_percent", type="gauge", labels=_REQ,
+               help="Share of requests the in-process challenger (this version) answers; 0 after a rollback."),
+    MetricSpec(name="specops_canary_requests_total", type="counter", labels=(*_REQ, "role", "outcome"),
+               help="Requests scored per arm (role: champion, canary, shadow; outcome: ok, error)."),
+    MetricSpec(name="specops_reloads_total", type="counter", labels=(*_ENV, "outcome"),
+               help="Release reloads (outcome: loaded, refused -- the new release failed to load or warm)."),
 )
 
 _BY_NAME = {m.name: m for m in METRICS}

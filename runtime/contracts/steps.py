@@ -20,6 +20,7 @@ __all__ = [
     "AggregationConfig",
     "ArtifactStoreConfig",
     "BuildFeaturesConfig",
+    "CanaryConfig",
     "DataSourceConfig",
     "EdgeRunConfig",
     "EDGE_TRUST_KEY_FILE",
@@ -469,6 +470,29 @@ class ReviewConfig(_Config):
     labels: ReviewLabelsConfig
 
 
+class CanaryConfig(_Config):
+    """A challenger beside the champion: its traffic share, and the analysis
+    that rolls it back (``spec.serving.canary``).
+
+    In a cluster KServe splits traffic between revisions (canaryTrafficPercent)
+    and each revision knows its role; ``challenger`` / ``challenger_alias``
+    name an in-process challenger instead (`specops serve --canary/--shadow`).
+    The runtime may only ever lower ``percent`` (to 0, on a failed analysis);
+    the next step forward is a pull request."""
+
+    steps: tuple[Annotated[int, Field(ge=1, le=100)], ...]
+    percent: Annotated[float, Field(ge=0, le=100)] = 0.0  # share of requests the challenger answers
+    challenger: ReleaseRef | None = None  # in-process challenger from git
+    # Local variant: the registry alias of the in-process challenger (when it
+    # names another version than the one served).
+    challenger_alias: Literal["champion", "candidate", "previous"] | None = None
+    interval_s: Seconds  # one analysis window; a failure is acted on as soon as it is judged
+    max_error_rate: Annotated[float, Field(ge=0, le=1)]
+    max_latency_p99_ms: Annotated[float, Field(gt=0)]
+    max_score_psi: Annotated[float, Field(gt=0)]
+    min_requests: Annotated[int, Field(ge=1)]  # challenger requests in a window before it is judged
+
+
 class ServeConfig(StepConfig):
     """The predictor of one InferenceService revision."""
 
@@ -500,6 +524,8 @@ class ServeConfig(StepConfig):
     host: str | None = None  # None: every interface (the pod); the local variant binds 127.0.0.1
     port: Annotated[int, Field(ge=1, le=65535)] | None = None  # None: 8080, the InferenceService's port
     access_log: bool | None = None  # per-request access log (None: off; it costs ~half the throughput)
+    # The challenger and its rollback analysis (None: the model declares no canary).
+    canary: CanaryConfig | None = None
 
     @model_validator(mode="after")
     def _one_release_source(self) -> "ServeConfig":

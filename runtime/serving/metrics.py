@@ -16,7 +16,7 @@ from prometheus_client import Counter, Histogram
 
 from runtime.contracts.metrics import DECISION_ACTIONS, ERROR_REASONS, LABEL_ENVIRONMENT, LABEL_MODEL, LABEL_VERSION, metric
 
-__all__ = ["ServingMetrics"]
+__all__ = ["RolloutMetrics", "ServingMetrics"]
 
 _REQUESTS = "specops_requests_total"
 _ERRORS = "specops_request_errors_total"
@@ -73,3 +73,47 @@ class ServingMetrics:
         if child is None:
             child = self._age_children[feature_set] = self._age.labels(**self._req, feature_set=feature_set)
         child.observe(seconds)
+
+
+_CANARY_PERCENT = "specops_canary_traffic_percent"
+_CANARY_REQUESTS = "specops_canary_requests_total"
+_RELOADS = "specops_reloads_total"
+
+
+@cache
+def _rollout_families() -> dict[str, Any]:
+    from prometheus_client import Gauge
+
+    spec = metric(_CANARY_PERCENT)
+    return {_CANARY_PERCENT: Gauge(spec.name, spec.help, spec.labels),
+            _CANARY_REQUESTS: _family(_CANARY_REQUESTS), _RELOADS: _family(_RELOADS)}
+
+
+class RolloutMetrics:
+    """Challenger arms and reloads of one served (model, environment)."""
+
+    def __init__(self, model: str, environment: str) -> None:
+        fam = _rollout_families()
+        self._model, self._environment = model, environment
+        self._percent = fam[_CANARY_PERCENT]
+        self._arm = fam[_CANARY_REQUESTS]
+        self._arm_children: dict[tuple[str, str, bool], Any] = {}
+        self._reloads = {o: fam[_RELOADS].labels(model=model, environment=environment, outcome=o)
+                         for o in ("loaded", "refused")}
+
+    def _labels(self, version: str) -> dict[str, str]:
+        return {LABEL_MODEL: self._model, LABEL_VERSION: version, LABEL_ENVIRONMENT: self._environment}
+
+    def percent(self, version: str, value: float) -> None:
+        self._percent.labels(**self._labels(version)).set(value)
+
+    def arm(self, version: str, role: str, ok: bool) -> None:
+        key = (version, role, ok)
+        child = self._arm_children.get(key)
+        if child is None:  # .labels() costs microseconds per call: children are kept
+            child = self._arm_children[key] = self._arm.labels(**self._labels(version), role=role,
+                                                                outcome="ok" if ok else "error")
+        child.inc()
+
+    def reload(self, loaded: bool) -> None:
+        self._reloads["loaded" if loaded else "refused"].inc()

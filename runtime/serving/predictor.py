@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import math
 import re
+import sys
+import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -24,11 +27,13 @@ import kserve
 from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
 from runtime.contracts.policy import ModelInfo, PolicyBundle
 from runtime.contracts.steps import ServeConfig
+from runtime.serving.canary import CanaryController
 from runtime.serving.errors import BadInput, ServingError
-from runtime.serving.metrics import ServingMetrics
+from runtime.serving.loaded import Arms, LoadedRelease, load_release, warm
+from runtime.serving.metrics import RolloutMetrics, ServingMetrics
 from runtime.serving.online import FeatureRead, OnlineFeatures
 from runtime.serving.policy import PolicyEngine, confidence
-from runtime.serving.release import ServedRelease, resolve_releases
+from runtime.serving.release import ServedRelease, resolve_challenger, resolve_releases
 from runtime.serving.request import PredictionInput, parse_v1, parse_v2
 from runtime.serving.review import InMemoryReviewQueue, ReviewHandoff, ReviewItem
 from runtime.serving.scoring import OnnxScorer
@@ -99,6 +104,9 @@ def request_id(headers: Mapping[str, str] | None) -> str:
     return given if _REQUEST_ID.match(given) else uuid.uuid4().hex
 
 
+GOLDEN_ROWS = 16  # recent feature rows kept to warm a reloaded release with
+
+
 class SpecOpsPredictor(kserve.Model):
     def __init__(self, config: ServeConfig, *, features: OnlineFeatures | None = None,
                  review: ReviewHandoff | None = None, clock_us: Callable[[], int] | None = None) -> None:
@@ -108,63 +116,154 @@ class SpecOpsPredictor(kserve.Model):
         self._given_features = features
         self._clock_us = clock_us or (lambda: time.time_ns() // 1000)
         self.ready = False
+        self._recent: deque[Any] = deque(maxlen=GOLDEN_ROWS)
+        self._reload_lock = threading.Lock()
 
     # ------------------------------------------------------------------ load
 
     def load(self) -> bool:
         cfg = self.config
-        self.served, shadow = resolve_releases(cfg)
-        self.scorer = OnnxScorer(self.served.path, self.served.sha256)
-        self.scorer.check_features(cfg.features)
-        self.shadow_release: ServedRelease | None = shadow
-        self.shadow_scorer = None
-        if shadow is not None:
-            self.shadow_scorer = OnnxScorer(shadow.path, shadow.sha256)
-            self.shadow_scorer.check_features(cfg.features)
         bundle = PolicyBundle.model_validate_json(Path(cfg.policy_bundle).read_text(encoding="utf-8"))
         self.policy = PolicyEngine.for_model(bundle, cfg.model)
+        self._review_rules = tuple(c.rule.id for c in self.policy.rules if c.rule.action == "human_review")
+        self.rollout = RolloutMetrics(cfg.model, cfg.environment)
+        self._arms = self._build_arms(None)
         self.features = self._given_features or OnlineFeatures.open(
             cfg.feature_sets, cfg.features, cfg.online_store, cfg.sources or ())
-        self.metrics = ServingMetrics(cfg.model, self.served.version, cfg.environment,
-                                      tuple(c.rule.id for c in self.policy.rules if c.rule.action == "human_review"))
-        self.model_info = ModelInfo(name=cfg.model, version=self.served.version, release=self.served.release,
-                                    risk_tier=cfg.risk_tier)
-        self._model_variables = self.model_info.model_dump(mode="json", by_alias=True)
         self._rules_read_features = "features" in self.policy.variables
         self.ready = True
         return True
+
+    # The current arms' parts under their pre-reload names (read by `serve`, tests and the guard's metrics).
+    served = property(lambda self: self._arms.champion.served)
+    scorer = property(lambda self: self._arms.champion.scorer)
+    metrics = property(lambda self: self._arms.champion.metrics)
+    model_info = property(lambda self: self._arms.champion.model_info)
+    shadow_release = property(lambda self: self._arms.shadow.served if self._arms.shadow else None)
+    shadow_scorer = property(lambda self: self._arms.shadow.scorer if self._arms.shadow else None)
+    challenger = property(lambda self: self._arms.challenger)
+    canary = property(lambda self: self._arms.controller)
+
+    def _build_arms(self, current: Arms | None) -> Arms:
+        """Resolve what the config serves now and load it, reusing what
+        ``current`` already has loaded (same sha256); new releases are warmed
+        on ``current``'s recent rows before they are returned."""
+        cfg = self.config
+        served, shadow = resolve_releases(cfg)
+        challenger = resolve_challenger(cfg, served)
+        if challenger is not None and shadow is not None:
+            shadow = None  # a canary answers; shadow-scoring the same challenger again would double its cost
+        have = {} if current is None else {
+            (a.served.sha256, a.role): a for a in (current.champion, current.challenger, current.shadow) if a}
+        rows = list(self._recent)
+
+        def get(release: ServedRelease | None, role: str) -> LoadedRelease | None:
+            if release is None:
+                return None
+            found = have.get((release.sha256, role))
+            if found is not None and found.served == release:
+                return found
+            loaded = load_release(cfg, release, role, self._review_rules)
+            if current is not None:
+                warm(loaded, rows)
+            return loaded
+
+        champion = get(served, cfg.role)
+        assert champion is not None
+        arms = Arms(champion, get(challenger, "canary"), get(shadow, "shadow"))
+        other = arms.challenger or arms.shadow
+        if cfg.canary is None or other is None:
+            return arms
+        same = (current is not None and current.controller is not None
+                and (current.champion.served, (current.challenger or current.shadow).served)  # type: ignore[union-attr]
+                == (arms.champion.served, other.served))
+        controller = current.controller if same else CanaryController(  # type: ignore[union-attr]
+            cfg.canary, mode="split" if arms.challenger else "shadow", model=cfg.model, environment=cfg.environment,
+            work_dir=cfg.work_dir, champion=champion.served.version, challenger=other.served.version,
+            challenger_release=other.served.release, audit=getattr(self.review, "audit", None), metrics=self.rollout,
+            clock_us=self._clock_us)
+        return Arms(arms.champion, arms.challenger, arms.shadow, controller)
+
+    def reload(self) -> bool:
+        """Load and warm what the config names now, then switch atomically.
+        Returns whether the served releases changed; a release that fails to
+        load or warm is refused (logged, counted) and the current one keeps serving."""
+        with self._reload_lock:  # one reload at a time; requests never wait for it
+            current = self._arms
+            try:
+                arms = self._build_arms(current)
+            except Exception as exc:  # noqa: BLE001 - whatever the new release does, the old one keeps serving
+                self.rollout.reload(False)
+                print(f"reload {self.config.model}: refused, still serving {current.champion.served.version}: {exc}",
+                      file=sys.stderr, flush=True)
+                return False
+            if arms == current:
+                return False
+            self._arms = arms  # the switch: one reference assignment; in-flight requests keep their snapshot
+            self.rollout.reload(True)
+            extra = f", challenger {arms.challenger.served.version}" if arms.challenger else ""
+            print(f"reload {self.config.model}: now serving {arms.champion.served.version} "
+                  f"({arms.champion.served.release}{extra})", file=sys.stderr, flush=True)
+            return True
 
     # --------------------------------------------------------------- predict
 
     def predict(self, payload: Any, headers: dict[str, str] | None = None) -> Any:
         rid = request_id(headers)
+        arms = self._arms  # one snapshot per request: a reload mid-request changes nothing for it
         if isinstance(payload, InferRequest):
             inputs = parse_v2(payload)
-            results = self.predict_many(inputs, rid)
+            results = self._analysed(inputs, rid, arms)
             return self._v2_response(results, rid)
         inputs = parse_v1(payload)
-        return {"predictions": [p.to_json() for p in self.predict_many(inputs, rid)]}
+        return {"predictions": [p.to_json() for p in self._analysed(inputs, rid, arms)]}
 
-    def predict_many(self, inputs: tuple[PredictionInput, ...], rid: str) -> list[Prediction]:
+    def _analysed(self, inputs: tuple[PredictionInput, ...], rid: str, arms: Arms) -> list[Prediction]:
+        """predict_many on the request's arm, its outcome observed by the canary analysis."""
+        controller: CanaryController | None = arms.controller
+        if controller is None or not controller.active:
+            return self.predict_many(inputs, rid, arms.champion, arms)
+        arm = "challenger" if arms.challenger is not None and controller.to_challenger(rid) else "champion"
+        start = time.perf_counter()
+        try:
+            results = self.predict_many(inputs, rid, arms.challenger if arm == "challenger" else arms.champion, arms)
+        except ServingError as exc:
+            if exc.status >= 500:
+                controller.observe(arm, time.perf_counter() - start, (), True)
+            raise
+        except Exception:
+            controller.observe(arm, time.perf_counter() - start, (), True)
+            raise
+        controller.observe(arm, time.perf_counter() - start, [p.score for p in results], False)
+        return results
+
+    def predict_many(self, inputs: tuple[PredictionInput, ...], rid: str, loaded: LoadedRelease | None = None,
+                     arms: Arms | None = None) -> list[Prediction]:
         now = self._clock_us()
         for i, inp in enumerate(inputs):
             if inp.at_us is not None and inp.at_us > now + MAX_FUTURE_S * US:
                 raise BadInput(f"instances[{i}].at: {_iso(inp.at_us)} is in the future (server time {_iso(now)})")
-        return [self.predict_one(inp, rid, i, now) for i, inp in enumerate(inputs)]
+        arms = arms or self._arms
+        loaded = loaded or arms.champion
+        return [self.predict_one(inp, rid, i, now, loaded, arms) for i, inp in enumerate(inputs)]
 
-    def predict_one(self, inp: PredictionInput, rid: str, index: int, now_us: int) -> Prediction:
+    def predict_one(self, inp: PredictionInput, rid: str, index: int, now_us: int,
+                    loaded: LoadedRelease | None = None, arms: Arms | None = None) -> Prediction:
+        arms = arms or self._arms
+        loaded = loaded or arms.champion
         if inp.event is not None:
             self.features.apply_event(inp.entity, inp.event, inp.at_us if inp.at_us is not None else now_us,
                                       f"instances[{index}].event")
         read = self.features.read(inp.entity, inp.at_us, now_us)
-        row = self.scorer.vector(read.values)
-        score = self.scorer.score(row)
+        row = loaded.scorer.vector(read.values)
+        score = loaded.scorer.score(row)
         if not (math.isfinite(score) and 0.0 <= score <= 1.0):
             raise ModelOutputError(f"the model returned {score!r} for entity {inp.entity!r}, not a probability")
-        threshold = self.scorer.threshold
+        self._recent.append(row)  # golden inputs for warming a reloaded release
+        threshold = loaded.scorer.threshold
         decision = score >= threshold
         conf = confidence(score, threshold)
-        context = self._context(inp.entity, read, score, threshold, decision, conf)
+        context = self._context(inp.entity, read, score, threshold, decision, conf, loaded)
         verdict = self.policy.decide(context)
         action, rule, reason = verdict.action, verdict.rule, verdict.reason
         limit = self.config.max_feature_age_s
@@ -175,13 +274,13 @@ class SpecOpsPredictor(kserve.Model):
         prediction = Prediction(
             prediction_id=f"{rid}/{index}", request_id=rid, entity=inp.entity, at=_iso(read.at_us), score=score,
             threshold=threshold, decision=decision, confidence=conf, action=action, rule=rule, reason=reason,
-            model=self.config.model, version=self.served.version, release=self.served.release,
-            role=self.config.role, environment=self.config.environment, spec_hash=self.config.spec_hash,
-            model_sha256=self.served.sha256, feature_vector_sha256=OnnxScorer.vector_hash(row),
-            feature_age_seconds=age, features=read.values, shadow=self._shadow(row))
-        self.metrics.decision(action, rule)
+            model=self.config.model, version=loaded.served.version, release=loaded.served.release,
+            role=loaded.role, environment=self.config.environment, spec_hash=self.config.spec_hash,
+            model_sha256=loaded.served.sha256, feature_vector_sha256=OnnxScorer.vector_hash(row),
+            feature_age_seconds=age, features=read.values, shadow=self._shadow(row, arms))
+        loaded.metrics.decision(action, rule)
         for fs_name, age in read.ages_s:
-            self.metrics.feature_age(fs_name, age)
+            loaded.metrics.feature_age(fs_name, age)
         if action == "human_review":
             self.review.submit(ReviewItem(
                 prediction_id=prediction.prediction_id, request_id=rid, model=prediction.model,
@@ -191,7 +290,7 @@ class SpecOpsPredictor(kserve.Model):
         return prediction
 
     def _context(self, entity: str, read: FeatureRead, score: float, threshold: float, decision: bool,
-                 conf: float) -> dict[str, Any]:
+                 conf: float, loaded: LoadedRelease | None = None) -> dict[str, Any]:
         """The prediction rules' variables: ``PredictionContext.variables()``
         built directly (a validated model per request costs more than the rules;
         tests/runtime/serving/test_policy.py keeps the two identical)."""
@@ -200,7 +299,7 @@ class SpecOpsPredictor(kserve.Model):
         kind = next((v for k, v in values.items() if (k == "type" or k.endswith("_type")) and isinstance(v, str)), "")
         out = {
             "score": score, "threshold": threshold, "decision": decision, "confidence": conf,
-            "model": self._model_variables,
+            "model": (loaded or self._arms.champion).model_variables,
             "entity": {"id": entity, "type": kind, "criticality": criticality if criticality in _CRITICALITY else "medium"},
             "featureAgeSeconds": read.age_s, "environment": self.config.environment,
         }
@@ -208,12 +307,29 @@ class SpecOpsPredictor(kserve.Model):
             out["features"] = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in values.items()}
         return out
 
-    def _shadow(self, row: Any) -> dict[str, Any] | None:
-        if self.shadow_scorer is None or self.shadow_release is None:
+    def _shadow(self, row: Any, arms: Arms | None = None) -> dict[str, Any] | None:
+        """The shadow's score for the same row: provenance only, never the answer.
+        A failing shadow is recorded (and analysed), never the request's failure."""
+        shadow = (arms or self._arms).shadow
+        controller: CanaryController | None = (arms or self._arms).controller
+        if shadow is None or (controller is not None and not controller.active):
             return None
-        score = self.shadow_scorer.score(row)
-        return {"version": self.shadow_release.version, "release": self.shadow_release.release, "score": score,
-                "decision": score >= self.shadow_scorer.threshold}
+        start = time.perf_counter()
+        try:
+            score = shadow.scorer.score(row)
+            ok = math.isfinite(score) and 0.0 <= score <= 1.0
+        except Exception as exc:  # noqa: BLE001 - onnxruntime's untyped errors; the champion still answers
+            score, ok = math.nan, False
+            error = str(exc)
+        else:
+            error = None if ok else f"not a probability: {score!r}"
+        if controller is not None:
+            controller.observe("challenger", time.perf_counter() - start, (score,) if ok else (), not ok)
+        out = {"version": shadow.served.version, "release": shadow.served.release,
+               "score": score if ok else None, "decision": (score >= shadow.scorer.threshold) if ok else None}
+        if error is not None:
+            out["error"] = error
+        return out
 
     def _v2_response(self, results: list[Prediction], rid: str) -> InferResponse:
         n = [len(results)]
@@ -221,9 +337,10 @@ class SpecOpsPredictor(kserve.Model):
         def out(name: str, datatype: str, data: list[Any]) -> InferOutput:
             return InferOutput(name=name, shape=n, datatype=datatype, data=data)
 
+        first = results[0] if results else None
         return InferResponse(
-            response_id=rid, model_name=self.name, model_version=self.served.version,
-            parameters={"release": self.served.release, "spec_hash": self.config.spec_hash,
+            response_id=rid, model_name=self.name, model_version=first.version if first else self.served.version,
+            parameters={"release": first.release if first else self.served.release, "spec_hash": self.config.spec_hash,
                         "environment": self.config.environment},
             infer_outputs=[
                 out("score", "FP64", [p.score for p in results]),

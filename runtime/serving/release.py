@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from runtime.contracts.steps import ReleaseRef, ServeConfig
 
-__all__ = ["ReleaseError", "ServedRelease", "resolve_releases"]
+__all__ = ["ReleaseError", "ServedRelease", "resolve_challenger", "resolve_releases"]
 
 
 class ReleaseError(Exception):
@@ -97,3 +97,28 @@ def resolve_releases(config: ServeConfig) -> tuple[ServedRelease, ServedRelease 
     if shadow_alias is not None and aliases.get(shadow_alias) not in (None, served.version):
         shadow = _from_registry(config, shadow_alias, cache_dir)
     return served, shadow
+
+
+def resolve_challenger(config: ServeConfig, served: ServedRelease) -> ServedRelease | None:
+    """The in-process canary challenger (``canary.challenger`` from git, or the
+    local ``canary.challenger_alias``) when it takes traffic and is another
+    version than the one served; None otherwise."""
+    canary = config.canary
+    if canary is None or canary.percent <= 0:
+        return None
+    cache_dir = Path(config.work_dir) / "serve" / "models"
+    if canary.challenger is not None:
+        found = _from_ref(canary.challenger, cache_dir)
+    elif canary.challenger_alias is not None:
+        from runtime.registry import Registry
+
+        version = Registry(config.artifacts.uri).aliases(config.model).get(canary.challenger_alias)
+        if version is None:
+            raise ReleaseError(f"--canary: the registry at {config.artifacts.uri} has no {canary.challenger_alias} "
+                               f"version of {config.model!r} to serve as the challenger")
+        if version == served.version:
+            return None
+        found = _from_registry(config, canary.challenger_alias, cache_dir)
+    else:
+        return None
+    return None if found.sha256 == served.sha256 else found

@@ -8,7 +8,13 @@ otherwise the server runs until SIGTERM/SIGINT (0).
 
 `specops serve` may override where it listens through the environment
 (``SPECOPS_SERVE_HOST``, ``SPECOPS_SERVE_PORT``, ``SPECOPS_SERVE_ACCESS_LOG=1``);
-the compiled config is never rewritten.
+the compiled config is never rewritten.  The local variant also takes an
+in-process challenger (``SPECOPS_SERVE_CANARY_PERCENT``: the registry's
+``candidate`` answers that share of requests; ``SPECOPS_SERVE_SHADOW=1``: it
+scores every request and never answers) and reloads when the registry's
+aliases move (polled every ``SPECOPS_SERVE_RELOAD_POLL_S``, 2 s by default;
+0 turns the polling off) or on SIGHUP (in a pod as well: it re-resolves the
+release the config names).
 """
 
 from __future__ import annotations
@@ -25,7 +31,9 @@ from runtime.serving.policy import PolicyLoadError
 from runtime.serving.release import ReleaseError
 from runtime.serving.scoring import ModelFileError
 
-__all__ = ["run"]
+__all__ = ["CANARY_ENV", "RELOAD_ENV", "SHADOW_ENV", "run", "with_challenger"]
+
+CANARY_ENV, SHADOW_ENV, RELOAD_ENV = "SPECOPS_SERVE_CANARY_PERCENT", "SPECOPS_SERVE_SHADOW", "SPECOPS_SERVE_RELOAD_POLL_S"
 
 
 def _listen(config: ServeConfig) -> tuple[str, int, bool]:
@@ -40,6 +48,44 @@ def _listen(config: ServeConfig) -> tuple[str, int, bool]:
     return host, port, access_log
 
 
+def with_challenger(config: ServeConfig, environ: dict[str, str] | os._Environ[str]) -> ServeConfig:
+    """The config with `specops serve --canary/--shadow` applied (local variant only)."""
+    raw_percent, shadow = environ.get(CANARY_ENV), environ.get(SHADOW_ENV) == "1"
+    if raw_percent is None and not shadow:
+        return config
+    if not config.registry_aliases:
+        raise ValueError("--canary/--shadow apply to `specops serve` only; in a cluster the release in git decides")
+    if raw_percent is not None and shadow:
+        raise ValueError("choose one of --canary and --shadow")
+    if config.canary is None:
+        raise ValueError(f"model {config.model!r} declares no spec.serving.canary (its analysis decides rollbacks); "
+                         "add one to serve a challenger")
+    if shadow:
+        return config.model_copy(update={"registry_shadow_alias": config.canary.challenger_alias or "candidate"})
+    try:
+        percent = float(raw_percent)  # type: ignore[arg-type]
+    except ValueError:
+        percent = -1.0
+    if not 0.0 < percent <= 100.0:
+        raise ValueError(f"{CANARY_ENV}={raw_percent!r}: the canary percent must be a number in (0, 100]")
+    canary = config.canary.model_copy(update={"percent": percent,
+                                              "challenger_alias": config.canary.challenger_alias or "candidate"})
+    return config.model_copy(update={"canary": canary})
+
+
+def _reload_poll(config: ServeConfig) -> float:
+    raw = os.environ.get(RELOAD_ENV)
+    if raw is None:
+        return 2.0 if config.registry_aliases else 0.0
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{RELOAD_ENV}={raw!r} is not a number of seconds") from None
+    if value < 0:
+        raise ValueError(f"{RELOAD_ENV}={raw!r}: seconds must be >= 0 (0: no polling)")
+    return value
+
+
 def run(config: ServeConfig) -> int:
     # kserve parses sys.argv when imported, and argparse's prefix matching
     # reads our --config as its --configure_logging: it must see no arguments.
@@ -49,6 +95,8 @@ def run(config: ServeConfig) -> int:
 
     try:
         host, port, access_log = _listen(config)
+        config = with_challenger(config, os.environ)
+        poll_s = _reload_poll(config)
     except ValueError as exc:
         print(f"error: serve {config.model}: {exc}", file=sys.stderr)
         return 2
@@ -89,6 +137,11 @@ def run(config: ServeConfig) -> int:
     # full scans otherwise show up as millisecond pauses in the p99.
     gc.freeze()
     shadow = f", shadow {predictor.shadow_release.version}" if predictor.shadow_release else ""
+    if predictor.challenger is not None:
+        shadow += f", canary {predictor.challenger.served.version} at {config.canary.percent:g}%"  # type: ignore[union-attr]
+    from runtime.serving.reload import ReleaseWatcher
+
+    ReleaseWatcher(predictor, poll_s).start()  # SIGHUP reloads, wherever it runs
     print(f"serve {config.model}: version {predictor.served.version} ({predictor.served.release}{shadow}) "
           f"on http://{host}:{port} (V1 /v1/models/{config.model}:predict, V2 /v2/models/{config.model}/infer, "
           f"/metrics, /openapi.json)", file=sys.stderr, flush=True)
