@@ -137,6 +137,11 @@ _CATALOG: tuple[tuple[str, str, str, str], ...] = (
     ("SO422", "open_circuit action without circuit breaker",
      "An objective opens the circuit but no circuit breaker (with its fallback) is declared.",
      "Add spec.circuitBreaker with a fallback."),
+    ("SO423", "previous_model fallback without a previous release",
+     "The circuit breaker falls back to the previous model, but in this cloud environment the model is served by a "
+     "champion alone: no release in git is the previous one (only a canary replaces a champion), so the predictor "
+     "would refuse to start.",
+     "Use conservative_rule or human_review, or limit the ServiceLevel to environments with a canary."),
     ("SO430", "plaintext secret",
      "A password, token or key is written into a spec. Specs live in git; secrets never do.",
      "Store it in a Kubernetes Secret and reference it with secretRef {name, key}."),

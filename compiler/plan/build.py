@@ -48,6 +48,7 @@ from runtime.contracts.policy import PredictionRule
 from runtime.contracts.steps import (
     AggregationConfig,
     ArtifactStoreConfig,
+    BreakerConfig,
     BuildFeaturesConfig,
     DataSourceConfig,
     EdgeRunConfig,
@@ -445,6 +446,7 @@ class _Builder:
                 policy_bundle=f"{CONFIG_MOUNT}/{model.name}/policy-bundle.json", risk_tier=m.risk.tier,
                 online_store=self.online_store(True), sources=self.serve_sources(fs_configs, True),
                 canary=canary_config(model, float(percent or 0)),
+                breaker=self.breaker(model, env.name, self.release_ref(champion) if canary else None),
             )
             r = m.serving.resources
             servings.append(ServingPlan(
@@ -482,9 +484,28 @@ class _Builder:
             host=LOCAL_HOST, port=LOCAL_PORT, online_store=self.online_store(False),
             review=self.review(model, self.lineage_hash(model), cluster=False),
             canary=canary_config(model, 0.0, challenger_alias="candidate"),
+            breaker=self.breaker(model, None, None),
         )
         return LocalServePlan(model=model.name, config_path=f"{CONFIG_MOUNT}/{model.name}/serve.json", config=config,
                               origin=_origin(node))
+
+    def breaker(self, model: Model, environment: str | None, previous: ReleaseRef | None) -> BreakerConfig | None:
+        """The circuit breaker of the first ServiceLevel covering the model in
+        ``environment`` (None: the local variant, any ServiceLevel) that
+        declares one.  The previous model is the champion a canary replaces in
+        a cluster, the registry's ``previous`` alias locally."""
+        for _, sl in self.spec.service_levels_for(model.name):
+            cb = sl.spec.circuit_breaker
+            if cb is None or (environment is not None and sl.spec.environments
+                              and environment not in sl.spec.environments):
+                continue
+            wants_previous = cb.fallback == "previous_model"
+            return BreakerConfig(
+                failure_threshold=cb.failure_threshold, window_s=cb.window.seconds, open_for_s=cb.open_for.seconds,
+                half_open_requests=cb.half_open_requests, fallback=cb.fallback,
+                previous=previous if wants_previous and environment is not None else None,
+                previous_alias="previous" if wants_previous and environment is None else None)
+        return None
 
     def review(self, model: Model, spec_hash: str, *, cluster: bool) -> ReviewConfig | None:
         labels: DataSource = self.spec.nodes[f"DataSource/{model.spec.label.source}"].resource  # type: ignore[assignment]

@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "AVAILABILITY_SHORT_WINDOW_DIVISOR",
+    "CIRCUIT_DEPENDENCIES",
     "CIRCUIT_STATES",
     "CLIENT_ERROR_REASONS",
     "DECISION_ACTIONS",
@@ -60,6 +61,8 @@ CLIENT_ERROR_REASONS: tuple[str, ...] = ("invalid_input",)
 DECISION_ACTIONS: tuple[str, ...] = ("auto", "human_review", "abstain")
 # specops_circuit_state values: 0 closed, 1 half-open, 2 open.
 CIRCUIT_STATES: tuple[str, ...] = ("closed", "half_open", "open")
+# What a predictor's circuit breakers guard (the ``dependency`` label).
+CIRCUIT_DEPENDENCIES: tuple[str, ...] = ("online-store", "model")
 # The ``metric`` label of the quality gauges.
 QUALITY_METRICS: tuple[str, ...] = ("pr_auc", "recall_at_precision")
 # Why the edge runner refused a bundle (runtime.export.bundle.BundleError.reason
@@ -115,8 +118,8 @@ METRICS: tuple[MetricSpec, ...] = (
                help="Predictions sent to a human, by the policy rule id that sent them."),
     MetricSpec(name="specops_feature_age_seconds", type="histogram", labels=(*_REQ, "feature_set"), buckets=_AGE_BUCKETS,
                help="Age of the online features a prediction used (now minus their last update), in seconds."),
-    MetricSpec(name="specops_circuit_state", type="gauge", labels=_REQ,
-               help="Circuit breaker state: 0 closed, 1 half-open, 2 open."),
+    MetricSpec(name="specops_circuit_state", type="gauge", labels=(*_REQ, "dependency"),
+               help="Circuit breaker state: 0 closed, 1 half-open, 2 open, by dependency (CIRCUIT_DEPENDENCIES)."),
     MetricSpec(name="specops_skew_checks_total", type="counter", labels=_ENV,
                help="Served feature vectors recomputed offline for the training-serving skew check."),
     MetricSpec(name="specops_skew_mismatches_total", type="counter", labels=_ENV,

@@ -19,6 +19,7 @@ __all__ = [
     "STEPS",
     "AggregationConfig",
     "ArtifactStoreConfig",
+    "BreakerConfig",
     "BuildFeaturesConfig",
     "CanaryConfig",
     "DataSourceConfig",
@@ -493,6 +494,23 @@ class CanaryConfig(_Config):
     min_requests: Annotated[int, Field(ge=1)]  # challenger requests in a window before it is judged
 
 
+class BreakerConfig(_Config):
+    """The ServiceLevel's circuit breaker around the predictor's dependencies
+    (the online store, the model): open after ``failure_threshold`` failures
+    within ``window_s``, answer with ``fallback`` for ``open_for_s``, then let
+    ``half_open_requests`` probes through; all of them succeeding closes it."""
+
+    failure_threshold: Annotated[int, Field(ge=1)]
+    window_s: Seconds
+    open_for_s: Seconds
+    half_open_requests: Annotated[int, Field(ge=1)]
+    fallback: Literal["previous_model", "conservative_rule", "human_review"]
+    # previous_model: the release scored instead (cluster), or the registry
+    # alias holding it (local); the predictor refuses to load without it.
+    previous: ReleaseRef | None = None
+    previous_alias: Literal["previous"] | None = None
+
+
 class ServeConfig(StepConfig):
     """The predictor of one InferenceService revision."""
 
@@ -526,6 +544,7 @@ class ServeConfig(StepConfig):
     access_log: bool | None = None  # per-request access log (None: off; it costs ~half the throughput)
     # The challenger and its rollback analysis (None: the model declares no canary).
     canary: CanaryConfig | None = None
+    breaker: BreakerConfig | None = None  # the ServiceLevel's circuitBreaker; None: no breaker
 
     @model_validator(mode="after")
     def _one_release_source(self) -> "ServeConfig":

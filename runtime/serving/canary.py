@@ -38,7 +38,7 @@ from runtime.contracts.monitoring import Incident, control_path
 from runtime.contracts.steps import CanaryConfig
 from runtime.monitoring.incidents import incident_id, record_incident
 from runtime.monitoring.psi import psi
-from runtime.serving.control import ControlFile, write_control
+from runtime.serving.control import ControlReader, write_control
 
 if TYPE_CHECKING:
     from runtime.audit.log import AuditLog
@@ -184,7 +184,7 @@ class CanaryController:
         self.challenger_release = challenger_release
         self._audit, self._metrics = audit, metrics
         self._clock_us, self._monotonic = clock_us, monotonic
-        self.control = ControlFile(control_path(work_dir, model, environment), monotonic=monotonic)
+        self.control = ControlReader(control_path(work_dir, model, environment), clock=monotonic)
         self._lock = threading.Lock()
         self._rolled_back = False
         self.rollback_incident: Incident | None = None

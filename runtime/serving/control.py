@@ -1,67 +1,121 @@
-"""The runtime-control file (``runtime.contracts.monitoring.RuntimeControl``)
-as the predictor reads it: re-read when its mtime changes, checked at most
-once a second, so honouring it costs one ``stat`` a second.
+"""The predictor's side of ``RuntimeControl``: the JSON file the actions
+enforcing objectives write (``runtime.contracts.monitoring.control_path``).
 
-A missing file means "no override".  An unreadable one keeps the last good
-value (a half-written file is impossible with the writers' os.replace, so
-this is a bad edit) and says so once on stderr.
+Read on the request path, so it must be cheap: at most one ``stat`` a second
+(``interval_s``), and the file is parsed again only when its mtime or size
+changed.  A missing file is "no override".  A file that cannot be read or
+parsed keeps the last good control and is logged once per change: the
+writer replaces it atomically, so a bad one is a bug there, and serving on
+must not depend on it.
+
+Two levers only: ``forced_open`` (every breaker answers with the declared
+fallback until a time) and ``canary_percent`` (traffic to the canary).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
-import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import fields
 
-from runtime.contracts.monitoring import RuntimeControl
+from runtime.contracts.monitoring import RuntimeControl, control_path
 
-__all__ = ["ControlFile", "write_control"]
+__all__ = ["ControlReader", "write_control"]
 
-_FIELDS = tuple(f.name for f in fields(RuntimeControl))
+log = logging.getLogger(__name__)
+_FIELDS = {f.name: f.type for f in fields(RuntimeControl)}
+_MAX_US = 253_402_300_799_999_999  # 9999-12-31T23:59:59.999999Z: a time the answers can still print
 
 
-def _parse(raw: str, path: str) -> RuntimeControl:
+def _parse(raw: bytes, path: str) -> RuntimeControl:
     data = json.loads(raw)
     if not isinstance(data, dict):
-        raise ValueError(f"{path}: a RuntimeControl is a JSON object")
+        raise ValueError("not a JSON object")
     unknown = sorted(set(data) - set(_FIELDS))
     if unknown:
-        raise ValueError(f"{path}: unknown RuntimeControl fields {unknown}")
+        raise ValueError(f"unknown fields {unknown} (RuntimeControl has {sorted(_FIELDS)})")
+    for name in ("circuit_forced_open_until_us", "updated_at_us"):
+        v = data.get(name)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= _MAX_US):
+            raise ValueError(f"{name}: {v!r} is not a time in UTC microseconds (0 to year 9999)")
+    pct = data.get("canary_percent")
+    if pct is not None and (isinstance(pct, bool) or not isinstance(pct, (int, float)) or not 0 <= pct <= 100):
+        raise ValueError(f"canary_percent: {pct!r} is not a number in [0, 100]")
+    for name in ("circuit_reason", "canary_reason", "incident"):
+        v = data.get(name)
+        if v is not None and not isinstance(v, str):
+            raise ValueError(f"{name}: {v!r} is not a string")
+    if "canary_percent" in data and pct is not None:
+        data["canary_percent"] = float(pct)
     return RuntimeControl(**data)
 
 
-class ControlFile:
-    def __init__(self, path: str, *, check_every_s: float = 1.0,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+class ControlReader:
+    """The current ``RuntimeControl`` of one predictor, re-read when the file changes."""
+
+    def __init__(self, path: str, *, interval_s: float = 1.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.path = path
-        self._every = check_every_s
-        self._monotonic = monotonic
+        self.interval_s = interval_s
+        self._clock = clock
+        self._lock = threading.Lock()
         self._next_check = float("-inf")
-        self._mtime: int | None = None
-        self._value = RuntimeControl()
+        self._seen: tuple[int, int] | None = None  # (mtime_ns, size) of the file last read; None: absent
+        self._control = RuntimeControl()
+        self.reloads = 0  # files parsed (for tests and the bench)
+
+    @classmethod
+    def for_predictor(cls, work_dir: str, model: str, environment: str) -> "ControlReader":
+        return cls(control_path(work_dir, model, environment))
 
     def current(self) -> RuntimeControl:
-        now = self._monotonic()
-        if now < self._next_check:
-            return self._value
-        self._next_check = now + self._every
+        now = self._clock()
+        if now < self._next_check:  # the common case: one clock read and a compare
+            return self._control
+        with self._lock:
+            if now >= self._next_check:
+                self._next_check = now + self.interval_s
+                self._refresh()
+            return self._control
+
+    def _refresh(self) -> None:
         try:
-            mtime = os.stat(self.path).st_mtime_ns
+            st = os.stat(self.path)
         except FileNotFoundError:
-            self._mtime, self._value = None, RuntimeControl()
-            return self._value
-        if mtime != self._mtime:
-            self._mtime = mtime
-            try:
-                with open(self.path, encoding="utf-8") as fh:
-                    self._value = _parse(fh.read(), self.path)
-            except (OSError, ValueError, TypeError) as exc:
-                print(f"warning: {self.path}: unreadable runtime control, keeping the last one: {exc}",
-                      file=sys.stderr, flush=True)
-        return self._value
+            if self._seen is not None:
+                log.info("runtime control %s removed: no override", self.path)
+            self._seen, self._control = None, RuntimeControl()
+            return
+        except OSError as exc:
+            log.warning("runtime control %s: cannot stat (%s); keeping the last one", self.path, exc)
+            return
+        key = (st.st_mtime_ns, st.st_size)
+        if key == self._seen:
+            return
+        self._seen = key
+        try:
+            with open(self.path, "rb") as f:
+                control = _parse(f.read(), self.path)
+        except (OSError, ValueError, TypeError) as exc:
+            log.warning("runtime control %s is unusable (%s); keeping the last one. The writer must write "
+                        "RuntimeControl fields as JSON, atomically (temp file + os.replace)", self.path, exc)
+            return
+        self._control = control
+        self.reloads += 1
+        log.info("runtime control %s: %s", self.path, control)
+
+    def forced_open(self, now_us: int) -> RuntimeControl | None:
+        """The control forcing every circuit open at ``now_us``, or None."""
+        c = self.current()
+        until = c.circuit_forced_open_until_us
+        return c if until is not None and now_us < until else None
+
+    def canary_percent(self) -> float | None:
+        """The canary traffic override (0.0: all traffic to the champion), or None."""
+        return self.current().canary_percent
 
 
 def write_control(path: str, control: RuntimeControl) -> None:

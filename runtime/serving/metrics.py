@@ -12,9 +12,10 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
-from runtime.contracts.metrics import DECISION_ACTIONS, ERROR_REASONS, LABEL_ENVIRONMENT, LABEL_MODEL, LABEL_VERSION, metric
+from runtime.contracts.metrics import (CIRCUIT_DEPENDENCIES, CIRCUIT_STATES, DECISION_ACTIONS, ERROR_REASONS,
+                                      LABEL_ENVIRONMENT, LABEL_MODEL, LABEL_VERSION, metric)
 
 __all__ = ["RolloutMetrics", "ServingMetrics"]
 
@@ -24,6 +25,7 @@ _DURATION = "specops_request_duration_seconds"
 _DECISIONS = "specops_decisions_total"
 _ESCALATIONS = "specops_escalations_total"
 _FEATURE_AGE = "specops_feature_age_seconds"
+_CIRCUIT = "specops_circuit_state"
 
 
 def _family(name: str) -> Any:
@@ -33,12 +35,14 @@ def _family(name: str) -> Any:
         return Counter(base, spec.help, spec.labels)
     if spec.type == "histogram":
         return Histogram(base, spec.help, spec.labels, buckets=spec.buckets)
+    if spec.type == "gauge":
+        return Gauge(base, spec.help, spec.labels)
     raise ValueError(f"{name}: the predictor exports no {spec.type}")
 
 
 @cache
 def _families() -> dict[str, Any]:
-    return {n: _family(n) for n in (_REQUESTS, _ERRORS, _DURATION, _DECISIONS, _ESCALATIONS, _FEATURE_AGE)}
+    return {n: _family(n) for n in (_REQUESTS, _ERRORS, _DURATION, _DECISIONS, _ESCALATIONS, _FEATURE_AGE, _CIRCUIT)}
 
 
 class ServingMetrics:
@@ -59,6 +63,14 @@ class ServingMetrics:
         self._age = fam[_FEATURE_AGE]
         self._req = req
         self._age_children: dict[str, Any] = {}
+        self._circuit = fam[_CIRCUIT]
+
+    def circuit(self, dependency: str, state: str) -> None:
+        """``specops_circuit_state``: 0 closed, 1 half-open, 2 open (exported
+        only by a predictor with breakers: it sets each at load)."""
+        if dependency not in CIRCUIT_DEPENDENCIES:
+            raise ValueError(f"unknown circuit dependency {dependency!r}; one of {CIRCUIT_DEPENDENCIES}")
+        self._circuit.labels(**self._req, dependency=dependency).set(CIRCUIT_STATES.index(state))
 
     def error(self, reason: str) -> None:
         self._errors.get(reason, self._errors["internal"]).inc()

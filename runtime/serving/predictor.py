@@ -6,10 +6,33 @@ the request carries one) -> the ONNX model's calibrated score -> decision by
 the threshold -> the prediction rules -> action.  The answer carries what
 makes it traceable: model version, release, spec hash, a hash of the exact
 feature vector, request and prediction ids, and the reason (rule + message).
+
+Circuit breakers (the ServiceLevel's ``circuitBreaker``) guard the online
+store (read and apply) and the model call.  A failure while a breaker is
+closed is the request's error (503 / 500); once it is open (or half-open
+with its probes taken, or a probe failed, or ``RuntimeControl`` forces every
+circuit open) the answer comes from the declared fallback, marked with
+``breaker: {dependency, state, fallback}`` and the rule
+``circuit-open:<dependency>``:
+
+* ``human_review``: action ``human_review``, and the item goes to the review
+  hand-off like any escalation;
+* ``conservative_rule``: a fixed decision: failure assumed (decision true,
+  action ``auto``) -- for a failure predictor the side that inspects the
+  asset rather than ignores it;
+* ``previous_model``: the previous release scores the same features and the
+  prediction rules decide as usual; without features (the store is the open
+  circuit) nothing can score, and the answer is ``abstain``.
+
+Without a model score, ``score``, ``feature_age_seconds`` and
+``feature_vector_sha256`` are null (NaN / "" in V2), and the review item's
+score is set at the threshold (its "failure predicted" side).
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import math
 import re
 import sys
@@ -27,23 +50,29 @@ import kserve
 from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
 from runtime.contracts.policy import ModelInfo, PolicyBundle
 from runtime.contracts.steps import ServeConfig
+from runtime.serving.breaker import CLOSED, OPEN, CircuitBreaker
 from runtime.serving.canary import CanaryController
-from runtime.serving.errors import BadInput, ServingError
+from runtime.serving.control import ControlReader
+from runtime.serving.errors import BadInput, FeaturesUnavailable, ServingError
 from runtime.serving.loaded import Arms, LoadedRelease, load_release, warm
 from runtime.serving.metrics import RolloutMetrics, ServingMetrics
 from runtime.serving.online import FeatureRead, OnlineFeatures
 from runtime.serving.policy import PolicyEngine, confidence
-from runtime.serving.release import ServedRelease, resolve_challenger, resolve_releases
+from runtime.serving.release import ServedRelease, resolve_challenger, resolve_previous, resolve_releases
 from runtime.serving.request import PredictionInput, parse_v1, parse_v2
 from runtime.serving.review import InMemoryReviewQueue, ReviewHandoff, ReviewItem
 from runtime.serving.scoring import OnnxScorer
 
-__all__ = ["ModelOutputError", "Prediction", "SpecOpsPredictor", "MAX_FUTURE_S"]
+__all__ = ["FORCED", "MODEL", "ModelOutputError", "Prediction", "SpecOpsPredictor", "MAX_FUTURE_S", "STORE"]
 
+log = logging.getLogger(__name__)
 US = 1_000_000
 MAX_FUTURE_S = 300.0  # clock skew tolerated on a caller's `at`
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _CRITICALITY = ("low", "medium", "high", "critical")
+# The dependencies breakers guard (runtime.contracts.metrics.CIRCUIT_DEPENDENCIES),
+# and the mark of a RuntimeControl that forces every circuit open.
+STORE, MODEL, FORCED = "online-store", "model", "all"
 
 
 class ModelOutputError(ServingError):
@@ -59,7 +88,7 @@ class Prediction:
     request_id: str
     entity: str
     at: str
-    score: float
+    score: float | None  # None: a breaker's fallback answered without a model score
     threshold: float
     decision: bool
     confidence: float
@@ -73,10 +102,11 @@ class Prediction:
     environment: str
     spec_hash: str
     model_sha256: str
-    feature_vector_sha256: str
-    feature_age_seconds: float
+    feature_vector_sha256: str | None
+    feature_age_seconds: float | None
     features: Mapping[str, Any]
     shadow: Mapping[str, Any] | None
+    breaker: Mapping[str, Any] | None = None  # {dependency, state, fallback, ...} when a breaker chose the answer
 
     def to_json(self) -> dict[str, Any]:
         out = {
@@ -92,6 +122,8 @@ class Prediction:
         }
         if self.shadow is not None:
             out["shadow"] = dict(self.shadow)
+        if self.breaker is not None:
+            out["breaker"] = dict(self.breaker)
         return out
 
 
@@ -109,12 +141,15 @@ GOLDEN_ROWS = 16  # recent feature rows kept to warm a reloaded release with
 
 class SpecOpsPredictor(kserve.Model):
     def __init__(self, config: ServeConfig, *, features: OnlineFeatures | None = None,
-                 review: ReviewHandoff | None = None, clock_us: Callable[[], int] | None = None) -> None:
+                 review: ReviewHandoff | None = None, clock_us: Callable[[], int] | None = None,
+                 breaker_clock: Callable[[], float] | None = None, control: ControlReader | None = None) -> None:
         super().__init__(config.model)
         self.config = config
         self.review: ReviewHandoff = review if review is not None else InMemoryReviewQueue()
         self._given_features = features
+        self._given_control = control
         self._clock_us = clock_us or (lambda: time.time_ns() // 1000)
+        self._breaker_clock = breaker_clock or time.monotonic
         self.ready = False
         self._recent: deque[Any] = deque(maxlen=GOLDEN_ROWS)
         self._reload_lock = threading.Lock()
@@ -131,8 +166,29 @@ class SpecOpsPredictor(kserve.Model):
         self.features = self._given_features or OnlineFeatures.open(
             cfg.feature_sets, cfg.features, cfg.online_store, cfg.sources or ())
         self._rules_read_features = "features" in self.policy.variables
+        self.previous: LoadedRelease | None = None
+        if cfg.breaker is not None and cfg.breaker.fallback == "previous_model":  # refused here, not in an outage
+            self.previous = load_release(cfg, resolve_previous(cfg), cfg.role, self._review_rules)
+        self._forced = False
+        self._load_breakers()
+        self.control = self._given_control or ControlReader.for_predictor(cfg.work_dir, cfg.model, cfg.environment)
         self.ready = True
         return True
+
+    def _load_breakers(self) -> None:
+        cfg = self.config
+        self.breakers: dict[str, CircuitBreaker] = {}
+        if cfg.breaker is None:
+            return
+        for dep in (STORE, MODEL):
+            self.breakers[dep] = CircuitBreaker(dep, cfg.breaker, clock=self._breaker_clock,
+                                                on_change=lambda state, dep=dep: self._circuit_changed(dep, state))
+            self.metrics.circuit(dep, CLOSED)
+
+    def _circuit_changed(self, dependency: str, state: str) -> None:
+        if not self._forced:  # while forced open the gauge says open
+            self.metrics.circuit(dependency, state)
+        log.warning("circuit breaker %s of %s: %s", dependency, self.config.model, state)
 
     # The current arms' parts under their pre-reload names (read by `serve`, tests and the guard's metrics).
     served = property(lambda self: self._arms.champion.served)
@@ -234,7 +290,7 @@ class SpecOpsPredictor(kserve.Model):
         except Exception:
             controller.observe(arm, time.perf_counter() - start, (), True)
             raise
-        controller.observe(arm, time.perf_counter() - start, [p.score for p in results], False)
+        controller.observe(arm, time.perf_counter() - start, [p.score for p in results if p.score is not None], False)
         return results
 
     def predict_many(self, inputs: tuple[PredictionInput, ...], rid: str, loaded: LoadedRelease | None = None,
@@ -251,15 +307,31 @@ class SpecOpsPredictor(kserve.Model):
                     loaded: LoadedRelease | None = None, arms: Arms | None = None) -> Prediction:
         arms = arms or self._arms
         loaded = loaded or arms.champion
-        if inp.event is not None:
-            self.features.apply_event(inp.entity, inp.event, inp.at_us if inp.at_us is not None else now_us,
-                                      f"instances[{index}].event")
-        read = self.features.read(inp.entity, inp.at_us, now_us)
+        forced = self._forced_open(now_us)
+        fallback = self.config.breaker.fallback if self.config.breaker is not None else None
+        if forced is not None and fallback != "previous_model":
+            return self._fallback(inp, rid, index, now_us, self._forced_mark(forced), None, None, loaded)
+
+        def features() -> FeatureRead:
+            if inp.event is not None:
+                self.features.apply_event(inp.entity, inp.event, inp.at_us if inp.at_us is not None else now_us,
+                                          f"instances[{index}].event")
+            return self.features.read(inp.entity, inp.at_us, now_us)
+
+        read, mark = self._guarded(STORE, features, FeaturesUnavailable)
+        if read is None:
+            return self._fallback(inp, rid, index, now_us, mark, None, None, loaded)
         row = loaded.scorer.vector(read.values)
-        score = loaded.scorer.score(row)
-        if not (math.isfinite(score) and 0.0 <= score <= 1.0):
-            raise ModelOutputError(f"the model returned {score!r} for entity {inp.entity!r}, not a probability")
+        if forced is not None:
+            return self._fallback(inp, rid, index, now_us, self._forced_mark(forced), read, row, loaded)
+        score, mark = self._guarded(MODEL, lambda: self._score(loaded.scorer, row, inp.entity), ModelOutputError)
+        if score is None:
+            return self._fallback(inp, rid, index, now_us, mark, read, row, loaded)
         self._recent.append(row)  # golden inputs for warming a reloaded release
+        return self._decide(inp, rid, index, read, row, score, loaded, arms, None)
+
+    def _decide(self, inp: PredictionInput, rid: str, index: int, read: FeatureRead, row: Any, score: float,
+                loaded: LoadedRelease, arms: Arms | None, breaker: dict[str, Any] | None) -> Prediction:
         threshold = loaded.scorer.threshold
         decision = score >= threshold
         conf = confidence(score, threshold)
@@ -271,23 +343,123 @@ class SpecOpsPredictor(kserve.Model):
         if action != "abstain" and limit is not None and age > limit:
             action, rule = "abstain", "max-feature-age"
             reason = f"features are {age:.0f}s old, beyond the model's maxFeatureAge of {limit:g}s"
+        if breaker is not None:
+            reason = f"{reason} [{breaker['reason']}]"
         prediction = Prediction(
             prediction_id=f"{rid}/{index}", request_id=rid, entity=inp.entity, at=_iso(read.at_us), score=score,
             threshold=threshold, decision=decision, confidence=conf, action=action, rule=rule, reason=reason,
             model=self.config.model, version=loaded.served.version, release=loaded.served.release,
             role=loaded.role, environment=self.config.environment, spec_hash=self.config.spec_hash,
             model_sha256=loaded.served.sha256, feature_vector_sha256=OnnxScorer.vector_hash(row),
-            feature_age_seconds=age, features=read.values, shadow=self._shadow(row, arms))
-        loaded.metrics.decision(action, rule)
+            feature_age_seconds=age, features=read.values,
+            shadow=self._shadow(row, arms) if breaker is None else None, breaker=breaker)
         for fs_name, age in read.ages_s:
             loaded.metrics.feature_age(fs_name, age)
-        if action == "human_review":
+        return self._answered(prediction, loaded)
+
+    def _answered(self, prediction: Prediction, loaded: LoadedRelease) -> Prediction:
+        loaded.metrics.decision(prediction.action, prediction.rule)
+        if prediction.action == "human_review":
+            # No score (a fallback): the threshold, the "failure predicted" side a reviewer checks.
+            score = prediction.score if prediction.score is not None else prediction.threshold
             self.review.submit(ReviewItem(
-                prediction_id=prediction.prediction_id, request_id=rid, model=prediction.model,
+                prediction_id=prediction.prediction_id, request_id=prediction.request_id, model=prediction.model,
                 version=prediction.version, release=prediction.release, environment=prediction.environment,
-                entity=inp.entity, score=score, threshold=threshold, rule=rule, reason=reason,
-                feature_vector_sha256=prediction.feature_vector_sha256, at=prediction.at))
+                entity=prediction.entity, score=score, threshold=prediction.threshold, rule=prediction.rule,
+                reason=prediction.reason, feature_vector_sha256=prediction.feature_vector_sha256 or "",
+                at=prediction.at))
         return prediction
+
+    # -------------------------------------------------------------- breakers
+
+    @staticmethod
+    def _score(scorer: OnnxScorer, row: Any, entity: str) -> float:
+        try:
+            score = scorer.score(row)
+        except Exception as exc:  # onnxruntime raises its own untyped errors at run time
+            raise ModelOutputError(f"the model failed for entity {entity!r}: {type(exc).__name__}: {exc}") from None
+        if not (math.isfinite(score) and 0.0 <= score <= 1.0):
+            raise ModelOutputError(f"the model returned {score!r} for entity {entity!r}, not a probability")
+        return score
+
+    def _guarded(self, dependency: str, call: Callable[[], Any], failure: type[ServingError]
+                 ) -> tuple[Any, dict[str, Any] | None]:
+        """(result, None), or (None, the breaker mark) when the fallback answers.
+        A failure while the circuit stays closed is raised (the request fails);
+        any other error is the caller's, and the dependency answered."""
+        breaker = self.breakers.get(dependency)
+        if breaker is None:
+            return call(), None
+        ticket = breaker.admit()
+        if ticket is None:
+            return None, self._mark(breaker, breaker.state, f"circuit {breaker.state.replace('_', '-')} on "
+                                                             f"{dependency}")
+        try:
+            out = call()
+        except failure as exc:
+            state = breaker.record(ticket, ok=False)
+            if state == CLOSED:
+                raise
+            return None, self._mark(breaker, state, f"circuit open on {dependency}: {exc.message}")
+        except BaseException:
+            breaker.record(ticket, ok=True)
+            raise
+        breaker.record(ticket, ok=True)
+        return out, None
+
+    def _mark(self, breaker: CircuitBreaker, state: str, reason: str) -> dict[str, Any]:
+        return {"dependency": breaker.dependency, "state": state, "fallback": breaker.config.fallback,
+                "reason": reason}
+
+    def _forced_open(self, now_us: int) -> Any:
+        if not self.breakers:
+            return None
+        forced = self.control.forced_open(now_us)
+        if (forced is not None) != self._forced:
+            self._forced = forced is not None
+            for dep, breaker in self.breakers.items():
+                self.metrics.circuit(dep, OPEN if self._forced else breaker.state)
+            log.warning("runtime control %s: every circuit %s (%s)", self.control.path,
+                        "forced open" if self._forced else "released",
+                        (forced.circuit_reason or "no reason given") if forced else "its time is over")
+        return forced
+
+    def _forced_mark(self, forced: Any) -> dict[str, Any]:
+        assert self.config.breaker is not None
+        until = _iso(forced.circuit_forced_open_until_us)
+        return {"dependency": FORCED, "state": "forced_open", "fallback": self.config.breaker.fallback,
+                "reason": f"every circuit forced open until {until}: {forced.circuit_reason or 'no reason given'}",
+                "incident": forced.incident}
+
+    def _fallback(self, inp: PredictionInput, rid: str, index: int, now_us: int, mark: dict[str, Any] | None,
+                  read: FeatureRead | None, row: Any, loaded: LoadedRelease) -> Prediction:
+        """The declared fallback's answer (see the module docstring)."""
+        assert mark is not None and self.config.breaker is not None
+        fallback = self.config.breaker.fallback
+        if fallback == "previous_model" and read is not None and self.previous is not None:
+            previous = self.previous
+            score = self._score(previous.scorer, row, inp.entity)  # a failing previous model is a 500 too
+            return self._decide(inp, rid, index, read, row, score, previous, None,
+                                {**mark, "version": previous.served.version})
+        rule = f"circuit-open:{mark['dependency']}"
+        decision = True
+        if fallback == "human_review":
+            action, reason = "human_review", f"{mark['reason']}; routed to a human (declared fallback)"
+        elif fallback == "conservative_rule":
+            action, reason = "auto", f"{mark['reason']}; conservative rule: failure assumed (declared fallback)"
+        else:  # previous_model without features: nothing can score
+            action, decision = "abstain", False
+            reason = f"{mark['reason']}; no features, so the previous model cannot score either"
+        at = inp.at_us if inp.at_us is not None else now_us
+        return self._answered(Prediction(
+            prediction_id=f"{rid}/{index}", request_id=rid, entity=inp.entity,
+            at=_iso(read.at_us if read is not None else at), score=None, threshold=loaded.scorer.threshold,
+            decision=decision, confidence=0.0, action=action, rule=rule, reason=reason, model=self.config.model,
+            version=loaded.served.version, release=loaded.served.release, role=loaded.role,
+            environment=self.config.environment, spec_hash=self.config.spec_hash, model_sha256=loaded.served.sha256,
+            feature_vector_sha256=OnnxScorer.vector_hash(row) if row is not None else None,
+            feature_age_seconds=read.age_s if read is not None else None,
+            features=read.values if read is not None else {}, shadow=None, breaker=mark), loaded)
 
     def _context(self, entity: str, read: FeatureRead, score: float, threshold: float, decision: bool,
                  conf: float, loaded: LoadedRelease | None = None) -> dict[str, Any]:
@@ -337,20 +509,28 @@ class SpecOpsPredictor(kserve.Model):
         def out(name: str, datatype: str, data: list[Any]) -> InferOutput:
             return InferOutput(name=name, shape=n, datatype=datatype, data=data)
 
+        nan = math.nan
         first = results[0] if results else None
+        parameters = {"release": first.release if first else self.served.release, "spec_hash": self.config.spec_hash,
+                      "environment": self.config.environment}
+        marks = [p.breaker for p in results if p.breaker is not None]
+        if marks:  # the V1 "breaker" object, per row in the "breaker" output (JSON, "" when none)
+            parameters["breaker"] = json.dumps(marks[0], sort_keys=True)
         return InferResponse(
             response_id=rid, model_name=self.name, model_version=first.version if first else self.served.version,
-            parameters={"release": first.release if first else self.served.release, "spec_hash": self.config.spec_hash,
-                        "environment": self.config.environment},
+            parameters=parameters,
             infer_outputs=[
-                out("score", "FP64", [p.score for p in results]),
+                out("score", "FP64", [p.score if p.score is not None else nan for p in results]),
                 out("decision", "BOOL", [p.decision for p in results]),
                 out("action", "BYTES", [p.action for p in results]),
                 out("rule", "BYTES", [p.rule or "" for p in results]),
                 out("reason", "BYTES", [p.reason for p in results]),
-                out("feature_vector_sha256", "BYTES", [p.feature_vector_sha256 for p in results]),
+                out("feature_vector_sha256", "BYTES", [p.feature_vector_sha256 or "" for p in results]),
                 out("prediction_id", "BYTES", [p.prediction_id for p in results]),
-                out("feature_age_seconds", "FP64", [p.feature_age_seconds for p in results]),
+                out("feature_age_seconds", "FP64",
+                    [p.feature_age_seconds if p.feature_age_seconds is not None else nan for p in results]),
+                *([out("breaker", "BYTES", [json.dumps(p.breaker, sort_keys=True) if p.breaker else ""
+                                            for p in results])] if marks else []),
             ])
 
     def unload(self) -> None:

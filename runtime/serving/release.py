@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from runtime.contracts.steps import ReleaseRef, ServeConfig
 
-__all__ = ["ReleaseError", "ServedRelease", "resolve_challenger", "resolve_releases"]
+__all__ = ["ReleaseError", "ServedRelease", "resolve_challenger", "resolve_previous", "resolve_releases"]
 
 
 class ReleaseError(Exception):
@@ -122,3 +122,27 @@ def resolve_challenger(config: ServeConfig, served: ServedRelease) -> ServedRele
     else:
         return None
     return None if found.sha256 == served.sha256 else found
+
+
+def resolve_previous(config: ServeConfig) -> ServedRelease:
+    """The release a ``previous_model`` circuit-breaker fallback scores with:
+    the breaker's ``previous`` ReleaseRef (cluster) or the registry's
+    ``previous`` alias (local).  Refuses to serve without one: a fallback
+    that cannot run would be found out only during an outage."""
+    breaker = config.breaker
+    assert breaker is not None and breaker.fallback == "previous_model"
+    cache_dir = Path(config.work_dir) / "serve" / "models"
+    if breaker.previous is not None:
+        return _from_ref(breaker.previous, cache_dir)
+    if breaker.previous_alias is None or config.release is not None:
+        raise ReleaseError(f"the circuit breaker of {config.model!r} falls back to the previous model, but this "
+                           "revision has no previous release to score with (only a canary replaces one); declare "
+                           "another fallback (conservative_rule or human_review) in the ServiceLevel")
+    from runtime.registry import Registry
+
+    aliases = Registry(config.artifacts.uri).aliases(config.model)
+    if breaker.previous_alias not in aliases:
+        raise ReleaseError(f"the circuit breaker of {config.model!r} falls back to the previous model, but the "
+                           f"registry at {config.artifacts.uri} has no {breaker.previous_alias!r} version of it; "
+                           "register one (promote twice) or declare another fallback in the ServiceLevel")
+    return _from_registry(config, breaker.previous_alias, cache_dir)

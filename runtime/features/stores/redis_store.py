@@ -1,5 +1,13 @@
 """Redis online store (production).
 
+URL: ``redis://[:PASSWORD@]HOST:PORT/DB?prefix=P&connect_timeout=S&socket_timeout=S&retries=N``.
+The timeouts (seconds; defaults 0.25 each) and retries (default 1, no
+backoff) are short on purpose: a predictor's request timeout is seconds, and
+an outage must fail a read fast enough for the circuit breaker to answer
+with the fallback in time (redis-py's defaults would wait 5 s and retry
+three times with backoff).  One retry survives a pooled connection that the
+server closed (a Redis restart).
+
 Keys (``P`` is the URL's ``prefix``, default ``specops``):
 ``P:fs:<feature set>:<entity>`` the entity's serialized state, with the
 feature set's ``online.ttl`` as expiry (refreshed on every apply);
@@ -25,13 +33,18 @@ from collections.abc import Callable
 from urllib.parse import parse_qs, urlsplit
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from runtime.features.state import EntityState
 from runtime.features.store import ApplyResult, StoreError
 
-__all__ = ["RedisStore"]
+__all__ = ["CONNECTION_RETRIES", "CONNECT_TIMEOUT_S", "SOCKET_TIMEOUT_S", "RedisStore"]
 
 _MAX_RETRIES = 100
+CONNECT_TIMEOUT_S = 0.25
+SOCKET_TIMEOUT_S = 0.25
+CONNECTION_RETRIES = 1
 # States this store wrote last, kept to skip the GET of the next apply to the
 # same entity; bounded (oldest first out), a miss only costs that GET.
 _CACHE_ENTRIES = 4096
@@ -58,6 +71,20 @@ return 1
 """
 
 
+def _number(query: dict[str, list[str]], name: str, default: float, url: str) -> float:
+    raw = query.get(name, [None])[0]
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not (0 <= value < 3600) or (value == 0 and name != "retries"):
+        raise StoreError(f"online store URL {url!r}: {name}={raw!r} must be a positive number of "
+                         f"{'retries' if name == 'retries' else 'seconds'} (default {default:g})")
+    return value
+
+
 class RedisStore:
     def __init__(self, url: str) -> None:
         parts = urlsplit(url)
@@ -66,9 +93,15 @@ class RedisStore:
         db = parts.path.strip("/") or "0"
         if not db.isdigit():
             raise StoreError(f"online store URL {url!r}: the database must be a number (redis://HOST:PORT/DB)")
+        connect_timeout = _number(query, "connect_timeout", CONNECT_TIMEOUT_S, url)
+        socket_timeout = _number(query, "socket_timeout", SOCKET_TIMEOUT_S, url)
+        retries = _number(query, "retries", CONNECTION_RETRIES, url)
+        if retries != int(retries):
+            raise StoreError(f"online store URL {url!r}: retries must be a whole number, got {retries:g}")
         try:
             self.client = redis.Redis(host=parts.hostname or "127.0.0.1", port=parts.port or 6379, db=int(db),
-                                      password=parts.password, socket_timeout=5.0)
+                                      password=parts.password, socket_connect_timeout=connect_timeout,
+                                      socket_timeout=socket_timeout, retry=Retry(NoBackoff(), int(retries)))
         except ValueError as exc:
             raise StoreError(f"online store URL {url!r}: {exc}") from None
         self._compare_and_set = self.client.register_script(_COMPARE_AND_SET)

@@ -20,7 +20,7 @@ from runtime.contracts.steps import CanaryConfig
 from runtime.monitoring.incidents import incident_path, read_incident, record_incident
 from runtime.monitoring.psi import psi
 from runtime.serving.canary import ArmSample, CanaryController, judge, p99, routes_to_challenger
-from runtime.serving.control import ControlFile, write_control
+from runtime.serving.control import ControlReader, write_control
 
 CFG = CanaryConfig(steps=(10, 25, 50, 100), percent=25.0, interval_s=900, max_error_rate=0.01,
                    max_latency_p99_ms=200, max_score_psi=0.2, min_requests=300)
@@ -170,5 +170,5 @@ def test_the_control_file_lowers_the_canary_and_is_reread_at_most_once_a_second(
     assert c.percent == 0.0 and not c.active  # 0: all traffic to the champion, the challenger idle
     Path(path).write_text("{not json")
     clock.t += 1.0
-    assert ControlFile(path).current() == RuntimeControl()  # unreadable from the start: no override
+    assert ControlReader(path).current() == RuntimeControl()  # unreadable from the start: no override
     assert c.percent == 0.0  # unreadable later: the last good value stays
