@@ -53,6 +53,7 @@ bench: install  ## benchmarks; figures go to bench/results/
 	$(PY) bench/review/bench_review.py
 	$(PY) bench/canary/bench_canary.py
 	$(PY) bench/breaker/bench_breaker.py
+	$(PY) bench/monitor/bench_monitor.py
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache bench/results/*.tmp

@@ -233,6 +233,18 @@ _CATALOG: tuple[tuple[str, str, str, str], ...] = (
      "Each environment's manifests live in generated/<environment>/; 'argocd', 'runtime' and 'terraform' are taken "
      "by the Argo CD bootstrap folder, the runtime configs and the Terraform variables.",
      "Rename the environment."),
+    ("SO474", "edge environment without a trusted key",
+     "Edge runners verify every bundle with the System's Ed25519 public key (spec.edge.trustedKey), mounted "
+     "into their pods; without it they refuse every bundle and never become ready.",
+     "Set spec.edge.trustedKey to a configMapRef (or secretRef) holding the public key."),
+    ("SO475", "edge environment without a signing key",
+     "In a cluster, export-onnx signs edge bundles with the System's Ed25519 private key (spec.edge.signingKey); "
+     "without it the bundle is signed with a throwaway key, which production edge runners refuse.",
+     "Set spec.edge.signingKey to a secretRef holding the private key (PEM PKCS#8 or the raw 32-byte seed)."),
+    ("SO476", "edge bundle storage too small",
+     "The edge runner keeps the current bundle, the previous one and one being checked on its claim "
+     "(spec.edge.bundleStorage.size); it must hold three of the largest edge bundle served there.",
+     "Raise spec.edge.bundleStorage.size, or lower the model's export.edge.maxSizeBytes."),
     ("SO490", "invalid S3 bucket name",
      "The bucket of artifacts.uri is created by terraform/ (modules/artifact-bucket); S3 refuses this name, so the "
      "apply would fail after the pull request merged.",

@@ -163,6 +163,11 @@ spec:
     backend: postgres
     connection:
       secretRef: {name: review-db, key: dsn}
+  edge:
+    trustedKey:
+      configMapRef: {name: edge-trust, key: ed25519.pub}
+    signingKey:
+      secretRef: {name: edge-signing, key: ed25519.key}
 """
 
 DATA = """\

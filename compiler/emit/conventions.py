@@ -68,6 +68,9 @@ WAVES: dict[str, int] = {
     # Monitoring is configuration: a release's rollback alert exists before its canary takes traffic.
     "PrometheusRule": -1,
     "ServiceMonitor": -1,
+    # With a WaitForFirstConsumer StorageClass a claim stays Pending (Argo CD:
+    # Progressing) until its pod is scheduled: it syncs in its Deployment's wave.
+    "PersistentVolumeClaim": 2,
 }
 
 # The only field the runtime may change in the cluster: an automated rollback

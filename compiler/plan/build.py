@@ -22,6 +22,7 @@ from compiler.plan.model import (
     EdgePlan,
     EnvironmentPlan,
     IngesterPlan,
+    KeyRefPlan,
     LocalServePlan,
     MonitorPlan,
     ObjectivePlan,
@@ -42,10 +43,13 @@ from compiler.resolve import ResolvedSpec
 from compiler.spec import DataSource, FeatureSet, Model, ModelRelease, RiskPolicy, ServiceLevel, System
 from compiler.spec.base import SecretRef
 from compiler.spec.servicelevel import DURATION_METRICS
+from compiler.spec.system import KeySource
 from compiler.validate import SpecNode
 from runtime.contracts import PolicyBundle
 from runtime.contracts.policy import PredictionRule
 from runtime.contracts.steps import (
+    EDGE_SIGNING_KEY_FILE,
+    EDGE_STORE_DIR,
     AggregationConfig,
     ArtifactStoreConfig,
     BreakerConfig,
@@ -341,7 +345,11 @@ class _Builder:
                     edge_enabled=m.export.edge.enabled, edge_max_size_bytes=m.export.edge.max_size_bytes,
                     edge_max_latency_ms=m.export.edge.max_latency_ms, allow_tree_truncation=m.export.edge.allow_tree_truncation,
                     model_dir=paths["model"], input=paths["features"], output=paths["onnx"],
-                    truncation_max_pr_auc_loss=m.challenger.tolerance),
+                    truncation_max_pr_auc_loss=m.challenger.tolerance,
+                    # A cluster signs with the System's key (mounted from its Secret);
+                    # locally a throwaway key, which production edge runners refuse.
+                    signing_key_file=EDGE_SIGNING_KEY_FILE
+                    if cluster and m.export.edge.enabled and self.system.spec.edge.signing_key else None),
                 "register": RegisterConfig(**c, model_dir=paths["model"], onnx_dir=paths["onnx"], report=paths["evaluation"],
                                            output=paths["entry"], promote_to=() if cluster else ("champion",)),
                 "propose-release": ProposeReleaseConfig(**c, entry=paths["entry"], releases_dir="specs/releases",
@@ -420,12 +428,16 @@ class _Builder:
             if env.kind == "edge":
                 cfg_path = f"{CONFIG_MOUNT}/{model.name}/edge-run-{env.name}.json"
                 config = EdgeRunConfig(model=model.name, spec_hash=spec_hash, artifacts=self.remote,
-                                       work_dir=f"{WORK_ROOT}/{model.name}", bundle=self.release_ref(champion))
+                                       work_dir=f"{WORK_ROOT}/{model.name}", bundle=self.release_ref(champion),
+                                       environment=env.name, max_latency_ms=m.export.edge.max_latency_ms)
+                storage = self.system.spec.edge.bundle_storage
                 edges.append(EdgePlan(
                     name=f"{model.name}-edge-runner", model=model.name, environment=env.name, namespace=env.namespace,
                     release=self.release_ref(champion), release_name=champion.name, config_path=cfg_path, config=config,
                     config_map=f"{model.name}-edge-{_short(champion.spec.version)}-{_content_hash(config)}",
-                    origin=_origin(node)))
+                    origin=_origin(node), store_path=f"{config.work_dir}/{EDGE_STORE_DIR}",
+                    claim_name=f"{model.name}-edge-bundles", storage_size=storage.size,
+                    storage_class=storage.storage_class_name))
                 continue
             canary = by_role.get("canary")
             shadow = by_role.get("shadow")
@@ -835,6 +847,9 @@ class _Builder:
             local_servings=tuple(local_servings),
             local_monitors=tuple(local_monitors),
             reviews=self.reviews(),
+            edge_trusted_key=_key_ref(s.edge.trusted_key),
+            edge_signing_secret=(s.edge.signing_key.secret_ref.name, s.edge.signing_key.secret_ref.key)
+            if s.edge.signing_key else None,
         )
 
 
@@ -868,6 +883,15 @@ def secret_refs(spec: ResolvedSpec) -> tuple[SecretRefPlan, ...]:
         if isinstance(resource, System) and resource.spec.runtime.pull_secret_name:
             found.setdefault((resource.spec.runtime.pull_secret_name, DOCKER_CONFIG_KEY), set()).add(node_id)
     return tuple(SecretRefPlan(name, key, tuple(sorted(ids))) for (name, key), ids in sorted(found.items()))
+
+
+def _key_ref(source: KeySource | None) -> KeyRefPlan | None:
+    if source is None:
+        return None
+    if source.config_map_ref is not None:
+        return KeyRefPlan("configMap", source.config_map_ref.name, source.config_map_ref.key)
+    assert source.secret_ref is not None  # KeySource holds exactly one
+    return KeyRefPlan("secret", source.secret_ref.name, source.secret_ref.key)
 
 
 def _content_hash(*models: Any) -> str:

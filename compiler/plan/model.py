@@ -22,6 +22,7 @@ __all__ = [
     "EdgePlan",
     "EnvironmentPlan",
     "IngesterPlan",
+    "KeyRefPlan",
     "LocalServePlan",
     "MonitorPlan",
     "ObjectivePlan",
@@ -185,6 +186,22 @@ class EdgePlan:
     config: StepConfig
     config_map: str
     origin: Origin
+    # The runner's bundle store (the config's work_dir/EDGE_STORE_DIR, relative to
+    # the workspace) lives on this PersistentVolumeClaim, so current and previous
+    # survive pod replacement.
+    store_path: str = ""
+    claim_name: str = ""
+    storage_size: str = "1Gi"
+    storage_class: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRefPlan:
+    """A key file mounted from a ConfigMap or a Secret key (never its value)."""
+
+    source: Literal["configMap", "secret"]
+    name: str
+    key: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,6 +303,10 @@ class SystemPlan:
     local_monitors: tuple[LocalServePlan, ...] = ()  # `specops monitor`: generated/runtime/<model>/monitor.json
     # Review configs of the models that escalate predictions to humans.
     reviews: tuple[ReviewPlan, ...] = ()
+    # Edge trust: the public key every edge runner verifies bundles with, and
+    # the (secret name, key) of the private key cluster export-onnx signs with.
+    edge_trusted_key: KeyRefPlan | None = None
+    edge_signing_secret: tuple[str, str] | None = None
 
     def environment(self, name: str) -> EnvironmentPlan:
         return next(e for e in self.environments if e.name == name)

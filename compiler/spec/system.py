@@ -7,14 +7,18 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from compiler.spec.base import Bool, Labels, Name, PositiveInt, Resource, SecretSource, SpecModel, Str
+from compiler.spec.base import Bool, Labels, Name, PositiveInt, Resource, SecretRef, SecretSource, SpecModel, Str
 from compiler.spec.sample_data import SampleData
 
 __all__ = [
     "ArtifactStore",
     "ClusterSelector",
+    "ConfigMapRef",
+    "EdgeSettings",
+    "EdgeStorage",
     "Environment",
     "GitRepo",
+    "KeySource",
     "Notifier",
     "OnlineFeatureStore",
     "ReviewStore",
@@ -139,6 +143,45 @@ class OnlineFeatureStore(SpecModel):
         return self
 
 
+class ConfigMapRef(SpecModel):
+    """A key of a Kubernetes ConfigMap: for values that are not secret (a public key)."""
+
+    name: Name
+    key: Annotated[Str, Field(min_length=1, max_length=253, pattern=r"^[-._a-zA-Z0-9]+$")]
+
+
+class KeySource(SpecModel):
+    """A key file mounted from a ConfigMap or a Secret key (exactly one)."""
+
+    config_map_ref: ConfigMapRef | None = None
+    secret_ref: SecretRef | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> "KeySource":
+        if (self.config_map_ref is None) == (self.secret_ref is None):
+            raise ValueError("set exactly one of 'configMapRef' and 'secretRef'")
+        return self
+
+
+class EdgeStorage(SpecModel):
+    """The edge runner's bundle store (current, previous, one fetch being checked):
+    a PersistentVolumeClaim, so a replaced pod serves its verified bundle at once."""
+
+    size: Annotated[Str, Field(pattern=r"^[1-9][0-9]*(Ki|Mi|Gi|Ti)$")] = "1Gi"
+    storage_class_name: Name | None = None  # None: the gateway cluster's default StorageClass
+
+
+class EdgeSettings(SpecModel):
+    """Edge bundle trust and storage.  The cluster's export-onnx step signs with
+    ``signingKey`` (an Ed25519 private key, a Secret); every edge runner
+    verifies with ``trustedKey`` (its public key, not a secret: a ConfigMap is
+    fine) and refuses anything else, throwaway-signed local bundles included."""
+
+    trusted_key: KeySource | None = None
+    signing_key: SecretSource | None = None
+    bundle_storage: EdgeStorage = EdgeStorage()
+
+
 class SystemSpec(SpecModel):
     owner: Annotated[Str, Field(min_length=1)]
     gitops: GitRepo
@@ -150,6 +193,7 @@ class SystemSpec(SpecModel):
     online_store: OnlineFeatureStore = OnlineFeatureStore()
     service_account: Name = "specops-runner"
     sample_data: SampleData | None = None  # local runs only: the embedded generator's knobs
+    edge: EdgeSettings = EdgeSettings()
 
 
 class System(Resource):

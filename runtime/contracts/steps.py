@@ -25,6 +25,8 @@ __all__ = [
     "DataSourceConfig",
     "EdgeRunConfig",
     "EDGE_TRUST_KEY_FILE",
+    "EDGE_SIGNING_KEY_FILE",
+    "EDGE_STORE_DIR",
     "EnforcementConfig",
     "EvaluateConfig",
     "ExportOnnxConfig",
@@ -554,6 +556,12 @@ class ServeConfig(StepConfig):
 
 
 EDGE_TRUST_KEY_FILE = "/etc/specops/edge-trust/ed25519.pub"
+# Where a cluster's export-onnx step finds the Ed25519 private key it signs
+# edge bundles with (a Secret mounted read-only); locally unset: a throwaway key.
+EDGE_SIGNING_KEY_FILE = "/etc/specops/edge-signing/ed25519.key"
+# The edge runner's bundle store, under its work_dir: the verified bundles and
+# the current/previous slots.  A cluster keeps it on a PersistentVolumeClaim.
+EDGE_STORE_DIR = "edge"
 
 
 class EdgeRunConfig(StepConfig):

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from runtime.contracts.monitoring import Incident
-from runtime.contracts.steps import EdgeRunConfig
+from runtime.contracts.steps import EDGE_STORE_DIR, EdgeRunConfig
 from runtime.edge.incidents import edge_incident, write_incident
 from runtime.edge.loaded import BundleRejected, CheckPolicy, LoadedBundle, load_bundle
 from runtime.edge.metrics import EdgeMetrics
@@ -80,7 +80,7 @@ class EdgeRunner:
         self.config = config
         self.policy = policy
         self.clock = clock
-        self.store = BundleStore(Path(config.work_dir) / "edge")
+        self.store = BundleStore(Path(config.work_dir) / EDGE_STORE_DIR)
         self.metrics = EdgeMetrics(config.model, config.environment)
         self.active: LoadedBundle | None = None
         self.previous: LoadedBundle | None = None

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["DEFAULT_BINS", "EPSILON", "PsiResult", "psi", "quantile_edges"]
+__all__ = ["DEFAULT_BINS", "EPSILON", "PsiResult", "psi", "psi_of_shares", "quantile_edges"]
 
 DEFAULT_BINS = 10
 EPSILON = 1e-4
@@ -71,6 +71,15 @@ def psi(reference: Sequence[float] | np.ndarray, current: Sequence[float] | np.n
     cur = _finite(current, "current")
     cut = np.asarray(edges if edges is not None else quantile_edges(ref, bins), dtype=np.float64)
     r, c = _shares(ref, cut), _shares(cur, cut)
-    value = float(np.sum((c - r) * np.log(c / r)))
+    value = psi_of_shares(r, c)
     return PsiResult(value, tuple(float(e) for e in cut), tuple(float(x) for x in r), tuple(float(x) for x in c),
                      int(ref.size), int(cur.size))
+
+
+def psi_of_shares(reference: Sequence[float] | np.ndarray, current: Sequence[float] | np.ndarray) -> float:
+    """PSI of two distributions already binned alike (shares per bin); an
+    empty bin counts as ``EPSILON``.  Drift computes shares from counts kept
+    per window, canary analysis from samples (``psi``): one formula."""
+    r = np.maximum(np.asarray(reference, dtype=np.float64), EPSILON)
+    c = np.maximum(np.asarray(current, dtype=np.float64), EPSILON)
+    return float(np.sum((c - r) * np.log(c / r)))

@@ -324,6 +324,11 @@ class SpecOpsPredictor(kserve.Model):
         row = loaded.scorer.vector(read.values)
         if forced is not None:
             return self._fallback(inp, rid, index, now_us, self._forced_mark(forced), read, row, loaded)
+        if loaded is not arms.champion:
+            # An in-process challenger is guarded by its canary analysis, not a breaker: its failures
+            # must reach the analysis (and roll it back), and must never open the champion's circuit.
+            return self._decide(inp, rid, index, read, row, self._score(loaded.scorer, row, inp.entity), loaded,
+                                arms, None)
         score, mark = self._guarded(MODEL, lambda: self._score(loaded.scorer, row, inp.entity), ModelOutputError)
         if score is None:
             return self._fallback(inp, rid, index, now_us, mark, read, row, loaded)

@@ -9,6 +9,7 @@ features.json     feature order and category vocabularies
 metrics.json      holdout (latest fold) metrics, per slice, and the baseline's
 backtest.json     every fold: windows, gap, resampling, metrics
 training.json     lineage: training-data sha256, spec hash, seed, versions
+reference.json    the drift reference profile (runtime.monitoring.reference)
 ```
 JSON is written with sorted keys so the same training gives the same bytes.
 """
@@ -26,6 +27,7 @@ import numpy as np
 import sklearn
 
 from runtime.contracts.steps import TrainConfig
+from runtime.monitoring.reference import REFERENCE_FILE, profile_to_json
 from runtime.training.calibration import Calibrator
 from runtime.training.estimators import Fitted, load_lightgbm
 from runtime.training.pipeline import TrainResult
@@ -34,7 +36,8 @@ from runtime.training.threshold import Threshold
 
 __all__ = ["FILES", "LinearModel", "ModelDir", "ModelDirError", "dump_json", "read_model_dir", "write_model_dir"]
 
-FILES = ("calibrator.json", "threshold.json", "features.json", "metrics.json", "backtest.json", "training.json")
+FILES = ("calibrator.json", "threshold.json", "features.json", "metrics.json", "backtest.json", "training.json",
+         REFERENCE_FILE)
 
 
 class ModelDirError(Exception):
@@ -118,6 +121,8 @@ def write_model_dir(out: Path, cfg: TrainConfig, result: TrainResult) -> None:
         "folds": [{"index": f.fold.index, "fit": f.fold.fit.to_json(), "validation": f.fold.valid.to_json(),
                    "test": f.fold.test.to_json(), "resampling": f.resampling, "threshold": f.threshold.to_json(),
                    "metrics": f.metrics, "baseline_metrics": f.baseline_metrics} for f in result.folds]})
+    if result.reference is not None:
+        (out / REFERENCE_FILE).write_text(profile_to_json(result.reference), encoding="utf-8")
     dump_json(out / "training.json", {
         "model": cfg.model, "spec_hash": cfg.spec_hash, "algorithm": cfg.algorithm, "params": cfg.params,
         "seed": cfg.seed, "imbalance": cfg.imbalance, "calibration": cfg.calibration,

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from runtime.contracts.steps import TrainConfig
+from runtime.monitoring.reference import ReferenceProfile, build_profile
 from runtime.training.calibration import Calibrator, fit_calibrator
 from runtime.training.estimators import Fitted, fit_model
 from runtime.training.folds import Fold, rolling_origin
@@ -50,6 +51,8 @@ class TrainResult:
     folds: tuple[FoldResult, ...]
     source_hash: str
     slice_column: str | None
+    # What serving is compared with for drift (runtime.monitoring.reference).
+    reference: ReferenceProfile | None = None
 
     @property
     def final(self) -> FoldResult:
@@ -107,4 +110,11 @@ def train(cfg: TrainConfig, table: TrainingTable, slice_column: str | None = Non
                                           early_stopping=cfg.baseline == "lightgbm")
             baseline = summary(ty, bp, bthr.value, precision=REPORT_PRECISION)
         results.append(FoldResult(fold, model, cal, thr, test_p, metrics, baseline, rs))
-    return TrainResult(encoding=encoding, folds=tuple(results), source_hash=table.source_hash, slice_column=slice_column)
+    # The shipped model's own fit rows and its calibrated holdout scores: the
+    # inputs it learned from and the scores it gives on data it never saw.
+    final = results[-1]
+    reference = build_profile(table.columns.slice(final.fold.fit.lo, final.fold.fit.hi - final.fold.fit.lo),
+                              cfg.features, final.test_scores, seed=cfg.seed,
+                              source="features: fit window of the shipped fold; score: its calibrated holdout")
+    return TrainResult(encoding=encoding, folds=tuple(results), source_hash=table.source_hash,
+                       slice_column=slice_column, reference=reference)

@@ -4,6 +4,7 @@ WorkflowTemplate step runs exactly the command of its DVC stage."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import shlex
 import subprocess
 import sys
@@ -94,3 +95,24 @@ def test_retraining_and_monitoring_schedules(plan, docs):
         assert mon["spec"]["workflowSpec"]["serviceAccountName"] == "specops-monitor"
         (template,) = mon["spec"]["workflowSpec"]["templates"]
         assert template["container"]["args"][:1] == ["monitor"]
+
+
+def test_only_export_onnx_gets_the_edge_signing_key(plan, docs):
+    wt = docs["generated/staging/workflowtemplate-pump-failure-training.yaml"]
+    [volume] = [v for v in wt["spec"]["volumes"] if "secret" in v]
+    assert volume["secret"] == {"secretName": plan.edge_signing_secret[0], "defaultMode": 0o440,
+                                "items": [{"key": plan.edge_signing_secret[1], "path": "ed25519.key"}]}
+    containers = {t["name"]: t["container"] for t in wt["spec"]["templates"] if "container" in t}
+    mounting = {name: m for name, c in containers.items() for m in c["volumeMounts"] if m["name"] == volume["name"]}
+    assert list(mounting) == ["export-onnx"]
+    assert mounting["export-onnx"] == {"name": volume["name"], "mountPath": "/etc/specops/edge-signing",
+                                       "readOnly": True}
+    [step] = [s for s in plan.pipelines[0].steps if s.name == "export-onnx"]
+    # The cluster signs with the mounted key; a local run keeps its throwaway key.
+    assert step.cluster_config.signing_key_file == "/etc/specops/edge-signing/ed25519.key"
+    assert step.config.signing_key_file is None
+
+
+def test_a_signing_step_without_the_systems_signing_key_is_not_emitted(plan):
+    with pytest.raises(ValueError, match=r"spec\.edge\.signingKey"):
+        argo_workflows.build_training(dataclasses.replace(plan, edge_signing_secret=None), plan.pipelines[0])

@@ -28,7 +28,7 @@ from compiler.emit.conventions import (
     WORKSPACE,
 )
 from compiler.emit.serialize import to_json
-from compiler.plan import SystemPlan
+from compiler.plan import KeyRefPlan, SystemPlan
 from runtime.contracts import PolicyBundle
 from runtime.contracts.policy import PredictionRule
 
@@ -67,6 +67,7 @@ def test_release_config_map_names_are_versioned_and_content_addressed(plan):
 def test_example_output_paths(plan, docs):
     expected = _release_config_maps(plan) | {
         "generated/edge/deployment-pump-failure-edge-runner.yaml",
+        "generated/edge/persistentvolumeclaim-pump-failure-edge-bundles.yaml",
         "generated/edge/namespace-pm-edge.yaml",
         "generated/edge/serviceaccount-specops-runner.yaml",
     }
@@ -240,9 +241,9 @@ def test_deployments_are_hardened_and_probed(docs):
         assert pod["securityContext"]["runAsNonRoot"] is True
         assert pod["automountServiceAccountToken"] is False
         assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": 8080}, path
-        # the ingester is ready only while NATS and the online store answer; the edge runner while alive
-        ready = "/readyz" if container["args"][0] == "ingest" else "/healthz"
-        assert container["readinessProbe"]["httpGet"] == {"path": ready, "port": 8080}, path
+        # the ingester is ready only while NATS and the online store answer; the edge runner once a
+        # verified bundle serves
+        assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": 8080}, path
         for quantities in container["resources"].values():
             assert all(isinstance(v, str) for v in quantities.values()), path
         assert doc["spec"]["selector"]["matchLabels"].items() <= doc["spec"]["template"]["metadata"]["labels"].items()
@@ -278,3 +279,28 @@ def test_namespaces_carry_the_environment_and_pod_security_labels(docs):
         assert labels[LABEL_ENVIRONMENT] == env
         assert labels["pod-security.kubernetes.io/enforce"] == "baseline"
         assert labels["pod-security.kubernetes.io/warn"] == "restricted"
+
+
+def test_the_trusted_key_mounts_from_a_config_map_or_a_secret(plan):
+    edge = plan.edges[0]
+    for ref, source, field, name in ((KeyRefPlan("configMap", "trust", "pub"), "configMap", "name", "trust"),
+                                     (KeyRefPlan("secret", "trust-s", "k"), "secret", "secretName", "trust-s")):
+        volumes, mounts = kubernetes.build_edge_mounts(dataclasses.replace(plan, edge_trusted_key=ref), edge)
+        [volume] = [v for v in volumes if v.name == kubernetes.EDGE_TRUST_VOLUME]
+        wire = getattr(volume, "config_map" if source == "configMap" else "secret")
+        assert getattr(wire, "name" if field == "name" else "secret_name") == name
+        assert [(i.key, i.path) for i in wire.items] == [(ref.key, "ed25519.pub")]
+        [mount] = [m for m in mounts if m.name == kubernetes.EDGE_TRUST_VOLUME]
+        assert mount.read_only and mount.mount_path == "/etc/specops/edge-trust"
+
+
+def test_an_edge_runner_without_a_trusted_key_is_not_emitted(plan):
+    with pytest.raises(ValueError, match=r"spec\.edge\.trustedKey"):
+        list(kubernetes.emit(dataclasses.replace(plan, edge_trusted_key=None)))
+
+
+def test_the_bundle_claim_takes_the_systems_size_and_storage_class(plan):
+    edge = dataclasses.replace(plan.edges[0], storage_size="5Gi", storage_class="local-path")
+    claim = kubernetes.build_edge_claim(plan, edge)
+    assert claim.spec.resources.requests == {"storage": "5Gi"} and claim.spec.storage_class_name == "local-path"
+    assert claim.metadata.namespace == edge.namespace and claim.spec.access_modes == ["ReadWriteOnce"]

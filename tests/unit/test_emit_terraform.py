@@ -14,7 +14,7 @@ from compiler.emit.backends import argocd, kubernetes
 from compiler.emit.backends import terraform as tf
 from compiler.emit.serialize import plain
 from compiler.lint import lint_paths
-from compiler.plan import SecretRefPlan, SystemPlan, build_plan
+from compiler.plan import KeyRefPlan, SecretRefPlan, SystemPlan, build_plan
 
 
 def _vars(plan: SystemPlan) -> dict[str, dict]:
@@ -86,6 +86,26 @@ def test_secret_names_only_and_pull_secret_typed(plan: SystemPlan) -> None:
     secrets = {s["name"]: s for s in v["prod"]["secrets"]}
     assert secrets["registry"]["type"] == "kubernetes.io/dockerconfigjson"
     assert secrets["review-db"]["keys"] == ["dsn", "password"] and secrets["review-db"]["type"] == "Opaque"
+
+
+def test_the_edge_signing_key_is_provisioned_only_where_training_signs(plan: SystemPlan) -> None:
+    """A private key in every namespace is a private key in every namespace's Secrets readers' hands."""
+    name, key = plan.edge_signing_secret
+    training = {p.environment for p in plan.pipelines}
+    v = _vars(plan)
+    assert training == {"staging"} and set(v) == {"staging", "prod"}
+    for env, tfvars in v.items():
+        has = any(s["name"] == name and key in s["keys"] for s in tfvars["secrets"])
+        assert has == (env in training), env
+    # The other references are still everywhere.
+    assert {s["name"] for s in v["prod"]["secrets"]} == {s["name"] for s in v["staging"]["secrets"]} - {name}
+
+
+def test_a_trusted_key_in_a_secret_is_not_provisioned_in_cloud_namespaces(plan: SystemPlan) -> None:
+    refs = (*plan.secret_refs, SecretRefPlan("edge-trust", "ed25519.pub", ("System/x",)))
+    trusted = dataclasses.replace(plan, secret_refs=refs, edge_trusted_key=KeyRefPlan("secret", "edge-trust", "ed25519.pub"))
+    for tfvars in _vars(trusted).values():
+        assert "edge-trust" not in {s["name"] for s in tfvars["secrets"]}
 
 
 def test_secret_refs_found_in_every_kind(repo: Path, tmp_path: Path) -> None:

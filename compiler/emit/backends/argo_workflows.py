@@ -4,7 +4,12 @@ environment it is served in a CronWorkflow that runs the monitor.
 
 Every step is ``python -m runtime <step> --config <path>`` with the config
 mounted at the same relative path it has in the repository, so a pod runs
-exactly the command of the matching DVC stage."""
+exactly the command of the matching DVC stage.
+
+The export-onnx step of a model with an edge bundle signs it with the
+System's edge signing key: that one Secret key is mounted read-only into that
+one container at the path its cluster config names (``signing_key_file``);
+no other step sees it."""
 
 from __future__ import annotations
 
@@ -39,6 +44,8 @@ NAME = "argo-workflows"
 CONFIG_VOLUME = "config"
 SCRATCH_VOLUME = "scratch"
 TMP_VOLUME = "tmp"
+SIGNING_VOLUME = "edge-signing"
+SIGNING_KEY_MODE = 0o440  # owner root, group fsGroup (the runtime's uid): readable by the step, by no one else
 TTL_SECONDS = 7 * 86_400
 
 
@@ -73,6 +80,31 @@ def _env(plan: SystemPlan) -> list[m.EnvVar]:
                      value_from=m.EnvVarSource(secret_key_ref=m.SecretKeySelector(name=name, key=key)))]
 
 
+def _signing_key_file(step: StepPlan) -> str | None:
+    """Where this step reads the edge signing key, if it signs (cluster export-onnx of an edge model)."""
+    return getattr(step.cluster_config, "signing_key_file", None)
+
+
+def _signing_volume(plan: SystemPlan, pipeline: PipelinePlan) -> list[m.Volume]:
+    files = {f for f in map(_signing_key_file, pipeline.steps) if f}
+    if not files:
+        return []
+    if plan.edge_signing_secret is None:
+        raise ValueError(f"{pipeline.name}: export-onnx signs with {sorted(files)} but the System's "
+                         "spec.edge.signingKey is not set; set it (a secretRef)")
+    if len(files) != 1:  # one volume, one key file: steps cannot disagree on where it is
+        raise ValueError(f"{pipeline.name}: steps read the signing key from different files {sorted(files)}")
+    name, key = plan.edge_signing_secret
+    return [m.Volume(name=SIGNING_VOLUME, secret=m.SecretVolumeSource(
+        secret_name=name, items=[m.KeyToPath(key=key, path=posixpath.basename(files.pop()))],
+        default_mode=SIGNING_KEY_MODE))]
+
+
+def _signing_mounts(step: StepPlan) -> list[m.VolumeMount]:
+    path = _signing_key_file(step)
+    return [m.VolumeMount(name=SIGNING_VOLUME, mount_path=posixpath.dirname(path), read_only=True)] if path else []
+
+
 def _container(plan: SystemPlan, step: StepPlan, producers: dict[str, str]) -> Container:
     config_dir = posixpath.dirname(step.config_path)
     inputs = [HeraArtifact(name=artifact_name(p), path=f"{WORKSPACE}/{p}") for p in step.deps if p in producers]
@@ -91,6 +123,7 @@ def _container(plan: SystemPlan, step: StepPlan, producers: dict[str, str]) -> C
             m.VolumeMount(name=CONFIG_VOLUME, mount_path=f"{WORKSPACE}/{config_dir}", read_only=True),
             m.VolumeMount(name=SCRATCH_VOLUME, mount_path=SCRATCH_MOUNT),
             m.VolumeMount(name=TMP_VOLUME, mount_path="/tmp"),
+            *_signing_mounts(step),
         ],
         security_context=_security_context(),
         retry_strategy=RetryStrategy(limit=step.retries, retry_policy="OnError",
@@ -125,13 +158,15 @@ def build_training(plan: SystemPlan, pipeline: PipelinePlan) -> WorkflowTemplate
     spec_hash = pipeline.steps[0].config.spec_hash
     meta = _metadata(plan, pipeline.environment, pipeline.model, str(pipeline.origin), spec_hash, "WorkflowTemplate")
     producers = {out: step.name for step in pipeline.steps for out in step.outs}
+    fields = _common_workflow_fields(plan, plan.service_account, pipeline.config_map, pipeline.deadline_s)
+    fields["volumes"] = [*fields["volumes"], *_signing_volume(plan, pipeline)]
     with WorkflowTemplate(
         name=pipeline.name,
         namespace=pipeline.namespace,
         entrypoint="pipeline",
         labels=meta["labels"],
         annotations=meta["annotations"],
-        **_common_workflow_fields(plan, plan.service_account, pipeline.config_map, pipeline.deadline_s),
+        **fields,
     ) as template:
         containers = {step.name: _container(plan, step, producers) for step in pipeline.steps}
         with DAG(name="pipeline"):

@@ -120,6 +120,7 @@ ALLOWED_KINDS: tuple[AllowedKind, ...] = (
     AllowedKind("serving.kserve.io", "InferenceService", True),
     AllowedKind("monitoring.coreos.com", "PrometheusRule", True),
     AllowedKind("monitoring.coreos.com", "ServiceMonitor", True),
+    AllowedKind("", "PersistentVolumeClaim", True),
 )
 
 SYNC_OPTIONS: tuple[str, ...] = (

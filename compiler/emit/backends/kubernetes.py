@@ -20,16 +20,25 @@ Why here and like this:
   immutable; pipeline, monitor and ingester configs change in place, and a
   ``specops.dev/config-sha256`` pod annotation rolls the pods when they do.
 * Ingester and edge-runner health: ``GET /healthz`` on port 8080 for
-  liveness; readiness is ``/healthz`` for the edge runner and ``/readyz`` for
-  the ingester (false while NATS or the online store is unreachable; a
-  runtime contract; the predictor uses KServe's V2 health endpoints instead).
+  liveness; readiness is ``/readyz`` for both (the ingester: false while NATS
+  or the online store is unreachable; the edge runner: false until a verified
+  bundle serves), a runtime contract; the predictor uses KServe's V2 health
+  endpoints instead.
+* The edge runner verifies bundles with the System's trusted public key,
+  mounted read-only at ``dirname(trusted_key_file)``, and keeps its bundle
+  store (current, previous) on a PersistentVolumeClaim: a replaced pod
+  re-verifies and serves the bundle on disk without reaching the artifact
+  store (a gateway is often offline) and keeps its rollback target.  The claim
+  syncs in the Deployment's wave: with a ``WaitForFirstConsumer`` storage class
+  (k3s local-path) it stays Pending, which Argo CD counts as Progressing, until
+  the pod that uses it is scheduled -- an earlier wave would never finish.
 """
 
 from __future__ import annotations
 
 import hashlib
 import posixpath
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from kubernetes import client as k8s
@@ -55,6 +64,7 @@ from compiler.emit.layout import manifest_file
 from compiler.emit.serialize import to_json, yaml_artifact
 from compiler.plan import (
     ONLINE_STORE_ENV,
+    KeyRefPlan,
     EdgePlan,
     EnvironmentPlan,
     IngesterPlan,
@@ -69,7 +79,10 @@ from compiler.plan import (
 __all__ = [
     "ANNOTATION_CONFIG_SHA256",
     "ARTIFACTS_ENV",
+    "EDGE_BUNDLES_VOLUME",
+    "EDGE_READY_PATH",
     "EDGE_RESOURCES",
+    "EDGE_TRUST_VOLUME",
     "HEALTH_PATH",
     "HTTP_PORT",
     "INGEST_READY_PATH",
@@ -83,7 +96,9 @@ __all__ = [
     "build_config_maps",
     "build_container_security_context",
     "build_deployment",
+    "build_edge_claim",
     "build_edge_deployment",
+    "build_edge_mounts",
     "build_env",
     "build_ingester_deployment",
     "build_monitor_role",
@@ -118,6 +133,10 @@ INGEST_READY_PATH = "/readyz"
 # The plan carries no resources for these long-running pods yet; small, fixed budgets.
 INGEST_RESOURCES = ResourcesPlan("100m", "256Mi", "500m", "512Mi")
 EDGE_RESOURCES = ResourcesPlan("100m", "128Mi", "500m", "256Mi")
+# The edge runner is ready only once a verified bundle serves (runtime.edge.http).
+EDGE_READY_PATH = "/readyz"
+EDGE_TRUST_VOLUME = "edge-trust"
+EDGE_BUNDLES_VOLUME = "edge-bundles"
 
 CONFIG_VOLUME = "config"
 SCRATCH_VOLUME = "scratch"
@@ -378,7 +397,8 @@ def build_probe(path: str, port: int = HTTP_PORT, initial_delay_s: int = 5, peri
 
 
 def _runtime_container(plan: SystemPlan, step: str, config_path: str, env: list[k8s.V1EnvVar],
-                       resources: ResourcesPlan, ready_path: str = HEALTH_PATH) -> k8s.V1Container:
+                       resources: ResourcesPlan, ready_path: str = HEALTH_PATH,
+                       extra_mounts: Sequence[k8s.V1VolumeMount] = ()) -> k8s.V1Container:
     return k8s.V1Container(
         name=step,
         image=plan.image,
@@ -388,7 +408,7 @@ def _runtime_container(plan: SystemPlan, step: str, config_path: str, env: list[
         env=env or None,
         ports=[k8s.V1ContainerPort(container_port=HTTP_PORT, name="http", protocol="TCP")],
         resources=build_resources(resources),
-        volume_mounts=build_volume_mounts(config_path),
+        volume_mounts=[*build_volume_mounts(config_path), *extra_mounts],
         liveness_probe=build_probe(HEALTH_PATH, initial_delay_s=10, period_s=20),
         readiness_probe=build_probe(ready_path),
         security_context=build_container_security_context(),
@@ -398,15 +418,17 @@ def _runtime_container(plan: SystemPlan, step: str, config_path: str, env: list[
 def build_deployment(plan: SystemPlan, *, name: str, namespace: str, env: str, model: str | None, step: str,
                      config_path: str, config: ConfigMapSpec, container_env: list[k8s.V1EnvVar],
                      resources: ResourcesPlan, origin: Origin, annotations: Mapping[str, str],
-                     strategy: str, ready_path: str = HEALTH_PATH) -> k8s.V1Deployment:
+                     strategy: str, ready_path: str = HEALTH_PATH,
+                     extra_volumes: Sequence[k8s.V1Volume] = (),
+                     extra_mounts: Sequence[k8s.V1VolumeMount] = ()) -> k8s.V1Deployment:
     selector = {"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": plan.name}
     pod_labels = {**labels(plan.name, env, model), **selector}
     pod = k8s.V1PodSpec(
         service_account_name=plan.service_account,
         automount_service_account_token=False,  # neither the ingester nor the edge runner calls the Kubernetes API
         security_context=build_pod_security_context(),
-        containers=[_runtime_container(plan, step, config_path, container_env, resources, ready_path)],
-        volumes=build_volumes(config.name),
+        containers=[_runtime_container(plan, step, config_path, container_env, resources, ready_path, extra_mounts)],
+        volumes=[*build_volumes(config.name), *extra_volumes],
     )
     template = k8s.V1PodTemplateSpec(
         metadata=k8s.V1ObjectMeta(labels=pod_labels, annotations={ANNOTATION_CONFIG_SHA256: config_digest(config.data)}),
@@ -432,14 +454,59 @@ def build_ingester_deployment(plan: SystemPlan, ingester: IngesterPlan, config: 
     )
 
 
+def _key_volume(name: str, ref: KeyRefPlan, file_name: str, mode: int) -> k8s.V1Volume:
+    """One key of a ConfigMap or Secret as ``file_name``; nothing else of that object is mounted."""
+    items = [k8s.V1KeyToPath(key=ref.key, path=file_name)]
+    if ref.source == "configMap":
+        return k8s.V1Volume(name=name, config_map=k8s.V1ConfigMapVolumeSource(name=ref.name, items=items,
+                                                                               default_mode=mode))
+    return k8s.V1Volume(name=name, secret=k8s.V1SecretVolumeSource(secret_name=ref.name, items=items, default_mode=mode))
+
+
+def build_edge_mounts(plan: SystemPlan, edge: EdgePlan) -> tuple[list[k8s.V1Volume], list[k8s.V1VolumeMount]]:
+    """The trusted public key (read-only, at the path the runner's config names)
+    and the bundle store's claim (at the runner's store root under the workspace)."""
+    if plan.edge_trusted_key is None:
+        raise ValueError(f"{edge.name}/{edge.environment}: the System sets no spec.edge.trustedKey; an edge runner "
+                         "without a trusted key refuses every bundle")
+    key_file: str = edge.config.trusted_key_file  # type: ignore[attr-defined]
+    # 0444: a public key, and the runner's uid reads it whatever group the volume gets.
+    volumes = [
+        _key_volume(EDGE_TRUST_VOLUME, plan.edge_trusted_key, posixpath.basename(key_file), 0o444),
+        k8s.V1Volume(name=EDGE_BUNDLES_VOLUME,
+                     persistent_volume_claim=k8s.V1PersistentVolumeClaimVolumeSource(claim_name=edge.claim_name)),
+    ]
+    mounts = [
+        k8s.V1VolumeMount(name=EDGE_TRUST_VOLUME, mount_path=posixpath.dirname(key_file), read_only=True),
+        k8s.V1VolumeMount(name=EDGE_BUNDLES_VOLUME, mount_path=f"{WORKSPACE}/{edge.store_path}"),
+    ]
+    return volumes, mounts
+
+
+def build_edge_claim(plan: SystemPlan, edge: EdgePlan) -> k8s.V1PersistentVolumeClaim:
+    """The edge runner's bundle store: ReadWriteOnce (one runner, strategy Recreate), on the
+    gateway's default StorageClass unless the System names one."""
+    return k8s.V1PersistentVolumeClaim(
+        api_version="v1", kind="PersistentVolumeClaim",
+        metadata=_metadata(plan, "PersistentVolumeClaim", edge.claim_name, edge.namespace, edge.environment,
+                           edge.model, edge.origin),
+        spec=k8s.V1PersistentVolumeClaimSpec(
+            access_modes=["ReadWriteOnce"], storage_class_name=edge.storage_class,
+            resources=k8s.V1VolumeResourceRequirements(requests={"storage": edge.storage_size})),
+    )
+
+
 def build_edge_deployment(plan: SystemPlan, edge: EdgePlan, config: ConfigMapSpec) -> k8s.V1Deployment:
-    """The edge runner: `python -m runtime edge-run --config <path>`; one per gateway, replaced, never doubled."""
+    """The edge runner: `python -m runtime edge-run --config <path>`; one per gateway, replaced, never
+    doubled (Recreate: the ReadWriteOnce claim has one writer)."""
     annotations = {ANNOTATION_SPEC_HASH: edge.config.spec_hash, ANNOTATION_RELEASE: edge.release_name,
                    ANNOTATION_SHA256: edge.release.sha256}
+    volumes, mounts = build_edge_mounts(plan, edge)
     return build_deployment(
         plan, name=edge.name, namespace=edge.namespace, env=edge.environment, model=edge.model, step="edge-run",
         config_path=edge.config_path, config=config, container_env=build_env(plan), resources=EDGE_RESOURCES, origin=edge.origin,
-        annotations=annotations, strategy="Recreate",
+        annotations=annotations, strategy="Recreate", ready_path=EDGE_READY_PATH,
+        extra_volumes=volumes, extra_mounts=mounts,
     )
 
 
@@ -497,5 +564,7 @@ def emit(plan: SystemPlan) -> Iterator[Artifact]:
                             build_ingester_deployment(plan, ingester, cm), cm.sources, NAME)
     for edge in plan.edges:
         cm = by_key[(edge.environment, edge.config_map)]
+        yield yaml_artifact(manifest_file(plan, edge.environment, "PersistentVolumeClaim", edge.claim_name),
+                            build_edge_claim(plan, edge), cm.sources, NAME)
         yield yaml_artifact(manifest_file(plan, edge.environment, "Deployment", edge.name),
                             build_edge_deployment(plan, edge, cm), cm.sources, NAME)

@@ -68,9 +68,18 @@ def artifact_bucket(uri: str) -> ArtifactBucketVars | None:
     return ArtifactBucketVars(name=name, prefix=prefix.strip("/"))
 
 
-def _secrets(plan: SystemPlan) -> tuple[SecretVars, ...]:
+def _secrets(plan: SystemPlan, env: EnvironmentPlan) -> tuple[SecretVars, ...]:
+    # The edge signing key (a private key) only where a training workflow signs
+    # with it; a trusted key held in a Secret is for the edge gateways, which
+    # Terraform does not provision (they are registered in Argo CD).
+    signs = any(p.environment == env.name for p in plan.pipelines)
+    trust = plan.edge_trusted_key
     keys: dict[str, set[str]] = {}
     for ref in plan.secret_refs:
+        if (ref.name, ref.key) == plan.edge_signing_secret and not signs:
+            continue
+        if trust is not None and trust.source == "secret" and (ref.name, ref.key) == (trust.name, trust.key):
+            continue
         keys.setdefault(ref.name, set()).add(ref.key)
     return tuple(
         SecretVars(name=name, keys=tuple(sorted(k)),
@@ -99,7 +108,7 @@ def build_vars(plan: SystemPlan, env: EnvironmentPlan) -> TerraformVars:
                           argocd_path=argocd_dir(plan), argocd_namespace=ARGOCD_NAMESPACE),
         runtime_image=RuntimeImageVars(repository=repository, reference=plan.image),
         artifact_bucket=bucket,
-        secrets=_secrets(plan),
+        secrets=_secrets(plan, env),
         install_addons=first_in_cluster[_cluster_key(env)] == env.name,
         install_argocd=owner,
         manage_artifact_bucket=owner and bucket is not None,

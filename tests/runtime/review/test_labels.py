@@ -101,3 +101,31 @@ def test_the_training_data_layer_reads_the_export_and_lists_its_hash(make_queue,
     (row,) = loaded.table.to_pylist()
     assert (row["asset_id"], row["failed"], row[EVENT_ID]) == ("pump-0001", False, "review:req-00001/0")
     assert row[ARRIVAL_TIME] == datetime.fromtimestamp((T0 + 60_000_000) / 1e6, tz=timezone.utc)
+
+
+def test_exported_decisions_are_early_labels_for_the_monitor_from_their_decision_time(
+        make_queue, clock, tmp_path: Path) -> None:
+    import numpy as np
+
+    from runtime.monitoring.labels import join_labels, label_events
+
+    cfg = labels_config(tmp_path)
+    queue = make_queue()
+    decide(queue, clock, 1, "approve", score=0.9)   # decided at T0 + 60 s: failure confirmed
+    decide(queue, clock, 2, "override", score=0.9)  # decided at T0 + 120 s: no failure
+    table = pq.read_table(export_labels(cfg, queue.decided()).path)
+    failures, reviews = label_events(table, entity=cfg.entity, timestamp=cfg.timestamp, outcome=cfg.outcome,
+                                     positive_value=cfg.positive_value, availability_delay_s=86_400.0)
+    assert len(failures.entity) == 0 and reviews.entity.to_pylist() == ["pump-0001", "pump-0002"]
+    at = int(datetime(2026, 11, 27, 8, 0, tzinfo=timezone.utc).timestamp() * 1e6)  # the predictions' `at`
+    entity, times = pa.array(["pump-0001", "pump-0002"]), np.array([at, at])
+
+    def labels(as_of_us: int) -> list[int]:
+        # the review clock (T0) is ~7 weeks after the predictions' `at`: a 100-day reporting
+        # delay keeps their ticket-based labels open, so only the reviewers' verdicts are known
+        return join_labels(entity, times, failures, reviews, horizon_s=86_400.0, availability_delay_s=100 * 86_400.0,
+                           as_of_us=as_of_us).label.tolist()
+
+    assert labels(T0 + 59_000_000) == [-1, -1]
+    assert labels(T0 + 60_000_000) == [1, -1]
+    assert labels(T0 + 120_000_000) == [1, 0]

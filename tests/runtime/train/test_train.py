@@ -54,8 +54,23 @@ def test_the_model_directory_is_complete_and_traceable(trained: Path):
 def test_training_is_deterministic(trained: Path, tmp_path: Path):
     shutil.copytree(trained / "features", tmp_path / "features")
     assert run_step(tmp_path, "train", train_config(tmp_path)) == 0
-    for name in ("model.txt", "calibrator.json", "threshold.json", "metrics.json", "backtest.json"):
+    for name in ("model.txt", "calibrator.json", "threshold.json", "metrics.json", "backtest.json", "reference.json"):
         assert (tmp_path / "model" / name).read_bytes() == (trained / "model" / name).read_bytes(), name
+
+
+def test_the_model_directory_carries_the_drift_reference_profile(trained: Path):
+    from runtime.monitoring.reference import CategoricalReference, NumericReference, profile_from_json
+
+    profile = profile_from_json((trained / "model" / "reference.json").read_text())
+    features = [f["name"] for f in _json(trained / "model" / "features.json")["features"]]
+    assert [f.name for f in profile.features] == features
+    assert isinstance(profile.feature("asset_type"), CategoricalReference)
+    assert set(profile.feature("asset_type").categories) == {"centrifugal", "piston", "screw"}
+    numeric = [f for f in profile.features if isinstance(f, NumericReference)]
+    assert numeric and all(len(f.sample) <= 2000 and abs(sum(f.fractions) - 1) < 1e-9 for f in numeric)
+    # the score reference is the calibrated holdout: as many rows as the holdout metrics count
+    assert profile.score is not None
+    assert profile.score.rows == _json(trained / "model" / "metrics.json")["holdout"]["rows"]
 
 
 def test_isotonic_calibration_on_the_later_window_fixes_weighted_probabilities(trained: Path, tmp_path: Path):
