@@ -387,6 +387,9 @@ class MonitorConfig(StepConfig):
     # Local runs: the prediction log's Parquet root (LOG_COLUMNS layout) and the review store.
     prediction_log: str | None = None
     review: "ReviewConfig | None" = None
+    # The training reference profile drift is measured against (reference.json, a model or registry entry
+    # directory); None: the local registry's champion (else candidate) entry.
+    reference: str | None = None
     notifier_configs: tuple[NotifierConfig, ...] = ()  # the notifiers above, resolved from the System
     enforcement: EnforcementConfig = Field(default_factory=lambda: EnforcementConfig())
 

@@ -74,7 +74,8 @@ def render_html(report: MonitorReport) -> str:
     perf = report.performance.data.get("windows") if report.performance.available else None
     extra = {}
     if drift:
-        extra["drift_chart"] = jinja2.utils.markupsafe.Markup(line_chart([tuple(p) for p in drift], title="drift"))
+        extra["drift_chart"] = jinja2.utils.markupsafe.Markup(line_chart(
+            [(int(p[0]), float(p[1])) for p in drift], title="share of drifted features per window"))
     if perf:
         extra["performance_chart"] = jinja2.utils.markupsafe.Markup(line_chart(
             [(w["end_us"] // 1000, w["value"]) for w in perf if w.get("value") is not None], title="performance"))

@@ -40,6 +40,7 @@ import pyarrow.dataset as ds
 from runtime.audit.database import DatabaseError
 from runtime.contracts.monitoring import LOG_COLUMNS, PredictionRecord
 from runtime.contracts.steps import MonitorConfig
+from runtime.monitoring.drift_section import drift_outcome
 from runtime.monitoring.log_metrics import ReviewEvent, series_from_log, series_from_reviews
 from runtime.monitoring.render import render_html, render_json, render_text
 from runtime.monitoring.report import MonitorReport, Section, log_summary, trends
@@ -94,6 +95,7 @@ def load_reviews(config: MonitorConfig) -> list[ReviewEvent] | None:
 # Which objectives each local source feeds: its series are rebuilt only as far back as their longest window needs.
 _LOG_SLIS = ("latency_p99", "error_rate", "availability", "feature_freshness")
 _REVIEW_SLIS = ("review_backlog", "review_time_p90")
+_DRIFT_SLIS = ("feature_drift_share", "prediction_drift_psi")
 
 
 def _lookback_ms(config: MonitorConfig, metrics: tuple[str, ...]) -> int:
@@ -124,6 +126,8 @@ def _merge(*sets: SeriesSet) -> SeriesSet:
 def build_report(config: MonitorConfig, records: list[PredictionRecord], reviews: list[ReviewEvent] | None,
                  at_ms: int) -> MonitorReport:
     data = series_from_log(records, model=config.model, at_ms=at_ms, since_ms=at_ms - _lookback_ms(config, _LOG_SLIS))
+    drifted = drift_outcome(config, records, at_ms=at_ms, since_ms=at_ms - _lookback_ms(config, _DRIFT_SLIS))
+    data = _merge(data, drifted.series)
     if reviews is not None:
         data = _merge(data, series_from_reviews(reviews, model=config.model, at_ms=at_ms,
                                                 since_ms=at_ms - _lookback_ms(config, _REVIEW_SLIS)))
@@ -153,15 +157,14 @@ def build_report(config: MonitorConfig, records: list[PredictionRecord], reviews
         review = Section(True, data={"backlog": len(open_items), "decided": len(reviews) - len(open_items),
                                      "p90_time_to_decision_s": p90, "oldest_open_age_s": oldest})
     # Integration points: the drift, skew and delayed-label helpers' functions fill these once on main.
-    drift = Section(False, "drift analysis is not wired into this runtime build yet "
-                           "(needs the training reference profile and the drift module)")
+    drift = drifted.section
     skew = Section(False, "live skew check is not wired into this runtime build yet (needs the skew module)")
     performance = Section(False, "realized/estimated performance is not wired into this runtime build yet "
                                  "(needs the label join and confidence-based estimation)")
     return MonitorReport(
         model=config.model, environment=config.environment, spec_hash=config.spec_hash, as_of_us=at_ms * 1000,
         objectives=evaluation.results, alerts=evaluation.alerts,
-        trends=trends([o for o in objectives if o.metric in (*_LOG_SLIS, *_REVIEW_SLIS)], data, evaluation,
+        trends=trends([o for o in objectives if o.metric in (*_LOG_SLIS, *_REVIEW_SLIS, *_DRIFT_SLIS)], data, evaluation,
                       model=config.model, environment=config.environment) if records or reviews else (),
         log=log, review=review, drift=drift, skew=skew, performance=performance)
 
