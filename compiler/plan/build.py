@@ -457,7 +457,10 @@ class _Builder:
                 max_feature_age_s=m.serving.max_feature_age.seconds if m.serving.max_feature_age else None,
                 policy_bundle=f"{CONFIG_MOUNT}/{model.name}/policy-bundle.json", risk_tier=m.risk.tier,
                 online_store=self.online_store(True), sources=self.serve_sources(fs_configs, True),
-                canary=canary_config(model, float(percent or 0)),
+                # KServe splits traffic between revisions (canaryTrafficPercent); the percent is
+                # not the predictor's business in a cluster, and in its config it would make every
+                # canary step a new content-addressed ConfigMap, hence a new revision.
+                canary=canary_config(model, 0.0),
                 breaker=self.breaker(model, env.name, self.release_ref(champion) if canary else None),
             )
             r = m.serving.resources

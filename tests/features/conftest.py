@@ -1,8 +1,10 @@
-"""Shared steps for the acceptance features: a scratch copy of the example
-repository, edits that a pull request would make (addressed by a YAML path,
-leaving every other line, comment and line number alone), the real
-`specops` CLI, and checks on its text, SARIF and GitHub outputs and on the
-files it wrote.
+"""Shared steps for the acceptance features, one feature file per lifecycle
+stage (01_design ... 06_governance; each stage's own steps are in its
+test_0N_*.py): a scratch copy of the example repository, edits that a pull
+request would make (addressed by a YAML path, leaving every other line,
+comment and line number alone), the real `specops` CLI, and checks on its
+text, SARIF and GitHub outputs, on the files it wrote and on `specops plan`;
+runtime steps on generated example data.
 
 YAML paths are dotted keys with list indices: ``spec.approvals[1].role``.
 In a file with several resources, ``of "<name>"`` picks the document whose
@@ -11,7 +13,10 @@ In a file with several resources, ``of "<name>"`` picks the document whose
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import os
 import re
 import shlex
 import shutil
@@ -21,12 +26,16 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 import yaml
 from pytest_bdd import given, parsers, then, when
 from typer.testing import CliRunner
 
 from compiler.cli import app
+from runtime.cli import main as runtime_main
+from runtime.contracts.steps import GeneratorConfig
+from runtime.data.generator import generate
 
 REPO = Path(__file__).resolve().parents[2]
 Q = r'"(?P<{}>[^"]*)"'  # a quoted step argument
@@ -158,6 +167,14 @@ def remove(text: str, yaml_path: str, resource: str | None = None) -> str:
 @pytest.fixture
 def lint_ci(tmp_path: Path) -> LintCI:
     return LintCI(tmp_path)
+
+
+@pytest.fixture
+def shared_steps():  # type: ignore[no-untyped-def]
+    """This module, for a stage's steps that reuse its helpers (YAML edits,
+    file listings, example data): `from conftest import ...` is ambiguous,
+    tests/ has several conftest.py."""
+    return sys.modules[__name__]
 
 
 @given("a copy of the example repository")
@@ -459,3 +476,90 @@ def untouched(lint_ci: LintCI, file: str) -> None:
 def output_says(lint_ci: LintCI, text: str) -> None:
     assert lint_ci.run is not None
     assert text in lint_ci.run.output, f"{text!r} not in the output:\n{lint_ci.run.output}"
+
+
+# ------------------------------------------------------------------ steps: `specops plan` on a pull request
+
+_GIT_ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t",
+            "GIT_COMMITTER_EMAIL": "t@example.com", "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
+
+
+@given("the copy is a git repository with everything committed")
+def committed(lint_ci: LintCI) -> None:
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "--no-gpg-sign", "-m", "example"]):
+        subprocess.run(["git", "-C", str(lint_ci.root), *args], check=True, capture_output=True, timeout=60,
+                       env={**os.environ, **_GIT_ENV})
+
+
+def _plan(lint_ci: LintCI) -> dict:
+    assert lint_ci.run is not None and "--format" in lint_ci.run.args and "json" in lint_ci.run.args
+    return json.loads(lint_ci.run.stdout)
+
+
+@then(parsers.re(rf"the plan says {q('resource')} {q('path')} was loosened from {q('old')} to {q('new')}"))
+def loosened(lint_ci: LintCI, resource: str, path: str, old: str, new: str) -> None:
+    hits = [c for c in _plan(lint_ci)["changes"] if (c["resource"], c["path"]) == (resource, path)]
+    assert len(hits) == 1, _plan(lint_ci)["changes"]
+    change = hits[0]
+    assert (change["before"], change["after"], change["effect"]) == (json.loads(old), json.loads(new), "loosened")
+
+
+def _approval(lint_ci: LintCI, model: str, env: str) -> dict:
+    hits = [a for a in _plan(lint_ci)["approvals"] if (a["model"], a["environment"]) == (model, env)]
+    assert len(hits) == 1, _plan(lint_ci)["approvals"]
+    return hits[0]
+
+
+@then(parsers.re(rf"the plan requires (?P<count>\d+) approvals from {q('roles')} for {q('model')} in {q('env')}, "
+                 rf"required by {q('policy')}"))
+def requires(lint_ci: LintCI, count: str, roles: str, model: str, env: str, policy: str) -> None:
+    need = _approval(lint_ci, model, env)
+    assert need["required"] == int(count)
+    assert need["roles"] == [r.strip() for r in roles.split(",")]
+    assert policy in need["requiredBy"]
+
+
+@then("no release record carries them: the approvals are asked of the pull request's reviewers")
+def asked_of_reviewers(lint_ci: LintCI) -> None:
+    approvals = _plan(lint_ci)["approvals"]
+    assert approvals and all(a["status"] == "review" and a["recorded"] == [] for a in approvals), approvals
+
+
+@then(parsers.re(rf"the plan requires no approvals in {q('env')}"))
+def none_in(lint_ci: LintCI, env: str) -> None:
+    assert not [a for a in _plan(lint_ci)["approvals"] if a["environment"] == env]
+
+
+# ------------------------------------------------------------------ steps: the runtime on generated data
+
+RUNTIME_CONFIGS = "generated/runtime/pump-failure"
+
+
+def write_example_data(root: Path, data, as_of: str) -> None:
+    """Generated events and labels as the raw files validate-data reads, and
+    its compiled config with ``as_of`` (the data's "now") in the copy's root."""
+    for name, table in (("events", data.events), ("labels", data.labels)):
+        folder = root / "data" / name
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        pq.write_table(table, folder / "part-0.parquet")
+    config = json.loads((root / RUNTIME_CONFIGS / "validate-data.json").read_text())
+    config["as_of"] = as_of
+    (root / "validate-data.json").write_text(json.dumps(config))
+
+
+@given("the example data validated into a snapshot")
+def validated_snapshot(lint_ci: LintCI) -> None:
+    data = generate(GeneratorConfig(assets=8, days=16, null_rate=0.02, out_of_order_rate=0.05))
+    write_example_data(lint_ci.root, data, "2026-01-17T00:00:00Z")  # the generated data's "now"
+    assert runtime_main(["validate-data", "--config", "validate-data.json"]) == 0
+
+
+@when(parsers.re(rf"I run the runtime step {q('step')}"))
+def run_runtime_step(lint_ci: LintCI, step: str) -> None:
+    """In this process (so a scenario can swap a part of it), on the step's compiled config."""
+    argv = [step, "--config", f"{RUNTIME_CONFIGS}/{step}.json"]
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = runtime_main(argv)
+    lint_ci.run = Run(["python", "-m", "runtime", *argv], code, out.getvalue(), out.getvalue() + err.getvalue(), None)

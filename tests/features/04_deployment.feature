@@ -1,12 +1,17 @@
-Feature: Argo CD sync
-  The generated/ folder is committed, and Argo CD reconciles the clusters from
-  it. generated/argocd/ holds one AppProject that limits where and what may be
-  deployed, one Application per cloud environment and one ApplicationSet for
-  the edge gateways; each of them syncs one folder generated/<env>/. Argo CD
-  applies every .yaml file in such a folder, so the folders must hold nothing
-  but Kubernetes manifests of kinds the project allows, deploy in a safe order,
-  and never fight the runtime's one permitted change in a cluster: an automated
-  rollback that sets a canary's traffic to 0.
+Feature: 4. Deployment: GitOps to the clusters, canary steps, verified edge bundles
+  Stage 4 of 6 (Design -> Data Engineering -> Model Development -> Deployment -> Operations -> Governance).
+  The compiled generated/ folder is committed, and Argo CD reconciles the
+  clusters from it: one AppProject that limits where and what may be
+  deployed, one Application per cloud environment and one ApplicationSet
+  for the edge gateways, each syncing one folder generated/<env>/ in a safe
+  order. A canary grows one step per pull request and Argo CD never fights
+  the runtime's one permitted change in a cluster: an automated rollback
+  that sets a canary's traffic to 0. An edge gateway runs `python -m runtime
+  edge`: it switches to a new signed bundle only after the Ed25519 signature
+  (checked with the key the gateway trusts, never one from the bundle),
+  every checksum and a health check on golden inputs pass; a refused bundle
+  never serves, the previous one keeps answering, and the refusal is counted
+  and written as an incident.
 
   Background:
     Given a copy of the example repository
@@ -33,7 +38,7 @@ Feature: Argo CD sync
       | namespace              | Namespace                                                                                          |
       | RBAC and configuration | ServiceAccount, Role, RoleBinding, ConfigMap, ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding, PrometheusRule, ServiceMonitor |
       | workflows              | WorkflowTemplate, CronWorkflow                                                                     |
-      | serving                | Deployment, InferenceService                                                                       |
+      | serving                | Deployment, InferenceService, PersistentVolumeClaim                                                |
 
     Examples:
       | env     |
@@ -77,3 +82,42 @@ Feature: Argo CD sync
     and never pruned, even after git has moved on to the next release.
 
     Then every ConfigMap an InferenceService in "generated/prod" mounts is immutable and marked "Prune=false"
+
+  Scenario: Moving the production canary to the next step changes only its traffic split
+    # canaryStep indexes the model's steps [10, 25, 50, 100]: 10% -> 25%.
+    When I change "spec.deployments[1].canaryStep" of "pump-failure-1-4-0" in "specs/releases/pump-failure.yaml" to "1"
+    And I run "specops compile specs/ --out generated/"
+    Then the exit code is 0
+    And the command lists exactly these files:
+      | status  | file                                              |
+      | updated | generated/prod/inferenceservice-pump-failure.yaml |
+      | updated | generated/manifest.json                           |
+    And exactly the listed files changed on disk
+    And the only change in the spec of "generated/prod/inferenceservice-pump-failure.yaml" is "/spec/predictor/canaryTrafficPercent" from 10 to 25
+
+  Scenario: Argo CD applies the next canary step
+    Argo CD ignores canaryTrafficPercent so that sync never undoes a rollback,
+    and it syncs automatically only an Application that is OutOfSync. The
+    pull request that moves the canary must therefore also change something
+    Argo CD does not ignore, or the new step never reaches the cluster.
+
+    When I change "spec.deployments[1].canaryStep" of "pump-failure-1-4-0" in "specs/releases/pump-failure.yaml" to "1"
+    And I run "specops compile specs/ --out generated/"
+    Then the exit code is 0
+    And Argo CD sees "generated/prod/inferenceservice-pump-failure.yaml" out of sync: a changed path is not ignored by the Application that syncs "generated/prod"
+
+  Scenario: an edge bundle with a bad signature never serves
+    Given an edge runner serving release "1.0.0" and watching a bundle channel
+    And a client sending predictions in a loop
+    When a bundle of release "2.0.0" signed by an untrusted key is published
+    Then the runner refuses it for "bad_signature"
+    And every prediction was answered by release "1.0.0"
+    And an incident records the refusal with reason "bad_signature"
+
+  Scenario: an edge bundle with a bad checksum is rolled back
+    Given an edge runner serving release "1.0.0" and watching a bundle channel
+    And a client sending predictions in a loop
+    When a bundle of release "2.0.0" whose model was altered after signing is published
+    Then the runner refuses it for "checksum_mismatch"
+    And every prediction was answered by release "1.0.0"
+    And an incident records the refusal with reason "checksum_mismatch"

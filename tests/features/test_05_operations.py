@@ -1,4 +1,4 @@
-"""Acceptance: online predictions (tests/features/serve_prediction.feature).
+"""Stage 5, operations (05_operations.feature): online predictions.
 
 The real `specops serve` (compile, then `python -m runtime serve` in a child
 process) in a copy of the example repository; the model and the online
@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from tests.features.canary_steps import *  # noqa: F401,F403 - the canary scenario's steps
 from pytest_bdd import given, parsers, scenarios, then, when
 
 from runtime.contracts.steps import ServeConfig
@@ -30,7 +31,7 @@ from runtime.features.store import open_store
 from runtime.registry import Registry
 from tests.runtime.serving.served import BIAS, WEIGHTS, asset_events, free_port, write_onnx
 
-scenarios("serve_prediction.feature")
+scenarios("05_operations.feature")
 
 CONFIG = "generated/runtime/pump-failure/serve.json"
 

@@ -1,4 +1,4 @@
-"""Acceptance: a failing canary is rolled back (tests/features/canary_rollback.feature).
+"""Steps of "a failing canary is rolled back" (05_operations.feature), imported by test_05_operations.py.
 
 The real `specops serve --canary 50` (compile, then `python -m runtime
 serve` in a child process) in a copy of the example repository: the
@@ -35,7 +35,6 @@ from runtime.registry import Registry
 from runtime.serving.canary import routes_to_challenger
 from tests.runtime.serving.served import BIAS, WEIGHTS, asset_events, free_port, write_onnx
 
-scenarios("canary_rollback.feature")
 
 CONFIG = "generated/runtime/pump-failure/serve.json"
 MODEL = "pump-failure"
@@ -118,7 +117,7 @@ def broken_candidate(canary: Canary) -> None:
     canary.challenger = _register("broken", "candidate", math.nan)
 
 
-@when(parsers.re(rf"I start {q('command')}"))
+@when(parsers.re(rf"I start the canary with {q('command')}"))
 def start(canary: Canary, command: str) -> None:
     canary.port = free_port()
     argv = command.format(port=canary.port).split()

@@ -1,20 +1,30 @@
-"""Acceptance: Argo CD sync (tests/features/argocd_sync.feature).
+"""Stage 4, deployment (04_deployment.feature): Argo CD sync, canary steps,
+verified edge bundles.
 
-The steps read the committed files of the repository copy the way Argo CD
-does (the Applications in generated/argocd/, the manifests in the folders
-they sync), plus ``check_consistency`` on a fresh in-memory compile.  Shared
-steps (the copy, running specops, file listings) live in conftest.py."""
+The Argo CD steps read the committed files of the repository copy the way
+Argo CD does (the Applications in generated/argocd/, the manifests in the
+folders they sync), plus ``check_consistency`` on a fresh in-memory compile.
+The edge steps run the real edge runner in a child process (`python -m
+runtime edge`) on real bundles from the train and export-onnx steps
+(``tests/runtime/edge``), with a client loop and a channel the bad bundle is
+published to.  Shared steps (the copy, running specops, file listings) live
+in conftest.py."""
 
 from __future__ import annotations
 
 import copy
 import json
-from dataclasses import dataclass
+import shutil
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pytest_bdd import given, parsers, scenarios, then, when
 
 from compiler.cli import find_policies
@@ -22,7 +32,14 @@ from compiler.compile import CompileResult, compile_sources
 from compiler.emit.backends.argocd import check_consistency
 from compiler.load import read_sources
 
-scenarios("argocd_sync.feature")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "runtime" / "edge"))
+
+from edge_bundles import build_release, edge_config, private_key_file, public_key_file, resign, write_config  # noqa: E402
+from edge_process import Channel, ClientLoop, EdgeProcess  # noqa: E402
+
+from runtime.export.golden import read_golden  # noqa: E402
+
+scenarios("04_deployment.feature")
 
 
 def q(name: str) -> str:
@@ -307,3 +324,167 @@ def serve_configs_kept(lint_ci: Any, folder: str, option: str) -> None:
         assert config_maps[name].get("immutable") is True, f"ConfigMap {name} is mutable"
         assert option in (meta.get("annotations") or {}).get(SYNC_OPTIONS, "").split(","), (
             f"ConfigMap {name}: Argo CD would prune it once git moves on, under the champion's revision")
+
+
+# ------------------------------------------------------------------ the next canary step
+
+def changed_values(before: Any, after: Any, prefix: str = "") -> dict[str, tuple[Any, Any]]:
+    """JSON pointer -> (before, after) of every value added, removed or changed."""
+    if isinstance(before, dict) and isinstance(after, dict):
+        out: dict[str, tuple[Any, Any]] = {}
+        for key in before.keys() | after.keys():
+            path = f"{prefix}/{str(key).replace('~', '~0').replace('/', '~1')}"
+            out.update(changed_values(before.get(key), after.get(key), path))
+        return out
+    if isinstance(before, list) and isinstance(after, list) and len(before) == len(after):
+        out = {}
+        for i, (b, a) in enumerate(zip(before, after)):
+            out.update(changed_values(b, a, f"{prefix}/{i}"))
+        return out
+    return {} if before == after else {prefix: (before, after)}
+
+
+def _single_document(path: Path | bytes) -> dict[str, Any]:
+    docs = list(yaml.safe_load_all(path.read_bytes() if isinstance(path, Path) else path))
+    assert len(docs) == 1, f"{len(docs)} documents"
+    return docs[0]
+
+
+@then(parsers.re(rf"the only change in the spec of {q('file')} is {q('pointer')} from (?P<old>\d+) to (?P<new>\d+)"))
+def only_spec_change(lint_ci: Any, file: str, pointer: str, old: str, new: str) -> None:
+    """Only that field of .spec: the predictor (image, model, config) is the same, so KServe makes no new revision."""
+    before = _single_document(lint_ci.before_run[file])
+    after = _single_document(lint_ci.root / file)
+    changes = changed_values(before["spec"], after["spec"], "/spec")
+    assert changes == {pointer: (int(old), int(new))}, changes
+
+
+@then(parsers.re(rf"Argo CD sees {q('file')} out of sync: a changed path is not ignored by the Application "
+                 rf"that syncs {q('folder')}"))
+def visible_to_argocd(lint_ci: Any, file: str, folder: str) -> None:
+    before = _single_document(lint_ci.before_run[file])
+    after = _single_document(lint_ci.root / file)
+    (app,) = [spec for spec in _application_specs(lint_ci.root) if spec["source"]["path"] == folder]
+    group = after["apiVersion"].rpartition("/")[0]
+    ignored = [p for rule in app.get("ignoreDifferences", ())
+               if rule["kind"] == after["kind"] and rule.get("group", "") == group for p in rule.get("jsonPointers", ())]
+    changed = set(changed_values(before, after))
+    visible = {c for c in changed if not any(c == p or c.startswith(p + "/") for p in ignored)}
+    assert changed, f"{file} did not change"
+    assert visible, f"every change in {file} ({sorted(changed)}) is in ignoreDifferences {ignored}: Argo CD shows it Synced"
+
+
+def _application_specs(root: Path) -> list[dict[str, Any]]:
+    out = []
+    for path in sorted((root / "generated/argocd").glob("*.yaml")):
+        for doc in yaml.safe_load_all(path.read_bytes()):
+            if doc["kind"] == "Application":
+                out.append(doc["spec"])
+            elif doc["kind"] == "ApplicationSet":
+                out.append(doc["spec"]["template"]["spec"])
+    return out
+
+
+# ------------------------------------------------------------------ edge bundles
+
+
+@dataclass
+class Edge:
+    root: Path
+    key: Ed25519PrivateKey
+    v1: Any = None
+    v2: Any = None
+    runner: EdgeProcess | None = None
+    channel: Channel | None = None
+    loop: ClientLoop | None = None
+    outcome: dict[str, Any] = field(default_factory=dict)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Ed25519PrivateKey, Any, Any]:
+    root = tmp_path_factory.mktemp("edge-feature")
+    key = Ed25519PrivateKey.generate()
+    key_file = private_key_file(root / "signing.pem", key)
+    return root, key, build_release(root / "v1", "1.0.0", key_file, trees=40), \
+        build_release(root / "v2", "2.0.0", key_file, trees=90)
+
+
+@pytest.fixture
+def edge(built: tuple[Path, Ed25519PrivateKey, Any, Any], tmp_path: Path) -> Iterator[Edge]:
+    _, key, v1, v2 = built
+    state = Edge(tmp_path, key, v1, v2)
+    yield state
+    if state.loop is not None:
+        state.loop.stop()
+    if state.runner is not None and state.runner.proc is not None:
+        state.runner.stop()
+
+
+@given(parsers.parse('an edge runner serving release "{version}" and watching a bundle channel'))
+def _runner(edge: Edge, version: str) -> None:
+    assert version == edge.v1.version
+    edge.channel = Channel(edge.root / "publish")
+    edge.channel.publish(edge.v1.bundle)
+    trusted = public_key_file(edge.root / "trusted.pub", edge.key)
+    config = write_config(edge.root / "edge-run.json", edge_config(edge.root / "work", edge.v1, trusted,
+                                                                  watch=edge.channel.uri, poll_interval_s=0.3))
+    edge.runner = EdgeProcess(config, edge.root / "edge.log")
+    edge.runner.start()
+    assert edge.runner.call("GET", "/readyz")[0] == 200
+
+
+@given("a client sending predictions in a loop")
+def _loop(edge: Edge) -> None:
+    assert edge.runner is not None
+    instance = dict(read_golden((edge.v1.bundle / "golden.json").read_bytes()).rows[0])
+    edge.loop = ClientLoop(edge.runner.port, instance)
+    edge.loop.start()
+    time.sleep(0.3)
+
+
+def _publish(edge: Edge, alter: Any) -> None:
+    bundle = edge.root / "bad-bundle"
+    shutil.copytree(edge.v2.bundle, bundle)
+    alter(bundle)
+    assert edge.channel is not None and edge.runner is not None
+    at = edge.channel.publish(bundle)
+    edge.outcome = edge.runner.wait_outcome(edge.channel.uri, at)
+    time.sleep(0.5)  # predictions keep flowing after the refusal
+
+
+@when(parsers.parse('a bundle of release "{version}" signed by an untrusted key is published'))
+def _untrusted(edge: Edge, version: str) -> None:
+    _publish(edge, lambda b: resign(b, Ed25519PrivateKey.generate(), meta={"version": version}))
+
+
+@when(parsers.parse('a bundle of release "{version}" whose model was altered after signing is published'))
+def _altered(edge: Edge, version: str) -> None:
+    def alter(b: Path) -> None:
+        resign(b, edge.key, meta={"version": version})
+        data = bytearray((b / "model.onnx").read_bytes())
+        data[len(data) // 2] ^= 0x01
+        (b / "model.onnx").write_bytes(bytes(data))
+
+    _publish(edge, alter)
+
+
+@then(parsers.parse('the runner refuses it for "{reason}"'))
+def _refused(edge: Edge, reason: str) -> None:
+    assert edge.outcome["accepted"] is False and edge.outcome["reason"] == reason, edge.outcome
+
+
+@then(parsers.parse('every prediction was answered by release "{version}"'))
+def _answered(edge: Edge, version: str) -> None:
+    assert edge.loop is not None and edge.runner is not None
+    edge.loop.stop()
+    responses, edge.loop = edge.loop.responses, None
+    assert len(responses) > 10 and all(r.status == 200 and r.version == version for r in responses)
+    assert edge.runner.call("GET", "/readyz")[1]["version"] == version
+
+
+@then(parsers.parse('an incident records the refusal with reason "{reason}"'))
+def _incident(edge: Edge, reason: str) -> None:
+    [path] = (edge.root / "work" / "edge" / "incidents").glob("*.json")
+    incident = json.loads(path.read_text())
+    assert incident["kind"] == "edge_rollback" and incident["evidence"]["reason"] == reason
+    assert incident["id"] == edge.outcome["incident"] and "1.0.0 keeps serving" in incident["summary"]
