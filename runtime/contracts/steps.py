@@ -365,6 +365,7 @@ class ObjectiveConfig(_Config):
     window_s: Seconds
     actions: tuple[Literal["rollback", "open_circuit", "retrain", "page"], ...]
     severity: Literal["page", "ticket"]
+    service_level: str | None = None  # the ServiceLevel it belongs to (the rules' `service_level` label)
 
 
 class MonitorConfig(StepConfig):
@@ -382,6 +383,14 @@ class MonitorConfig(StepConfig):
     retrain_workflow: str  # the WorkflowTemplate a retrain action submits...
     retrain_namespace: str  # ...in the namespace where the training pipeline lives
     output: str
+    # The predictor never scales to zero: its silence is an outage (the rules' absence alert).
+    min_replicas: int = 1
+    # Local runs: the prediction log's Parquet root (LOG_COLUMNS layout) and the review store.
+    prediction_log: str | None = None
+    review: "ReviewConfig | None" = None
+    # The training reference profile drift is measured against (reference.json, a model or registry entry
+    # directory); None: the local registry's champion (else candidate) entry.
+    reference: str | None = None
     notifier_configs: tuple[NotifierConfig, ...] = ()  # the notifiers above, resolved from the System
     enforcement: EnforcementConfig = Field(default_factory=lambda: EnforcementConfig())
 
@@ -691,3 +700,7 @@ STEP_CONFIGS: dict[str, type[StepConfig]] = {
                 RegisterConfig, ProposeReleaseConfig, MonitorConfig, IngestConfig, ServeConfig, EdgeRunConfig,
                 GenerateDataConfig, ParityConfig, MaterializeOnlineConfig)
 }
+
+
+# MonitorConfig names ReviewConfig, which is defined after it.
+MonitorConfig.model_rebuild()
