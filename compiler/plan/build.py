@@ -37,7 +37,7 @@ from compiler.plan.model import (
     SystemPlan,
 )
 from compiler.plan.notifiers import notifier_configs
-from compiler.plan.review import review_config, review_store
+from compiler.plan.review import control_channel, review_config, review_store
 from compiler.policy.select import counted_approvals, required_approvals, selects
 from compiler.resolve import ResolvedSpec
 from compiler.spec import DataSource, FeatureSet, Model, ModelRelease, RiskPolicy, ServiceLevel, System
@@ -458,6 +458,7 @@ class _Builder:
                 online_store=self.online_store(True), sources=self.serve_sources(fs_configs, True),
                 canary=canary_config(model, float(percent or 0)),
                 breaker=self.breaker(model, env.name, self.release_ref(champion) if canary else None),
+                control=control_channel(model, self.system, cluster=True),
             )
             r = m.serving.resources
             servings.append(ServingPlan(
@@ -496,6 +497,7 @@ class _Builder:
             review=self.review(model, self.lineage_hash(model), cluster=False),
             canary=canary_config(model, 0.0, challenger_alias="candidate"),
             breaker=self.breaker(model, None, None),
+            control=control_channel(model, self.system, cluster=False),
         )
         return LocalServePlan(model=model.name, config_path=f"{CONFIG_MOUNT}/{model.name}/serve.json", config=config,
                               origin=_origin(node))
@@ -556,6 +558,7 @@ class _Builder:
             notifier_configs=notifier_configs(self.system, notifiers),
             # Incidents and their audit records live in the review store, beside the review audit chain.
             enforcement=EnforcementConfig(store=review_store(self.system, cluster=True)),
+            control=control_channel(model, self.system, cluster=True),
         )
         cfg_path = f"{CONFIG_MOUNT}/{model.name}/monitor-{serving.environment}.json"
         step = StepPlan(
