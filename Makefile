@@ -54,6 +54,7 @@ bench: install  ## benchmarks; figures go to bench/results/
 	$(PY) bench/canary/bench_canary.py
 	$(PY) bench/breaker/bench_breaker.py
 	$(PY) bench/monitor/bench_monitor.py
+	$(PY) bench/control/bench_control.py
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache bench/results/*.tmp
