@@ -7,6 +7,9 @@ store going away mid-traffic fails no request and the last control holds."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -25,7 +28,7 @@ from runtime.contracts.steps import (ArtifactStoreConfig, ControlChannelConfig, 
                                      ObjectiveConfig, ReviewStoreConfig)
 from runtime.control import ControlRefresher, DatabaseChannel
 from runtime.serving.predictor import SpecOpsPredictor
-from tests.runtime.serving.served import MODEL, T0, iso, make_repo, start_server, stop_server
+from tests.runtime.serving.served import CONFIG, MODEL, T0, iso, make_repo, start_server, stop_server
 
 AT = iso(T0 + timedelta(minutes=1))
 DSN_ENV = "SPECOPS_TEST_CONTROL_DSN"
@@ -165,3 +168,12 @@ def test_store_down_mid_traffic_fails_no_request(tmp_path: Path, schema: str,
             p.control.channel.close()
         proxy.down()
         writer.db.close()
+
+
+def test_serve_without_the_control_dsn_says_which_variable(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "a", control=control_config("t_unused").model_dump())
+    env = {k: v for k, v in os.environ.items() if k != DSN_ENV}
+    done = subprocess.run([sys.executable, "-m", "runtime", "serve", "--config", CONFIG], cwd=repo.root, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert f"${DSN_ENV}" in done.stderr and "Traceback" not in done.stderr
