@@ -37,7 +37,7 @@ from compiler.plan.model import (
     SystemPlan,
 )
 from compiler.plan.notifiers import notifier_configs
-from compiler.plan.review import review_config, review_store
+from compiler.plan.review import control_channel, review_config, review_store
 from compiler.policy.select import counted_approvals, required_approvals, selects
 from compiler.resolve import ResolvedSpec
 from compiler.spec import DataSource, FeatureSet, Model, ModelRelease, RiskPolicy, ServiceLevel, System
@@ -466,6 +466,7 @@ class _Builder:
                 canary=canary_config(model, 0.0),
                 breaker=self.breaker(model, env.name, self.release_ref(champion) if canary else None),
                 prediction_log=self.prediction_log(model, env.name, cluster=True),
+                control=control_channel(model, self.system, cluster=True),
             )
             r = m.serving.resources
             servings.append(ServingPlan(
@@ -505,6 +506,7 @@ class _Builder:
             canary=canary_config(model, 0.0, challenger_alias="candidate"),
             breaker=self.breaker(model, None, None),
             prediction_log=self.prediction_log(model, LOCAL_ENVIRONMENT, cluster=False),
+            control=control_channel(model, self.system, cluster=False),
         )
         return LocalServePlan(model=model.name, config_path=f"{CONFIG_MOUNT}/{model.name}/serve.json", config=config,
                               origin=_origin(node))
@@ -575,6 +577,7 @@ class _Builder:
             notifier_configs=notifier_configs(self.system, notifiers),
             # Incidents and their audit records live in the review store, beside the review audit chain.
             enforcement=EnforcementConfig(store=review_store(self.system, cluster=True)),
+            control=control_channel(model, self.system, cluster=True),
         )
         cfg_path = f"{CONFIG_MOUNT}/{model.name}/monitor-{serving.environment}.json"
         step = StepPlan(
