@@ -55,6 +55,7 @@ bench: install  ## benchmarks; figures go to bench/results/
 	$(PY) bench/breaker/bench_breaker.py
 	$(PY) bench/monitor/bench_monitor.py
 	$(PY) bench/predlog/bench_predlog.py
+	$(PY) bench/control/bench_control.py
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache bench/results/*.tmp

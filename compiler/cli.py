@@ -407,6 +407,46 @@ def replay(
 
 
 @app.command()
+def monitor(
+    paths: Annotated[Optional[list[Path]], typer.Argument(help="Spec files or folders (default: specs/).", show_default=False)] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="The generated/ folder (its parent is the repository root).")] = Path("generated"),
+    model: Annotated[Optional[str], typer.Option("--model", "-m", help="The model to monitor (needed when there are several).")] = None,
+    once: Annotated[bool, typer.Option("--once", help="Evaluate once and exit (the default).")] = False,
+    every: Annotated[Optional[str], typer.Option("--every", help="Evaluate continuously, e.g. every 5m (Ctrl-C stops).")] = None,
+    format: Annotated[str, typer.Option("--format", "-f", help="What to print: text, json or html (all three are written).")] = "text",
+    report_dir: Annotated[Optional[Path], typer.Option("--report-dir", help="Where report.{json,html,txt} go (default: the config's output).")] = None,
+    at: Annotated[Optional[str], typer.Option("--at", help="Judge as of: an ISO time, 'now' (default) or 'last' (the last logged request).")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Report only: do not enforce breaches.")] = False,
+    policies: PoliciesOpt = None,
+) -> None:
+    """Compile, then judge a model's ServiceLevel objectives over the local
+    prediction log and review store, as the cluster's monitor CronWorkflow
+    does, and enforce breaches (unless --dry-run); writes report.json,
+    report.html, report.txt and results.json."""
+    from compiler.monitor import MonitorError, monitor_command, parse_every
+
+    if once and every is not None:
+        typer.echo("monitor: give --once or --every, not both", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    if format not in ("text", "json", "html"):
+        typer.echo(f"monitor: --format {format!r}: choose text, json or html", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    try:
+        if every is not None:
+            parse_every(every)  # before compiling: a typo costs nothing
+    except MonitorError as exc:
+        typer.echo(f"monitor: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    _compile_and_write(paths, out, False, policies, Format.text)
+    try:
+        command = monitor_command(out, model, every, format, report_dir, at, dry_run)
+    except MonitorError as exc:
+        typer.echo(f"monitor: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    raise typer.Exit(command.run())
+
+
+@app.command()
 def version() -> None:
     """Print the version."""
     typer.echo(__version__)

@@ -37,7 +37,7 @@ from compiler.plan.model import (
     SystemPlan,
 )
 from compiler.plan.notifiers import notifier_configs
-from compiler.plan.review import review_config, review_store
+from compiler.plan.review import control_channel, review_config, review_store
 from compiler.policy.select import counted_approvals, required_approvals, selects
 from compiler.resolve import ResolvedSpec
 from compiler.spec import DataSource, FeatureSet, Model, ModelRelease, RiskPolicy, ServiceLevel, System
@@ -68,6 +68,7 @@ from runtime.contracts.steps import (
     IngestConfig,
     LabelConfig,
     MonitorConfig,
+    NotifierConfig,
     ObjectiveConfig,
     OnlineStoreConfig,
     ParityConfig,
@@ -465,6 +466,7 @@ class _Builder:
                 canary=canary_config(model, 0.0),
                 breaker=self.breaker(model, env.name, self.release_ref(champion) if canary else None),
                 prediction_log=self.prediction_log(model, env.name, cluster=True),
+                control=control_channel(model, self.system, cluster=True),
             )
             r = m.serving.resources
             servings.append(ServingPlan(
@@ -504,6 +506,7 @@ class _Builder:
             canary=canary_config(model, 0.0, challenger_alias="candidate"),
             breaker=self.breaker(model, None, None),
             prediction_log=self.prediction_log(model, LOCAL_ENVIRONMENT, cluster=False),
+            control=control_channel(model, self.system, cluster=False),
         )
         return LocalServePlan(model=model.name, config_path=f"{CONFIG_MOUNT}/{model.name}/serve.json", config=config,
                               origin=_origin(node))
@@ -559,7 +562,7 @@ class _Builder:
                 lo = o.min.seconds if o.metric in DURATION_METRICS and o.min is not None else o.min
                 hi = o.max.seconds if o.metric in DURATION_METRICS and o.max is not None else o.max
                 objectives.append(ObjectiveConfig(name=o.name, metric=o.metric, min=lo, max=hi, window_s=o.window.seconds,
-                                                  actions=o.actions, severity=o.severity))
+                                                  actions=o.actions, severity=o.severity, service_level=sl.name))
         drift = levels[0].spec.drift
         notifiers = tuple(sorted({n for sl in levels for n in sl.spec.notify}))
         retrain = pipeline.name if pipeline else ""
@@ -570,9 +573,11 @@ class _Builder:
             psi_warning=drift.psi_warning, psi_alert=drift.psi_alert, p_value=drift.p_value, correction=drift.correction,
             persistence=drift.persistence, drift_window_s=drift.window.seconds, notifiers=notifiers,
             retrain_workflow=retrain, retrain_namespace=pipeline.namespace if pipeline else serving.namespace, output=f"{WORK_ROOT}/{model.name}/monitor/{serving.environment}",
+            min_replicas=serving.min_replicas,
             notifier_configs=notifier_configs(self.system, notifiers),
             # Incidents and their audit records live in the review store, beside the review audit chain.
             enforcement=EnforcementConfig(store=review_store(self.system, cluster=True)),
+            control=control_channel(model, self.system, cluster=True),
         )
         cfg_path = f"{CONFIG_MOUNT}/{model.name}/monitor-{serving.environment}.json"
         step = StepPlan(
@@ -583,6 +588,37 @@ class _Builder:
         return MonitorPlan(name=name, model=model.name, environment=serving.environment, namespace=serving.namespace,
                            schedule=MONITOR_SCHEDULE, step=step, config_map=f"{model.name}-monitor-config",
                            retrain_template=retrain, origin=_origin(node))
+
+    def local_monitor(self, node: SpecNode, model: Model) -> LocalServePlan | None:
+        """`specops monitor`: every objective of the model's ServiceLevels judged over the local
+        prediction log and review store (the same evaluation the cluster's CronWorkflow runs)."""
+        levels = [sl for _, sl in self.spec.service_levels_for(model.name)]
+        if not levels:
+            return None
+        seen: dict[str, ObjectiveConfig] = {}
+        for sl in levels:
+            for o in sl.spec.objectives:
+                lo = o.min.seconds if o.metric in DURATION_METRICS and o.min is not None else o.min
+                hi = o.max.seconds if o.metric in DURATION_METRICS and o.max is not None else o.max
+                seen.setdefault(o.name, ObjectiveConfig(name=o.name, metric=o.metric, min=lo, max=hi,
+                                                        window_s=o.window.seconds, actions=o.actions,
+                                                        severity=o.severity, service_level=sl.name))
+        drift = levels[0].spec.drift
+        work = f"{WORK_ROOT}/{model.name}"
+        config = MonitorConfig(
+            model=model.name, spec_hash=self.lineage_hash(model), artifacts=self.local, work_dir=work,
+            environment=LOCAL_ENVIRONMENT, namespace="", objectives=tuple(seen.values()),
+            psi_warning=drift.psi_warning, psi_alert=drift.psi_alert, p_value=drift.p_value, correction=drift.correction,
+            persistence=drift.persistence, drift_window_s=drift.window.seconds, notifiers=(),
+            retrain_workflow="", retrain_namespace="", output=f"{work}/monitor/{LOCAL_ENVIRONMENT}", min_replicas=0,
+            prediction_log=f"{work}/predictions", review=self.review(model, self.lineage_hash(model), cluster=False),
+            # Locally a page prints (no webhook secrets on a laptop); rollback and retrain act on the local registry.
+            notifier_configs=tuple(NotifierConfig(name=n, type="stdout")
+                                   for n in sorted({n for sl in levels for n in sl.spec.notify})),
+            enforcement=EnforcementConfig(store=review_store(self.system, cluster=False), mode="local"),
+        )
+        return LocalServePlan(model=model.name, config_path=f"{CONFIG_MOUNT}/{model.name}/monitor.json", config=config,
+                              origin=_origin(node))
 
     def slos(self, model: Model, serving: ServingPlan) -> list[SloPlan]:
         """One SloPlan per ServiceLevel covering the model where it is served in the cloud."""
@@ -796,11 +832,14 @@ class _Builder:
         monitors: list[MonitorPlan] = []
         slos: list[SloPlan] = []
         local_servings: list[LocalServePlan] = []
+        local_monitors: list[LocalServePlan] = []
         for node, model in self.spec.of_kind(Model):
             pipeline = self.pipeline(node, model, cloud[0]) if cloud else None
             if pipeline:
                 pipelines.append(pipeline)
                 local_servings.append(self.local_serving(node, model))
+                if (local_monitor := self.local_monitor(node, model)) is not None:
+                    local_monitors.append(local_monitor)
             sv, ed = self.servings(node, model, envs)
             servings.extend(sv)
             edges.extend(ed)
@@ -826,6 +865,7 @@ class _Builder:
             secret_refs=secret_refs(self.spec),
             slos=tuple(sorted(slos, key=lambda p: (p.environment, p.name))),
             local_servings=tuple(local_servings),
+            local_monitors=tuple(local_monitors),
             reviews=self.reviews(),
             edge_trusted_key=_key_ref(s.edge.trusted_key),
             edge_signing_secret=(s.edge.signing_key.secret_ref.name, s.edge.signing_key.secret_ref.key)

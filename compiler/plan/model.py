@@ -300,6 +300,7 @@ class SystemPlan:
     slos: tuple[SloPlan, ...] = ()  # sorted by (environment, name)
     # `specops serve`: one local predictor config per locally trained model.
     local_servings: tuple[LocalServePlan, ...] = ()
+    local_monitors: tuple[LocalServePlan, ...] = ()  # `specops monitor`: generated/runtime/<model>/monitor.json
     # Review configs of the models that escalate predictions to humans.
     reviews: tuple[ReviewPlan, ...] = ()
     # Edge trust: the public key every edge runner verifies bundles with, and

@@ -20,9 +20,10 @@ from runtime.contracts.steps import (
     ReviewLabelsConfig,
     ReviewPolicyConfig,
     ReviewStoreConfig,
+    ControlChannelConfig,
 )
 
-__all__ = ["LOCAL_REVIEW_DB", "MAX_LEASE_S", "REVIEW_DSN_ENV", "review_config", "review_store"]
+__all__ = ["LOCAL_REVIEW_DB", "MAX_LEASE_S", "REVIEW_DSN_ENV", "control_channel", "review_config", "review_store"]
 
 LOCAL_REVIEW_DB = ".specops/review/review.db"
 REVIEW_DSN_ENV = "SPECOPS_REVIEW_DSN"
@@ -79,3 +80,15 @@ def review_config(model: Model, system: System, labels: DataSource, spec_hash: s
         labels=ReviewLabelsConfig(source=labels.name, entity=spec.entity, timestamp=spec.timestamp,
                                   outcome=spec.labels.outcome, positive_value=spec.labels.positive_value,
                                   fields=fields, output=out))
+
+
+def control_channel(model: Model, system: System, *, cluster: bool) -> ControlChannelConfig:
+    """How the monitor's levers reach the model's predictors.  In a cluster the
+    monitor is another pod than the (replicated) predictors, so a file reaches
+    none of them: the review store's PostgreSQL does, when the model has a
+    review section (only then is its DSN mapped into the predictor).  Locally,
+    and when there is no shared store, the control file under work_dir."""
+    store = review_store(system, cluster=cluster)
+    if cluster and model.spec.review is not None and store.backend == "postgres":
+        return ControlChannelConfig(backend="database", store=store)
+    return ControlChannelConfig(backend="file")

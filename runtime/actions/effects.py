@@ -13,16 +13,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from runtime.actions.control import write_control
 from runtime.actions.notify import Notifier, deliver
 from runtime.actions.retrain import start_local_retrain, submit_argo_retrain
 from runtime.actions.revert import RevertError, canary_revert
 from runtime.contracts.monitoring import Incident, ObjectiveResult
 from runtime.contracts.steps import MonitorConfig
+from runtime.control.channel import ControlChannel, open_channel
 
 __all__ = ["ActionEffects", "Effects", "Outcome", "patch_canary_traffic"]
 
 KSERVE = ("serving.kserve.io", "v1beta1", "inferenceservices")
+ACTOR = "system:enforcer"  # runtime.actions.state's: the audit records of one enforcer name one actor
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +73,7 @@ def patch_canary_traffic(namespace: str, name: str, percent: int, host: str | No
 class ActionEffects:
     def __init__(self, config: MonitorConfig, notifiers: tuple[Notifier, ...], *, repo_root: str = ".",
                  environ: Mapping[str, str] | None = None, clock_us: Callable[[], int] = lambda: time.time_ns() // 1000,
-                 kube_host: str | None = None) -> None:
+                 kube_host: str | None = None, channel: ControlChannel | None = None) -> None:
         self.config = config
         self.notifiers = notifiers
         self.repo_root = Path(repo_root)
@@ -80,14 +81,17 @@ class ActionEffects:
         self.clock_us = clock_us
         self.kube_host = kube_host  # None in a pod: the in-cluster API server
         self.actions_dir = Path(config.work_dir) / "actions"
+        # The predictors' RuntimeControl: the file (local) or the review store's row (cluster).
+        self.channel = channel or open_channel(config.control, config.work_dir, config.model, config.environment,
+                                               self.environ)
 
     # ------------------------------------------------------------- rollback
 
     def rollback(self, incident: Incident, result: ObjectiveResult) -> Outcome:
         c = self.config
-        path, _ = write_control(c.work_dir, c.model, c.environment, canary_percent=0.0,
-                                canary_reason=incident.summary, incident=incident.id, updated_at_us=self.clock_us())
-        detail: dict[str, Any] = {"control": path, "canary_percent": 0.0}
+        self.channel.update(actor=ACTOR, at_us=self.clock_us(), canary_percent=0.0, canary_reason=incident.summary,
+                            incident=incident.id)
+        detail: dict[str, Any] = {"control": self.channel.where, "canary_percent": 0.0}
         if c.enforcement.mode == "cluster":
             detail["cluster"] = patch_canary_traffic(c.namespace, c.model, 0, host=self.kube_host,
                                                      token=self.environ.get("SPECOPS_KUBE_TOKEN"))
@@ -132,10 +136,9 @@ class ActionEffects:
     # --------------------------------------------------------------- circuit
 
     def open_circuit(self, incident: Incident, result: ObjectiveResult, until_us: int) -> Outcome:
-        c = self.config
-        path, _ = write_control(c.work_dir, c.model, c.environment, circuit_forced_open_until_us=until_us,
-                                circuit_reason=incident.summary, incident=incident.id, updated_at_us=self.clock_us())
-        return Outcome(True, {"control": path, "circuit_forced_open_until_us": until_us})
+        self.channel.update(actor=ACTOR, at_us=self.clock_us(), circuit_forced_open_until_us=until_us,
+                            circuit_reason=incident.summary, incident=incident.id)
+        return Outcome(True, {"control": self.channel.where, "circuit_forced_open_until_us": until_us})
 
     # --------------------------------------------------------------- retrain
 

@@ -211,10 +211,16 @@ class PostgresDatabase:
         UPDATE/DELETE on audit_log or ownership of it, cannot drop the triggers)."""
         with self.transaction() as tx:
             tx.lock("setup")  # two processes creating the same triggers at once would collide
-            ready = tx.rows("SELECT to_regclass('review_items') IS NOT NULL AND to_regclass('audit_log') IS NOT NULL "
-                            "AND (SELECT count(*) FROM pg_trigger WHERE tgrelid = to_regclass('audit_log') "
-                            "AND tgname IN ('audit_log_no_change', 'audit_log_no_truncate')) = 2")[0][0]
-            if ready:
+            # "Set up" per DDL: every table it creates exists (and audit_log's triggers, when it
+            # creates audit_log).  Another component's tables being there says nothing about ours
+            # (the actions' incident tables live in the same store as the review queue).
+            tables = sorted({m.lower() for stmt in ddl["postgres"]
+                             for m in re.findall(r"CREATE TABLE IF NOT EXISTS (\w+)", stmt, re.I)})
+            checks = [f"to_regclass('{t}') IS NOT NULL" for t in tables] or ["false"]
+            if "audit_log" in tables:
+                checks.append("(SELECT count(*) FROM pg_trigger WHERE tgrelid = to_regclass('audit_log') "
+                              "AND tgname IN ('audit_log_no_change', 'audit_log_no_truncate')) = 2")
+            if tx.rows("SELECT " + " AND ".join(checks))[0][0]:
                 return
             for stmt in ddl["postgres"]:
                 tx.execute(stmt)

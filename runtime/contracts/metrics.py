@@ -155,6 +155,9 @@ METRICS: tuple[MetricSpec, ...] = (
                help="Requests scored per arm (role: champion, canary, shadow; outcome: ok, error)."),
     MetricSpec(name="specops_reloads_total", type="counter", labels=(*_ENV, "outcome"),
                help="Release reloads (outcome: loaded, refused -- the new release failed to load or warm)."),
+    # predictor: the shared RuntimeControl channel (database backend)
+    MetricSpec(name="specops_control_staleness_seconds", type="gauge", labels=_ENV,
+               help="Seconds since the predictor last read its RuntimeControl row; grows while the store is down."),
 )
 
 _BY_NAME = {m.name: m for m in METRICS}

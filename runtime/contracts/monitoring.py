@@ -142,6 +142,9 @@ class RuntimeControl:
     (checked at most once a second).  ``None`` means "no override".
     In a cluster the same two levers exist: the circuit (this file on the
     predictor's volume) and canaryTrafficPercent -> 0 on the InferenceService.
+    A file in the monitor pod reaches no predictor, so a cluster compiles the
+    ``database`` control channel instead (``runtime.control``): the same
+    fields as JSON in one ``runtime_control`` row of the review store.
     """
 
     circuit_forced_open_until_us: int | None = None  # serving uses its declared fallback until then

@@ -22,6 +22,7 @@ __all__ = [
     "BreakerConfig",
     "BuildFeaturesConfig",
     "CanaryConfig",
+    "ControlChannelConfig",
     "DataSourceConfig",
     "EdgeRunConfig",
     "EDGE_TRUST_KEY_FILE",
@@ -365,6 +366,7 @@ class ObjectiveConfig(_Config):
     window_s: Seconds
     actions: tuple[Literal["rollback", "open_circuit", "retrain", "page"], ...]
     severity: Literal["page", "ticket"]
+    service_level: str | None = None  # the ServiceLevel it belongs to (the rules' `service_level` label)
 
 
 class MonitorConfig(StepConfig):
@@ -382,8 +384,18 @@ class MonitorConfig(StepConfig):
     retrain_workflow: str  # the WorkflowTemplate a retrain action submits...
     retrain_namespace: str  # ...in the namespace where the training pipeline lives
     output: str
+    # The predictor never scales to zero: its silence is an outage (the rules' absence alert).
+    min_replicas: int = 1
+    # Local runs: the prediction log's Parquet root (LOG_COLUMNS layout) and the review store.
+    prediction_log: str | None = None
+    review: "ReviewConfig | None" = None
+    # The training reference profile drift is measured against (reference.json, a model or registry entry
+    # directory); None: the local registry's champion (else candidate) entry.
+    reference: str | None = None
     notifier_configs: tuple[NotifierConfig, ...] = ()  # the notifiers above, resolved from the System
     enforcement: EnforcementConfig = Field(default_factory=lambda: EnforcementConfig())
+    # How open_circuit and rollback reach the predictors (None: the file under work_dir).
+    control: ControlChannelConfig | None = None
 
 
 class OnlineStoreConfig(_Config):
@@ -430,6 +442,24 @@ class ReviewStoreConfig(_Config):
     dsn_env: str | None = None  # postgres: the environment variable holding the DSN...
     dsn_secret: str | None = None  # ...mapped from this Secret ("name/key") by the pod
     schema_name: str | None = None  # postgres: the schema (None: the connection's search_path)
+
+
+class ControlChannelConfig(_Config):
+    """Where the RuntimeControl levers travel between the monitor (and a
+    canary's rollback) and the predictors (``runtime.control``).  ``file``:
+    the JSON file under work_dir (one machine).  ``database``: one row of
+    ``runtime_control`` in the review store, which the monitor pod and every
+    predictor replica reach; the predictor refreshes it in the background."""
+
+    backend: Literal["file", "database"] = "file"
+    store: ReviewStoreConfig | None = None  # database: the review store holding the row
+    refresh_s: Seconds = 1.0  # database: how often a predictor reads the row
+
+    @model_validator(mode="after")
+    def _store_for_database(self) -> "ControlChannelConfig":
+        if (self.backend == "database") != (self.store is not None):
+            raise ValueError("the database control channel needs its store, and only it has one")
+        return self
 
 
 class ReviewPolicyConfig(_Config):
@@ -554,6 +584,8 @@ class ServeConfig(StepConfig):
     canary: CanaryConfig | None = None
     breaker: BreakerConfig | None = None  # the ServiceLevel's circuitBreaker; None: no breaker
     prediction_log: PredictionLogConfig | None = None  # None: nothing is logged
+    # Where the predictor reads its RuntimeControl (None: the file under work_dir).
+    control: ControlChannelConfig | None = None
 
     @model_validator(mode="after")
     def _one_release_source(self) -> "ServeConfig":
@@ -691,3 +723,7 @@ STEP_CONFIGS: dict[str, type[StepConfig]] = {
                 RegisterConfig, ProposeReleaseConfig, MonitorConfig, IngestConfig, ServeConfig, EdgeRunConfig,
                 GenerateDataConfig, ParityConfig, MaterializeOnlineConfig)
 }
+
+
+# MonitorConfig names ReviewConfig, which is defined after it.
+MonitorConfig.model_rebuild()

@@ -31,17 +31,19 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from runtime.contracts.monitoring import Incident, control_path
 from runtime.contracts.steps import CanaryConfig
 from runtime.monitoring.incidents import incident_id, record_incident
 from runtime.monitoring.psi import psi
-from runtime.serving.control import ControlReader, write_control
+from runtime.control.channel import ControlChannel, FileChannel
+from runtime.serving.control import ControlReader
 
 if TYPE_CHECKING:
     from runtime.audit.log import AuditLog
+    from runtime.control.refresher import ControlRefresher
     from runtime.serving.metrics import RolloutMetrics
 
 __all__ = ["ArmSample", "ArmWindow", "CanaryController", "Mode", "Verdict", "judge", "p99", "routes_to_challenger"]
@@ -176,7 +178,9 @@ class CanaryController:
     def __init__(self, config: CanaryConfig, *, mode: Mode, model: str, environment: str, work_dir: str,
                  champion: str, challenger: str, challenger_release: str,
                  audit: AuditLog | None = None, metrics: RolloutMetrics | None = None,
-                 clock_us: Callable[[], int] = _now_us, monotonic: Callable[[], float] = time.monotonic) -> None:
+                 clock_us: Callable[[], int] = _now_us, monotonic: Callable[[], float] = time.monotonic,
+                 control: ControlReader | ControlRefresher | None = None,
+                 channel: ControlChannel | None = None) -> None:
         self.config = config
         self.mode = mode
         self.model, self.environment, self.work_dir = model, environment, work_dir
@@ -184,7 +188,9 @@ class CanaryController:
         self.challenger_release = challenger_release
         self._audit, self._metrics = audit, metrics
         self._clock_us, self._monotonic = clock_us, monotonic
-        self.control = ControlReader(control_path(work_dir, model, environment), clock=monotonic)
+        # The predictor's reader and channel (shared with its breakers); by default the control file.
+        self.control = control or ControlReader(control_path(work_dir, model, environment), clock=monotonic)
+        self.channel: ControlChannel = channel or FileChannel.of(work_dir, model, environment)
         self._lock = threading.Lock()
         self._rolled_back = False
         self.rollback_incident: Incident | None = None
@@ -283,11 +289,13 @@ class CanaryController:
         try:
             path, created = record_incident(self.work_dir, incident)
             self._log(f"incident {iid} {'recorded' if created else 'already recorded'} at {path}")
-            current = self.control.current()
-            write_control(self.control.path, replace(current, canary_percent=0.0, canary_reason=summary,
-                                                     incident=iid, updated_at_us=at))
         except OSError as exc:  # the rollback itself already happened in memory; say loudly what is missing
-            self._log(f"error: the rollback is in effect but could not be recorded durably: {exc}")
+            self._log(f"error: the rollback is in effect but its incident could not be recorded: {exc}")
+        try:
+            self.channel.update(actor=f"predictor:{self.model}", at_us=at, canary_percent=0.0, canary_reason=summary,
+                                incident=iid)
+        except Exception as exc:  # noqa: BLE001 - the channel (file or database) being down must not undo it
+            self._log(f"error: the rollback is in effect but could not be made durable in {self.channel.where}: {exc}")
         if self._audit is not None:
             try:
                 self._audit.record(actor=f"predictor:{self.model}", action="canary.rolled_back", subject=iid,

@@ -14,44 +14,22 @@ fallback until a time) and ``canary_percent`` (traffic to the canary).
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import fields
 
 from runtime.contracts.monitoring import RuntimeControl, control_path
+from runtime.control.codec import decode, encode
 
 __all__ = ["ControlReader", "write_control"]
 
 log = logging.getLogger(__name__)
-_FIELDS = {f.name: f.type for f in fields(RuntimeControl)}
-_MAX_US = 253_402_300_799_999_999  # 9999-12-31T23:59:59.999999Z: a time the answers can still print
 
 
 def _parse(raw: bytes, path: str) -> RuntimeControl:
-    data = json.loads(raw)
-    if not isinstance(data, dict):
-        raise ValueError("not a JSON object")
-    unknown = sorted(set(data) - set(_FIELDS))
-    if unknown:
-        raise ValueError(f"unknown fields {unknown} (RuntimeControl has {sorted(_FIELDS)})")
-    for name in ("circuit_forced_open_until_us", "updated_at_us"):
-        v = data.get(name)
-        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= _MAX_US):
-            raise ValueError(f"{name}: {v!r} is not a time in UTC microseconds (0 to year 9999)")
-    pct = data.get("canary_percent")
-    if pct is not None and (isinstance(pct, bool) or not isinstance(pct, (int, float)) or not 0 <= pct <= 100):
-        raise ValueError(f"canary_percent: {pct!r} is not a number in [0, 100]")
-    for name in ("circuit_reason", "canary_reason", "incident"):
-        v = data.get(name)
-        if v is not None and not isinstance(v, str):
-            raise ValueError(f"{name}: {v!r} is not a string")
-    if "canary_percent" in data and pct is not None:
-        data["canary_percent"] = float(pct)
-    return RuntimeControl(**data)
+    return decode(raw)
 
 
 class ControlReader:
@@ -123,7 +101,7 @@ def write_control(path: str, control: RuntimeControl) -> None:
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     tmp = f"{path}.{os.getpid()}.tmp"
     with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump({name: getattr(control, name) for name in _FIELDS}, fh, sort_keys=True, indent=2)
+        fh.write(encode(control))
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)

@@ -90,6 +90,7 @@ class ServingMetrics:
 _CANARY_PERCENT = "specops_canary_traffic_percent"
 _CANARY_REQUESTS = "specops_canary_requests_total"
 _RELOADS = "specops_reloads_total"
+_CONTROL_STALENESS = "specops_control_staleness_seconds"
 
 
 @cache
@@ -98,7 +99,8 @@ def _rollout_families() -> dict[str, Any]:
 
     spec = metric(_CANARY_PERCENT)
     return {_CANARY_PERCENT: Gauge(spec.name, spec.help, spec.labels),
-            _CANARY_REQUESTS: _family(_CANARY_REQUESTS), _RELOADS: _family(_RELOADS)}
+            _CANARY_REQUESTS: _family(_CANARY_REQUESTS), _RELOADS: _family(_RELOADS),
+            _CONTROL_STALENESS: _family(_CONTROL_STALENESS)}
 
 
 class RolloutMetrics:
@@ -112,6 +114,7 @@ class RolloutMetrics:
         self._arm_children: dict[tuple[str, str, bool], Any] = {}
         self._reloads = {o: fam[_RELOADS].labels(model=model, environment=environment, outcome=o)
                          for o in ("loaded", "refused")}
+        self._staleness = fam[_CONTROL_STALENESS].labels(model=model, environment=environment)
 
     def _labels(self, version: str) -> dict[str, str]:
         return {LABEL_MODEL: self._model, LABEL_VERSION: version, LABEL_ENVIRONMENT: self._environment}
@@ -129,3 +132,6 @@ class RolloutMetrics:
 
     def reload(self, loaded: bool) -> None:
         self._reloads["loaded" if loaded else "refused"].inc()
+
+    def control_staleness(self, seconds: float) -> None:
+        self._staleness.set(seconds)

@@ -54,6 +54,8 @@ from runtime.contracts.steps import ServeConfig
 from runtime.predlog.store import LogError, PredictionLog
 from runtime.serving.breaker import CLOSED, OPEN, CircuitBreaker
 from runtime.serving.canary import CanaryController
+from runtime.control.channel import ControlChannel, FileChannel, open_channel
+from runtime.control.refresher import ControlRefresher
 from runtime.serving.control import ControlReader
 from runtime.serving.errors import BadInput, FeaturesUnavailable, ServingError
 from runtime.serving.loaded import Arms, LoadedRelease, load_release, warm
@@ -176,6 +178,7 @@ class SpecOpsPredictor(kserve.Model):
         self.policy = PolicyEngine.for_model(bundle, cfg.model)
         self._review_rules = tuple(c.rule.id for c in self.policy.rules if c.rule.action == "human_review")
         self.rollout = RolloutMetrics(cfg.model, cfg.environment)
+        self.control, self.control_channel = self._open_control()
         self._arms = self._build_arms(None)
         self.features = self._given_features or OnlineFeatures.open(
             cfg.feature_sets, cfg.features, cfg.online_store, cfg.sources or ())
@@ -185,10 +188,24 @@ class SpecOpsPredictor(kserve.Model):
             self.previous = load_release(cfg, resolve_previous(cfg), cfg.role, self._review_rules)
         self._forced = False
         self._load_breakers()
-        self.control = self._given_control or ControlReader.for_predictor(cfg.work_dir, cfg.model, cfg.environment)
         self._open_log()
         self.ready = True
         return True
+
+    def _open_control(self) -> tuple[ControlReader | ControlRefresher, ControlChannel]:
+        """The RuntimeControl reader and channel the config names: the file
+        (stat on the request path, at most once a second) or the review
+        store's row (a background refresher; requests read its snapshot)."""
+        cfg = self.config
+        channel = open_channel(cfg.control, cfg.work_dir, cfg.model, cfg.environment)
+        if self._given_control is not None:
+            return self._given_control, channel
+        if isinstance(channel, FileChannel):
+            return ControlReader(channel.path), channel
+        rollout = self.rollout
+        refresher = ControlRefresher(channel, interval_s=cfg.control.refresh_s if cfg.control else 1.0,
+                                     on_refresh=lambda r: rollout.control_staleness(r.staleness_s()))
+        return refresher.start(), channel
 
     def _load_breakers(self) -> None:
         cfg = self.config
@@ -252,7 +269,7 @@ class SpecOpsPredictor(kserve.Model):
             cfg.canary, mode="split" if arms.challenger else "shadow", model=cfg.model, environment=cfg.environment,
             work_dir=cfg.work_dir, champion=champion.served.version, challenger=other.served.version,
             challenger_release=other.served.release, audit=getattr(self.review, "audit", None), metrics=self.rollout,
-            clock_us=self._clock_us)
+            clock_us=self._clock_us, control=self.control, channel=self.control_channel)
         return Arms(arms.champion, arms.challenger, arms.shadow, controller)
 
     def reload(self) -> bool:

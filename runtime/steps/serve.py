@@ -112,10 +112,13 @@ def run(config: ServeConfig) -> int:
         except DatabaseError as exc:
             print(f"error: serve {config.model}: {exc}", file=sys.stderr)
             return 2
+    from runtime.audit.database import DatabaseError as ControlStoreError
+
     predictor = SpecOpsPredictor(config, review=review)
     try:
         predictor.load()
-    except (ReleaseError, ModelFileError, PolicyLoadError, StoreConfigError, LogError) as exc:
+    # ControlStoreError: the database control channel's DSN is not set (a store down is the refresher's problem)
+    except (ReleaseError, ModelFileError, PolicyLoadError, StoreConfigError, LogError, ControlStoreError) as exc:
         print(f"error: serve {config.model}: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:

@@ -40,5 +40,7 @@ def emit(plan: SystemPlan) -> Iterator[Artifact]:
     # `specops serve`: the local predictor of each locally trained model.
     for local in plan.local_servings:
         yield json_artifact(local.config_path, local.config, (local.origin.resource, f"System/{plan.name}"), NAME)
+    for local in plan.local_monitors:
+        yield json_artifact(local.config_path, local.config, (local.origin.resource, f"System/{plan.name}"), NAME)
     for review in plan.reviews:
         yield json_artifact(review.config_path, review.config, (review.origin.resource, f"System/{plan.name}"), NAME)

@@ -184,3 +184,28 @@ def test_two_monitors_racing_act_once(db, tmp_path: Path) -> None:  # type: igno
 def test_results_of_another_model_are_ignored_and_counted(state: ActionState, tmp_path: Path) -> None:
     report = enforce([result(model="turbine-failure")], monitor_config(tmp_path), state, Recorder(), T0)
     assert report.ignored == 1 and not report.opened
+
+
+def test_the_action_tables_are_created_in_a_store_the_review_queue_set_up_first() -> None:
+    """In a cluster the monitor's incidents share PostgreSQL with the review queue:
+    a store already set up for the queue must still get the actions' tables."""
+    import uuid
+
+    import pytest
+
+    from runtime.audit.database import PostgresDatabase
+    from runtime.review.queue import QUEUE_DDL
+    from tests.conftest import require_service
+
+    require_service("PostgreSQL", "127.0.0.1", 5432)
+    db = PostgresDatabase("host=127.0.0.1 port=5432 dbname=test user=postgres", f"t_act_{uuid.uuid4().hex[:10]}")
+    try:
+        db.setup(QUEUE_DDL)  # the review queue's owner set the store up first
+        ActionState(db).setup()
+        with db.transaction() as tx:
+            [(exists,)] = tx.rows("SELECT to_regclass('action_incidents') IS NOT NULL")
+        assert exists
+    finally:
+        db.drop_schema()
+        db.close()
+

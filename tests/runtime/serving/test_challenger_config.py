@@ -28,8 +28,10 @@ def test_the_compiled_configs_carry_the_specs_canary_analysis() -> None:
             canary.min_requests) == (900.0, 0.01, 200.0, 0.2, 300)
     [path] = sorted((REPO / "generated/prod").glob("configmap-pump-failure-serve-*.yaml"))
     prod = ServeConfig.model_validate_json(yaml.safe_load(path.read_text())["data"]["serve-prod.json"])
-    assert prod.role == "canary" and prod.canary is not None and prod.canary.percent == 10.0
-    assert prod.canary.challenger is None  # in a cluster KServe splits between revisions
+    # In a cluster KServe splits between revisions (canaryTrafficPercent on the InferenceService):
+    # the revision's config carries the analysis, not the percent, so a step PR makes no new revision.
+    assert prod.role == "canary" and prod.canary is not None and prod.canary.percent == 0.0
+    assert prod.canary.challenger is None
 
 
 def test_canary_and_shadow_options_become_the_configs_challenger() -> None:

@@ -1,0 +1,83 @@
+"""A MonitorReport as text (rich), canonical JSON and a static HTML page.
+
+JSON is canonical (sorted keys, fixed separators): the same report, the same
+bytes.  The HTML page is one file with inline SVG plots and no script, so it
+opens offline and can be attached to a ticket.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import datetime, timezone
+from importlib import resources
+
+import jinja2
+from rich.console import Console
+from rich.table import Table
+
+from runtime.monitoring.report import MonitorReport
+from runtime.monitoring.svg import line_chart
+
+__all__ = ["render_html", "render_json", "render_text"]
+
+
+def render_json(report: MonitorReport) -> str:
+    return json.dumps(report.to_json(), sort_keys=True, indent=1, ensure_ascii=False) + "\n"
+
+
+def _when(us: int) -> str:
+    return datetime.fromtimestamp(us / 1e6, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _value(v: float | None) -> str:
+    return "-" if v is None else f"{v:.4g}"
+
+
+def render_text(report: MonitorReport, width: int = 120) -> str:
+    out = io.StringIO()
+    console = Console(file=out, width=width, color_system=None, force_terminal=False)
+    console.print(f"monitor {report.model} in {report.environment} as of {_when(report.as_of_us)}")
+    table = Table("objective", "metric", "version", "status", "value", "bound", "window", "actions", "basis")
+    for r in report.objectives:
+        side = "<=" if r.direction == "max" else ">="
+        table.add_row(r.objective, r.metric, r.version or "", r.status.upper() if r.status == "breach" else r.status,
+                      _value(r.value), f"{side} {r.bound:g}", f"{r.window_s:g}s", ",".join(r.actions), r.basis)
+    console.print(table)
+    if report.alerts:
+        console.print("firing: " + ", ".join(sorted({a.name for a in report.alerts})))
+    for name, section in (("prediction log", report.log), ("review", report.review), ("drift", report.drift),
+                          ("skew", report.skew), ("performance", report.performance), ("actions", report.actions)):
+        if not section.available:
+            console.print(f"{name}: {section.note}")
+        else:
+            items = ", ".join(f"{k}={v}" for k, v in sorted(section.data.items()) if not isinstance(v, (list, dict)))
+            console.print(f"{name}: {items}")
+    return out.getvalue()
+
+
+_ENV = jinja2.Environment(
+    loader=jinja2.FunctionLoader(lambda name: resources.files("runtime.templates").joinpath(name).read_text("utf-8")),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=True,
+)
+
+
+def render_html(report: MonitorReport) -> str:
+    charts = [(t, jinja2.utils.markupsafe.Markup(line_chart(
+        t.points, bound=t.bound, title=f"{t.objective} ({t.metric})", bad_above=t.direction == "max")))
+        for t in report.trends]
+    drift = report.drift.data.get("share_over_time") if report.drift.available else None
+    perf = report.performance.data.get("windows") if report.performance.available else None
+    extra = {}
+    if drift:
+        extra["drift_chart"] = jinja2.utils.markupsafe.Markup(line_chart(
+            [(int(p[0]), float(p[1])) for p in drift], title="share of drifted features per window"))
+    if perf:
+        extra["performance_chart"] = jinja2.utils.markupsafe.Markup(line_chart(
+            [(w["end_us"] // 1000, w["value"]) for w in perf if w.get("value") is not None], title="performance"))
+    return _ENV.get_template("monitor_report.html.j2").render(
+        report=report, data=report.to_json(), charts=charts, when=_when, value=_value, **extra)
