@@ -45,8 +45,9 @@ class Drill:
 
 
 def local_monitor_config(work: Path, notifier: NotifierConfig | None = None) -> MonitorConfig:
-    """The compiled prod config, enforced locally: temp work dir and registry, SQLite incident store, a local
-    retrain command that does nothing but succeed, and the given notifier (stdout by default)."""
+    """The compiled prod config, enforced locally: temp work dir and registry, SQLite incident store, the
+    control file, a local retrain command that does nothing but succeed, and the given notifier (stdout by
+    default)."""
     doc = yaml.safe_load(MONITOR_CONFIG.read_text(encoding="utf-8"))
     raw = json.loads(next(iter(doc["data"].values())))
     cfg = MonitorConfig.model_validate(raw)
@@ -55,6 +56,7 @@ def local_monitor_config(work: Path, notifier: NotifierConfig | None = None) -> 
         "work_dir": str(work / "work"), "output": str(work / "monitor"),
         "artifacts": cfg.artifacts.model_copy(update={"uri": str(work / "artifacts")}),
         "notifiers": (note.name,), "notifier_configs": (note,),
+        "control": None,  # the predictors' RuntimeControl: the file under the work dir (cluster: the review store)
         "enforcement": cfg.enforcement.model_copy(update={
             "mode": "local", "store": None, "retrain_command": (sys.executable, "-c", "pass"),
             "releases_dir": str(work / "releases")}),
