@@ -67,9 +67,10 @@ def _md(results: list[dict[str, Any]], size: str) -> str:
              "| drill | failure mode | detected | time to detect | objective breached | action (incident) |",
              "|---|---|---|---|---|---|"]
     for r in results:
-        when = next((f"{k}={r[k]}" for k in ("windows_to_detect", "estimated_days_after_change",
-                                             "realized_days_after_change", "challenger_requests_to_rollback",
-                                             "pending_at_breach", "monitor_runs_to_detect") if r.get(k) is not None), "-")
+        when = "; ".join(f"{k}={r[k]}" for k in ("windows_to_detect", "estimated_days_after_change",
+                                                  "reviewer_override_days_after_change", "realized_days_after_change",
+                                                  "challenger_requests_to_rollback", "minutes_to_breach",
+                                                  "monitor_runs_to_detect") if r.get(k) is not None) or "-"
         acts = ", ".join(f"{a['action']} ({a['incident']})" for a in r.get("actions", [])) or "none"
         lines.append(f"| {r['name']} | {r['failure_mode'].replace('|', chr(92) + '|')} | {r['detected']} | {when} | "
                      f"{', '.join(r.get('objective_breached') or []) or '-'} | {acts} |")
