@@ -24,7 +24,7 @@ import kserve
 from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
 from runtime.contracts.policy import ModelInfo, PolicyBundle
 from runtime.contracts.steps import ServeConfig
-from runtime.serving.errors import BadInput, ServingError
+from runtime.serving.errors import BadInput, ServingError, Timeout
 from runtime.serving.metrics import ServingMetrics
 from runtime.serving.online import FeatureRead, OnlineFeatures
 from runtime.serving.policy import PolicyEngine, confidence
@@ -137,28 +137,44 @@ class SpecOpsPredictor(kserve.Model):
     # --------------------------------------------------------------- predict
 
     def predict(self, payload: Any, headers: dict[str, str] | None = None) -> Any:
+        deadline = time.monotonic() + self.config.timeout_s
         rid = request_id(headers)
         if isinstance(payload, InferRequest):
             inputs = parse_v2(payload)
-            results = self.predict_many(inputs, rid)
+            results = self.predict_many(inputs, rid, deadline)
             return self._v2_response(results, rid)
         inputs = parse_v1(payload)
-        return {"predictions": [p.to_json() for p in self.predict_many(inputs, rid)]}
+        return {"predictions": [p.to_json() for p in self.predict_many(inputs, rid, deadline)]}
 
-    def predict_many(self, inputs: tuple[PredictionInput, ...], rid: str) -> list[Prediction]:
+    def predict_many(self, inputs: tuple[PredictionInput, ...], rid: str,
+                     deadline: float | None = None) -> list[Prediction]:
         now = self._clock_us()
         for i, inp in enumerate(inputs):
             if inp.at_us is not None and inp.at_us > now + MAX_FUTURE_S * US:
                 raise BadInput(f"instances[{i}].at: {_iso(inp.at_us)} is in the future (server time {_iso(now)})")
-        return [self.predict_one(inp, rid, i, now) for i, inp in enumerate(inputs)]
+        return [self.predict_one(inp, rid, i, now, deadline) for i, inp in enumerate(inputs)]
 
-    def predict_one(self, inp: PredictionInput, rid: str, index: int, now_us: int) -> Prediction:
+    def _check_deadline(self, deadline: float | None, index: int, stage: str) -> None:
+        """``timeout_s`` is enforced between the stages of each instance (predict
+        runs on the server's event loop, where a running call cannot be
+        interrupted): past it, the request answers 504 before any decision,
+        review hand-off or decision metric is recorded for it."""
+        if deadline is not None and time.monotonic() > deadline:
+            over = time.monotonic() - deadline + self.config.timeout_s
+            raise Timeout(f"instances[{index}]: the prediction took {over:.3f}s, beyond the model's timeout of "
+                          f"{self.config.timeout_s:g}s (at the {stage}); nothing was decided, retry later "
+                          "(if it persists, check the online store's latency)")
+
+    def predict_one(self, inp: PredictionInput, rid: str, index: int, now_us: int,
+                    deadline: float | None = None) -> Prediction:
         if inp.event is not None:
             self.features.apply_event(inp.entity, inp.event, inp.at_us if inp.at_us is not None else now_us,
                                       f"instances[{index}].event")
         read = self.features.read(inp.entity, inp.at_us, now_us)
+        self._check_deadline(deadline, index, "online feature read")
         row = self.scorer.vector(read.values)
         score = self.scorer.score(row)
+        self._check_deadline(deadline, index, "model call")
         if not (math.isfinite(score) and 0.0 <= score <= 1.0):
             raise ModelOutputError(f"the model returned {score!r} for entity {inp.entity!r}, not a probability")
         threshold = self.scorer.threshold
