@@ -334,6 +334,13 @@ class EntityState:
                 del self.dropped[eid]
                 self.ids.discard(eid)
 
+    def resident(self) -> EntityState:
+        """Keep a read index on every column: this state will be read again."""
+        for column in self.series.values():
+            if column.index is None:
+                column.index = ReadIndex()
+        return self
+
     def to_bytes(self) -> bytes:
         for column in self.series.values():
             column.settle()  # a stored state is read many times: sum once, before writing
