@@ -81,10 +81,10 @@ class _Records:
         self.idx: list[int] = []
         self.greater = greater
 
-    def extend(self, vals: list[Any], start: int) -> None:
+    def extend(self, vals: list[Any], start: int, end: int) -> None:
         idx = self.idx
         greater = self.greater
-        for i in range(start, len(vals)):
+        for i in range(start, end):
             v = vals[i]
             if v is None:
                 continue
@@ -123,10 +123,10 @@ class ReadIndex:
         self.records: dict[bool, tuple[_Records, int]] = {}  # greater -> (records, values covered)
 
     def counts(self, vals: list[Any]) -> list[int]:
-        n = len(vals)
+        n = len(vals)  # once: every part covers exactly vals[:n], whatever is appended meanwhile
         if self.covered < n:
             present = self.present
-            present.extend(islice(accumulate((v is not None for v in islice(vals, self.covered, None)),
+            present.extend(islice(accumulate((v is not None for v in vals[self.covered:n]),
                                              initial=present[-1]), 1, None))
             self.covered = n
         return self.present
@@ -135,9 +135,10 @@ class ReadIndex:
         """Index of the max (``greater``) or min of ``vals[lo:]``, or -1 if all are None."""
         entry = self.records.get(greater)
         records, covered = entry if entry is not None else (_Records(greater), 0)
-        if covered < len(vals):
-            records.extend(vals, covered)
-            self.records[greater] = (records, len(vals))
+        n = len(vals)
+        if covered < n:
+            records.extend(vals, covered, n)
+            self.records[greater] = (records, n)
         return records.first_from(lo)
 
     def evict(self, k: int) -> None:
