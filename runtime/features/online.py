@@ -92,14 +92,11 @@ def _aggregate(agg: AggregationDef, state: EntityState | None, at: int,
         if i < 0:
             return None
         return column.vals[i] if fn == "last" else (at - events.ets[i]) / US
-    window = column.vals[lo:hi]
-    n = hi - lo - window.count(None) if None in window else hi - lo
+    if fn == "max" or fn == "min":
+        return column.extreme(lo, hi, fn == "max")
+    n = column.present(lo, hi)
     if fn == "count":
         return n
-    if fn == "min":
-        return (min(window) if n == hi - lo else min(v for v in window if v is not None)) if n else None
-    if fn == "max":
-        return (max(window) if n == hi - lo else max(v for v in window if v is not None)) if n else None
     column.settle()
     assert column.s is not None
     total = column.s[hi] - column.s[lo]

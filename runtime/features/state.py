@@ -17,6 +17,11 @@ state therefore matches the batch engine to the last few ulps, whatever the
 history, and a read at any time t is two bisections per window (no buckets,
 no approximation).
 
+A state the in-process store keeps between reads also carries a
+``ReadIndex`` per column (not serialized): counts of values present and
+max/min records, so a read is O(log n) per aggregation instead of a scan of
+each window; a state decoded from bytes for one read scans instead.
+
 Memory is bounded: events older than the entity's clock (latest arrival)
 minus the largest window can never be in a window of a read at or after
 the clock, so they are evicted, in batches once the oldest is an eighth of
@@ -27,13 +32,13 @@ only amortizes the deletes).
 from __future__ import annotations
 
 import json
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 from itertools import accumulate, islice
 from math import ldexp
 from typing import Any
 
-__all__ = ["FORMAT", "MIN_SHIFT", "Column", "EntityState", "Events"]
+__all__ = ["FORMAT", "MIN_SHIFT", "Column", "EntityState", "Events", "ReadIndex"]
 
 FORMAT = 2  # serialized layout; 1 (per-column times and ids) is still read
 # Rebase prefix sums once they carry this many more bits than a value needs
@@ -65,6 +70,91 @@ class Events:
         return bisect_right(ets, lo_exclusive), bisect_right(ets, hi_inclusive)
 
 
+class _Records:
+    """Indices of the values above (``greater``) or below every later value, in
+    order: the maximum (minimum) of ``vals[lo:]`` is at the first index >= lo.
+    Extended over new values in amortized O(1) each (a monotonic stack)."""
+
+    __slots__ = ("idx", "greater")
+
+    def __init__(self, greater: bool) -> None:
+        self.idx: list[int] = []
+        self.greater = greater
+
+    def extend(self, vals: list[Any], start: int, end: int) -> None:
+        idx = self.idx
+        greater = self.greater
+        for i in range(start, end):
+            v = vals[i]
+            if v is None:
+                continue
+            if greater:
+                while idx and vals[idx[-1]] <= v:
+                    idx.pop()
+            else:
+                while idx and vals[idx[-1]] >= v:
+                    idx.pop()
+            idx.append(i)
+
+    def first_from(self, lo: int) -> int:
+        idx = self.idx
+        pos = bisect_left(idx, lo)
+        return idx[pos] if pos < len(idx) else -1
+
+    def evict(self, k: int) -> None:
+        idx = self.idx
+        self.idx = [i - k for i in idx[bisect_left(idx, k):]]
+
+
+class ReadIndex:
+    """What a resident state (the in-process store keeps it between reads)
+    derives from a column's values so a read is O(log n) instead of a scan of
+    each window: prefix counts of the values present, and the records that
+    answer max/min of a window ending at the latest event (every read at or
+    after the entity's clock).  Each part covers ``vals[:covered]`` and is
+    extended lazily, like the prefix sums; an eviction shifts it, an
+    out-of-order insert drops it (rebuilt by the next read)."""
+
+    __slots__ = ("present", "covered", "records")
+
+    def __init__(self) -> None:
+        self.present = [0]  # present[i]: values not None in vals[:i], for i <= covered
+        self.covered = 0
+        self.records: dict[bool, tuple[_Records, int]] = {}  # greater -> (records, values covered)
+
+    def counts(self, vals: list[Any]) -> list[int]:
+        n = len(vals)  # once: every part covers exactly vals[:n], whatever is appended meanwhile
+        if self.covered < n:
+            present = self.present
+            present.extend(islice(accumulate((v is not None for v in vals[self.covered:n]),
+                                             initial=present[-1]), 1, None))
+            self.covered = n
+        return self.present
+
+    def extreme(self, vals: list[Any], lo: int, greater: bool) -> int:
+        """Index of the max (``greater``) or min of ``vals[lo:]``, or -1 if all are None."""
+        entry = self.records.get(greater)
+        records, covered = entry if entry is not None else (_Records(greater), 0)
+        n = len(vals)
+        if covered < n:
+            records.extend(vals, covered, n)
+            self.records[greater] = (records, n)
+        return records.first_from(lo)
+
+    def evict(self, k: int) -> None:
+        if k >= self.covered:
+            self.present, self.covered, self.records = [0], 0, {}
+            return
+        del self.present[:k]
+        self.covered -= k
+        for greater, (records, covered) in list(self.records.items()):
+            if k >= covered:
+                del self.records[greater]
+            else:
+                records.evict(k)
+                self.records[greater] = (records, covered - k)
+
+
 class Column:
     """One column's values aligned with ``Events`` (None: the event had none).
 
@@ -75,10 +165,12 @@ class Column:
     rebases the sums, whose origin is arbitrary: only differences are read).
     """
 
-    __slots__ = ("vals", "s", "q", "shift")
+    __slots__ = ("vals", "s", "q", "shift", "index")
 
-    def __init__(self, sums: bool, squares: bool) -> None:
+    def __init__(self, sums: bool, squares: bool, index: bool = True) -> None:
         self.vals: list[Any] = []
+        # Resident states keep a read index; a state decoded for one read scans instead.
+        self.index: ReadIndex | None = ReadIndex() if index else None
         # Prefix sums (a None adds 0) of vals[:len(s) - 1]; len(s) <= len(vals) + 1.
         self.s: list[int] | None = [0] if sums else None
         self.q: list[int] | None = [0] if squares else None  # prefix sums of squares, as long as s
@@ -118,6 +210,8 @@ class Column:
     def insert(self, pos: int, value: Any) -> None:
         self.settle()
         self.vals.insert(pos, value)
+        if self.index is not None:
+            self.index = ReadIndex()  # out of order is rare: rebuilt by the next read
         if self.s is None:
             return
         xi = 0 if value is None else self.scaled(value)
@@ -143,6 +237,8 @@ class Column:
     def evict(self, k: int) -> None:
         """Drop the first ``k`` values."""
         del self.vals[:k]
+        if self.index is not None:
+            self.index.evict(k)
         s = self.s
         if s is None:
             return
@@ -161,6 +257,26 @@ class Column:
             if q[0].bit_length() > 2 * self.shift + _REBASE_BITS:
                 base = q[0]
                 self.q = [v - base for v in q]
+
+    def present(self, lo: int, hi: int) -> int:
+        """How many of ``vals[lo:hi]`` are not None."""
+        if self.index is None:
+            return hi - lo - self.vals[lo:hi].count(None)
+        counts = self.index.counts(self.vals)
+        return counts[hi] - counts[lo]
+
+    def extreme(self, lo: int, hi: int, greater: bool) -> Any:
+        """max (``greater``) or min of the values in ``vals[lo:hi]`` that are not None (None if none is)."""
+        vals = self.vals
+        if self.index is not None and hi == len(vals):
+            i = self.index.extreme(vals, lo, greater)
+            return vals[i] if i >= lo else None
+        window = vals[lo:hi]
+        if None in window:
+            window = [v for v in window if v is not None]
+        if not window:
+            return None
+        return max(window) if greater else min(window)
 
     def last(self, lo: int, hi: int) -> int:
         """Index of the latest non-None value in [lo, hi), or -1."""
@@ -219,6 +335,13 @@ class EntityState:
                 del self.dropped[eid]
                 self.ids.discard(eid)
 
+    def resident(self) -> EntityState:
+        """Keep a read index on every column: this state will be read again."""
+        for column in self.series.values():
+            if column.index is None:
+                column.index = ReadIndex()
+        return self
+
     def to_bytes(self) -> bytes:
         for column in self.series.values():
             column.settle()  # a stored state is read many times: sum once, before writing
@@ -238,7 +361,7 @@ class EntityState:
             out.series = {}
             for name, (vals, s, q, shift) in data["s"].items():
                 column = out.series[name] = Column.__new__(Column)
-                column.vals, column.s, column.q, column.shift = vals, s, q, shift
+                column.vals, column.s, column.q, column.shift, column.index = vals, s, q, shift, None
         else:
             out.series = _from_format_1(events, data)
         out.ids = set(events.eids) | set(out.dropped)
@@ -253,7 +376,7 @@ def _from_format_1(events: Events, data: dict[str, Any]) -> dict[str, Column]:
     columns: dict[str, Column] = {}
     for name, (_ets, eids, vals, s, q, _shift) in data["s"].items():
         by_id = dict(zip(eids, vals))
-        column = columns[name] = Column(s is not None, q is not None)
+        column = columns[name] = Column(s is not None, q is not None, index=False)
         for eid in events.eids:
             column.append(by_id.get(eid))
     return columns

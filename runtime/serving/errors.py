@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-__all__ = ["BadInput", "FeaturesUnavailable", "PayloadTooLarge", "ServingError", "UnknownEntity",
+__all__ = ["BadInput", "FeaturesUnavailable", "PayloadTooLarge", "ServingError", "Timeout", "UnknownEntity",
            "UnsupportedMediaType", "reason_for_status"]
 
 
@@ -41,6 +41,14 @@ class UnsupportedMediaType(ServingError):
 class FeaturesUnavailable(ServingError):
     status = 503
     reason = "feature_unavailable"
+
+
+class Timeout(ServingError):
+    """The request's work took longer than the serve config's ``timeout_s``:
+    a late answer is one the caller has given up on."""
+
+    status = 504
+    reason = "timeout"
 
 
 def reason_for_status(status: int) -> str | None:

@@ -10,20 +10,30 @@ two answering 5xx): the model-repository API (load/unload a model by name
 over HTTP; what is served changes only through git), ``:explain`` (no
 explainer is deployed) and any ``model_version`` (kserve raises
 NotImplementedError; one version is served, the one git names).
+
+The v1 predict route of a model the server hands it (``direct``) is answered
+here, as kserve's route would: the same steps (readiness, JSON decode,
+``validate``, ``preprocess``, ``predict``, ``postprocess``), the same error
+bodies and statuses, the same orjson encoding, without FastAPI's routing
+and dependency resolution and kserve's dataplane, which cost more per
+request than the prediction itself (bench/serve).  CloudEvents and every
+other route still go through kserve.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from runtime.serving.errors import reason_for_status
-from typing import TYPE_CHECKING
+import orjson
+
+from runtime.serving.errors import ServingError, reason_for_status
 
 if TYPE_CHECKING:
     from runtime.serving.metrics import ServingMetrics
@@ -64,13 +74,59 @@ def _refused_route(scope: Scope) -> tuple[int, str] | None:
     return None
 
 
+_log = logging.getLogger(__name__)
+_JSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY  # fastapi's ORJSONResponse, kserve's v1 answer
+
+
+async def _answer(send: Send, status: int, body: bytes) -> None:
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-length", str(len(body)).encode()), (b"content-type", b"application/json")]})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _call(method: Any, *args: Any) -> Any:
+    return await method(*args) if inspect.iscoroutinefunction(method) else method(*args)
+
+
+async def _predict_v1(model: Any, scope: Scope, body: bytes, send: Send) -> None:
+    """kserve's ``POST /v1/models/<name>:predict`` for ``model``, step by step."""
+    from kserve.errors import InvalidInput
+
+    if not model.ready:
+        await _answer(send, 503, orjson.dumps({"error": f"Model with name {model.name} is not ready."}))
+        return
+    headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+    try:
+        try:
+            payload = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise InvalidInput(f"Unrecognized request format: {exc}") from None
+        payload = model.validate(await _call(model.preprocess, payload, headers))
+        result = await _call(model.postprocess, await _call(model.predict, payload, headers), headers)
+        status, out = 200, orjson.dumps(result, option=_JSON_OPTIONS)
+    except ServingError as exc:
+        status, out = exc.status, orjson.dumps({"error": exc.message})
+    except InvalidInput as exc:
+        status, out = 400, orjson.dumps({"error": str(exc)})
+    except Exception as exc:  # a bug: kserve's generic handler answers the same
+        _log.error("Exception:", exc_info=exc)
+        status, out = 500, orjson.dumps({"error": f"{type(exc).__name__} : {exc}"})
+    await _answer(send, status, out)
+
+
+def _cloudevent(scope: Scope) -> bool:
+    return any(name.startswith(b"ce-") for name, _ in scope["headers"])
+
+
 class PredictGuard:
     def __init__(self, app: Any, metrics: Callable[[str], ServingMetrics | None],
-                 max_body_bytes: int = MAX_BODY_BYTES, log_failure: FailureLog | None = None) -> None:
+                 max_body_bytes: int = MAX_BODY_BYTES, log_failure: FailureLog | None = None,
+                 direct: Callable[[str], Any] | None = None) -> None:
         self.app = app
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
         self.log_failure = log_failure
+        self.direct = direct  # name -> the model whose v1 predict route is answered here, or None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -103,6 +159,11 @@ class PredictGuard:
                 body, refusal = await self._read_body(receive)
             if refusal is not None:
                 await _refuse(send_counted, *refusal)
+                return
+            name = match.group("v1") if match else None
+            model = self.direct(name) if name and self.direct is not None else None
+            if model is not None and not _cloudevent(scope):
+                await _predict_v1(model, scope, body, send_counted)
                 return
             replayed = False
 

@@ -13,16 +13,21 @@ an error never lets a prediction through unreviewed.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from runtime.contracts.cel import CelError, CelProgram, compile_cel, prepare_context
+from runtime.contracts.cel import CelError, CelProgram, compile_cel, prepare_context, set_variable
 from runtime.contracts.policy import PREDICTION_VARIABLES, Decision, PolicyBundle, PredictionContext, PredictionRule
 
 __all__ = ["CompiledRule", "PolicyEngine", "PolicyLoadError", "confidence"]
 
 _RANK = {"auto": 0, "human_review": 1, "abstain": 2}
+_NO_RULE = Decision(action="auto", reason="no prediction rule applies")
+_NONE_FIRED = Decision(action="auto", reason="no prediction rule fired")
+# Per-entity contexts kept (the entity variable converted once); cleared when full.
+_CONTEXT_CACHE = 4096
 
 
 class PolicyLoadError(Exception):
@@ -43,6 +48,7 @@ class CompiledRule:
     rule: PredictionRule
     program: CelProgram
     when: CelProgram | None
+    fired: Decision | None = None  # the decision when it fires (one frozen value, built at load)
 
 
 class PolicyEngine:
@@ -54,10 +60,20 @@ class PolicyEngine:
                 when = compile_cel(rule.when, PREDICTION_VARIABLES) if rule.when else None
             except CelError as exc:
                 raise PolicyLoadError(f"prediction rule {rule.id} ({rule.policy}): {exc.message}") from None
-            compiled.append(CompiledRule(rule, program, when))
+            compiled.append(CompiledRule(rule, program, when, Decision(action=rule.action, rule=rule.id,
+                                                                       reason=rule.message)))
         self.rules = tuple(compiled)
         used = {v for c in compiled for p in (c.program, c.when) if p is not None for v in p.variables}
         self.variables = frozenset(used & PREDICTION_VARIABLES)
+        # Converting a map to CEL costs ~10x a number (bench/cel), and ``entity``
+        # (and ``model``) repeat per entity: a context per entity keeps them
+        # converted, the scalars are rebound per request.  ``features`` changes
+        # every request, so a rule reading it takes the plain path.
+        self._maps = tuple(sorted(v for v in self.variables if v in ("entity", "model")))
+        self._scalars = tuple(sorted(self.variables - set(self._maps)))
+        self._cacheable = bool(self._maps) and "features" not in self.variables
+        self._contexts: dict[tuple[Any, ...], Any] = {}
+        self._lock = threading.Lock()  # a cached context is rebound then evaluated by one request at a time
 
     @classmethod
     def for_model(cls, bundle: PolicyBundle, model: str) -> PolicyEngine:
@@ -66,14 +82,39 @@ class PolicyEngine:
     def decide(self, context: PredictionContext | Mapping[str, Any]) -> Decision:
         """The action for one prediction; ``context`` is a PredictionContext or
         its variables (``PredictionContext.variables()``, camelCase)."""
-        best: Decision | None = None
         if not self.rules:
-            return Decision(action="auto", reason="no prediction rule applies")
+            return _NO_RULE
         variables = context.variables() if isinstance(context, PredictionContext) else context
+        if self._cacheable and all(k in variables for k in self.variables):
+            # The types are part of the key: 1, 1.0 and True are equal in Python, not in CEL.
+            key = tuple(tuple((n, type(v), v) for n, v in m.items()) if isinstance(m := variables[k], Mapping)
+                        else (type(m), m) for k in self._maps)
+            with self._lock:
+                try:
+                    values = self._contexts.get(key)
+                    if values is None:
+                        if len(self._contexts) >= _CONTEXT_CACHE:
+                            self._contexts.clear()
+                        values = prepare_context({k: variables[k] for k in self.variables})
+                        self._contexts[key] = values
+                    else:
+                        for name in self._scalars:
+                            set_variable(values, name, variables[name])
+                except CelError as exc:
+                    return Decision(action="human_review", rule=None,
+                                    reason=f"policy context could not be built: {exc.message}")
+                except TypeError:  # an unhashable value in a map: not cacheable, take the plain path
+                    pass
+                else:
+                    return self._evaluate(values)
         try:
             values = prepare_context({k: v for k, v in variables.items() if k in self.variables})
         except CelError as exc:
             return Decision(action="human_review", rule=None, reason=f"policy context could not be built: {exc.message}")
+        return self._evaluate(values)
+
+    def _evaluate(self, values: Any) -> Decision:
+        best: Decision | None = None
         for compiled in self.rules:
             rule = compiled.rule
             try:
@@ -86,7 +127,7 @@ class PolicyEngine:
             else:
                 if not fired:
                     continue
-                candidate = Decision(action=rule.action, rule=rule.id, reason=rule.message)
+                candidate = compiled.fired or Decision(action=rule.action, rule=rule.id, reason=rule.message)
             if best is None or _RANK[candidate.action] > _RANK[best.action]:
                 best = candidate
-        return best or Decision(action="auto", reason="no prediction rule fired")
+        return best or _NONE_FIRED

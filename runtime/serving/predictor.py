@@ -57,7 +57,7 @@ from runtime.serving.canary import CanaryController
 from runtime.control.channel import ControlChannel, FileChannel, open_channel
 from runtime.control.refresher import ControlRefresher
 from runtime.serving.control import ControlReader
-from runtime.serving.errors import BadInput, FeaturesUnavailable, ServingError
+from runtime.serving.errors import BadInput, FeaturesUnavailable, ServingError, Timeout
 from runtime.serving.loaded import Arms, LoadedRelease, load_release, warm
 from runtime.serving.metrics import RolloutMetrics, ServingMetrics
 from runtime.serving.online import FeatureRead, OnlineFeatures
@@ -298,13 +298,14 @@ class SpecOpsPredictor(kserve.Model):
 
     def predict(self, payload: Any, headers: dict[str, str] | None = None) -> Any:
         started = time.perf_counter()
+        deadline = time.monotonic() + self.config.timeout_s
         rid = request_id(headers)
         arms = self._arms  # one snapshot per request: a reload mid-request changes nothing for it
         if isinstance(payload, InferRequest):
-            results = self._analysed(parse_v2(payload), rid, arms)
+            results = self._analysed(parse_v2(payload), rid, arms, deadline)
             self._log_answered(results, started)
             return self._v2_response(results, rid)
-        results = self._analysed(parse_v1(payload), rid, arms)
+        results = self._analysed(parse_v1(payload), rid, arms, deadline)
         self._log_answered(results, started)
         return {"predictions": [p.to_json() for p in results]}
 
@@ -359,15 +360,17 @@ class SpecOpsPredictor(kserve.Model):
             decision=None, confidence=None, action=None, rule=None, feature_vector_sha256=None, feature_age_s=None,
             latency_s=latency_s, status=status, error=reason, fallback=None)])
 
-    def _analysed(self, inputs: tuple[PredictionInput, ...], rid: str, arms: Arms) -> list[Prediction]:
+    def _analysed(self, inputs: tuple[PredictionInput, ...], rid: str, arms: Arms,
+                  deadline: float | None = None) -> list[Prediction]:
         """predict_many on the request's arm, its outcome observed by the canary analysis."""
         controller: CanaryController | None = arms.controller
         if controller is None or not controller.active:
-            return self.predict_many(inputs, rid, arms.champion, arms)
+            return self.predict_many(inputs, rid, arms.champion, arms, deadline)
         arm = "challenger" if arms.challenger is not None and controller.to_challenger(rid) else "champion"
         start = time.perf_counter()
         try:
-            results = self.predict_many(inputs, rid, arms.challenger if arm == "challenger" else arms.champion, arms)
+            results = self.predict_many(inputs, rid, arms.challenger if arm == "challenger" else arms.champion, arms,
+                                        deadline)
         except ServingError as exc:
             if exc.status >= 500:
                 controller.observe(arm, time.perf_counter() - start, (), True)
@@ -379,17 +382,29 @@ class SpecOpsPredictor(kserve.Model):
         return results
 
     def predict_many(self, inputs: tuple[PredictionInput, ...], rid: str, loaded: LoadedRelease | None = None,
-                     arms: Arms | None = None) -> list[Prediction]:
+                     arms: Arms | None = None, deadline: float | None = None) -> list[Prediction]:
         now = self._clock_us()
         for i, inp in enumerate(inputs):
             if inp.at_us is not None and inp.at_us > now + MAX_FUTURE_S * US:
                 raise BadInput(f"instances[{i}].at: {_iso(inp.at_us)} is in the future (server time {_iso(now)})")
         arms = arms or self._arms
         loaded = loaded or arms.champion
-        return [self.predict_one(inp, rid, i, now, loaded, arms) for i, inp in enumerate(inputs)]
+        return [self.predict_one(inp, rid, i, now, loaded, arms, deadline) for i, inp in enumerate(inputs)]
+
+    def _check_deadline(self, deadline: float | None, index: int, stage: str) -> None:
+        """``timeout_s`` is enforced between the stages of each instance (predict
+        runs on the server's event loop, where a running call cannot be
+        interrupted): past it, the request answers 504 before any decision,
+        review hand-off or decision metric is recorded for it."""
+        if deadline is not None and time.monotonic() > deadline:
+            over = time.monotonic() - deadline + self.config.timeout_s
+            raise Timeout(f"instances[{index}]: the prediction took {over:.3f}s, beyond the model's timeout of "
+                          f"{self.config.timeout_s:g}s (at the {stage}); nothing was decided, retry later "
+                          "(if it persists, check the online store's latency)")
 
     def predict_one(self, inp: PredictionInput, rid: str, index: int, now_us: int,
-                    loaded: LoadedRelease | None = None, arms: Arms | None = None) -> Prediction:
+                    loaded: LoadedRelease | None = None, arms: Arms | None = None,
+                    deadline: float | None = None) -> Prediction:
         arms = arms or self._arms
         loaded = loaded or arms.champion
         forced = self._forced_open(now_us)
@@ -406,17 +421,20 @@ class SpecOpsPredictor(kserve.Model):
         read, mark = self._guarded(STORE, features, FeaturesUnavailable)
         if read is None:
             return self._fallback(inp, rid, index, now_us, mark, None, None, loaded)
+        self._check_deadline(deadline, index, "online feature read")
         row = loaded.scorer.vector(read.values)
         if forced is not None:
             return self._fallback(inp, rid, index, now_us, self._forced_mark(forced), read, row, loaded)
         if loaded is not arms.champion:
             # An in-process challenger is guarded by its canary analysis, not a breaker: its failures
             # must reach the analysis (and roll it back), and must never open the champion's circuit.
-            return self._decide(inp, rid, index, read, row, self._score(loaded.scorer, row, inp.entity), loaded,
-                                arms, None)
+            score = self._score(loaded.scorer, row, inp.entity)
+            self._check_deadline(deadline, index, "model call")
+            return self._decide(inp, rid, index, read, row, score, loaded, arms, None)
         score, mark = self._guarded(MODEL, lambda: self._score(loaded.scorer, row, inp.entity), ModelOutputError)
         if score is None:
             return self._fallback(inp, rid, index, now_us, mark, read, row, loaded)
+        self._check_deadline(deadline, index, "model call")
         self._recent.append(row)  # golden inputs for warming a reloaded release
         return self._decide(inp, rid, index, read, row, score, loaded, arms, None)
 

@@ -28,6 +28,7 @@ from runtime.serving.errors import ServingError
 from runtime.serving.guard import PredictGuard
 from runtime.serving.metrics import ServingMetrics
 from runtime.serving.openapi import install_openapi
+from runtime.serving.predictor import SpecOpsPredictor
 
 __all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "SpecOpsModelServer"]
 
@@ -52,7 +53,8 @@ async def _invalid_input(_: Any, exc: Exception) -> Any:
 
 class _RESTServer(RESTServer):
     def __init__(self, *args: Any, host: str, access_log: bool, models: Sequence[str],
-                 metrics: Callable[[str], ServingMetrics | None], log_failure: Any = None, **kwargs: Any) -> None:
+                 metrics: Callable[[str], ServingMetrics | None], log_failure: Any = None,
+                 direct: Callable[[str], Any] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.config.host = host
         self.config.access_log = access_log
@@ -60,6 +62,7 @@ class _RESTServer(RESTServer):
         self._models = tuple(models)
         self._metrics = metrics
         self._log_failure = log_failure
+        self._direct = direct
 
     def _add_middlewares(self, app: Any) -> None:
         if self._access_log:
@@ -70,7 +73,7 @@ class _RESTServer(RESTServer):
         app = import_from_string(FASTAPI_APP_IMPORT_STRING)
         app.add_exception_handler(ServingError, _serving_error)
         app.add_exception_handler(InvalidInput, _invalid_input)
-        app.add_middleware(PredictGuard, metrics=self._metrics, log_failure=self._log_failure)
+        app.add_middleware(PredictGuard, metrics=self._metrics, log_failure=self._log_failure, direct=self._direct)
         install_openapi(app, self._models)
 
 
@@ -98,9 +101,14 @@ class SpecOpsModelServer(ModelServer):
             if record is not None:
                 record(rid, status, reason, latency_s)
 
+        # The predictor's v1 route is answered by the guard (see guard.py); with
+        # the access log on, kserve's route runs, so its timing middleware sees it.
+        direct_models = {} if self.access_log else {n: m for n, m in by_name.items() if isinstance(m, SpecOpsPredictor)}
+
         self._rest_server = _RESTServer(
             FASTAPI_APP_IMPORT_STRING, self.dataplane, self.model_repository_extension, self.http_port,
             host=self.host, access_log=self.access_log, models=tuple(by_name), metrics=metrics, log_failure=log_failure,
+            direct=direct_models.get,
             access_log_format=self.access_log_format, workers=1, grace_period=self.grace_period,
             event_loop=self.event_loop, timeout_keep_alive=self.timeout_keep_alive,
         )

@@ -48,6 +48,12 @@ CONNECTION_RETRIES = 1
 # States this store wrote last, kept to skip the GET of the next apply to the
 # same entity; bounded (oldest first out), a miss only costs that GET.
 _CACHE_ENTRIES = 4096
+# Decoded states kept for reads, with the bytes they were decoded from: a read
+# still GETs (so it sees every writer), but an unchanged state is not decoded
+# again and keeps its read index (decoding is most of a read of a week's
+# window).  Few entries: a decoded state is large, and it is the hot entities
+# that are read again before they change.
+_READ_CACHE_ENTRIES = 64
 
 # KEYS[1] state, KEYS[2] quarantine list; ARGV[1] "1" if the step read a state,
 # ARGV[2] its bytes, ARGV[3] the new state ("" = unchanged), ARGV[4] TTL in ms
@@ -106,6 +112,7 @@ class RedisStore:
             raise StoreError(f"online store URL {url!r}: {exc}") from None
         self._compare_and_set = self.client.register_script(_COMPARE_AND_SET)
         self._written: dict[str, tuple[bytes, EntityState]] = {}
+        self._decoded: dict[str, tuple[bytes, EntityState]] = {}  # reads only: never handed to a step
 
     def key(self, feature_set: str, entity: str) -> str:
         return f"{self.prefix}:fs:{feature_set}:{entity}"
@@ -140,12 +147,25 @@ class RedisStore:
         return raw, (EntityState.from_bytes(raw) if raw is not None else None)
 
     def get(self, feature_set: str, entity: str) -> EntityState | None:
-        raw = self.client.get(self.key(feature_set, entity))
-        return EntityState.from_bytes(raw) if raw is not None else None
+        key = self.key(feature_set, entity)
+        raw = self.client.get(key)
+        decoded = self._decoded
+        if raw is None:
+            decoded.pop(key, None)
+            return None
+        cached = decoded.get(key)
+        if cached is not None and cached[0] == raw:
+            return cached[1]
+        state = EntityState.from_bytes(raw).resident()
+        if cached is None and len(decoded) >= _READ_CACHE_ENTRIES:
+            del decoded[next(iter(decoded))]
+        decoded[key] = (raw, state)
+        return state
 
     def quarantined(self, feature_set: str) -> list[str]:
         return [r.decode() for r in self.client.lrange(self.quarantine_key(feature_set), 0, -1)]
 
     def close(self) -> None:
         self._written.clear()
+        self._decoded.clear()
         self.client.close()

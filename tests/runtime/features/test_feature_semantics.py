@@ -284,3 +284,43 @@ def test_a_non_numeric_value_in_a_summed_column_is_refused_and_leaves_the_state_
     assert len(state.events.ets) == len(state.series["vibration"].vals) == 5
     assert engine.apply(event(99, "a", minutes, 2.0, arrival_minutes=10))  # the corrected event is applied
     assert engine.read("a", us(10))["vibration_sum_3600"] == 7.0
+
+
+def test_the_resident_read_index_answers_as_a_scan_of_the_window_whatever_interleaves() -> None:
+    """The in-process store keeps a read index per column (counts of values
+    present, records for max/min), extended lazily and shifted on eviction:
+    reads repeated with no apply between, reads later than the clock (the
+    window's start moves), out-of-order inserts, evictions, NULLs and tied
+    values must give exactly the window's count/min/max/mean, and the same as
+    a state decoded from bytes (no index: a scan)."""
+    from runtime.features.online import features_from_state
+    from runtime.features.state import EntityState
+
+    aggs = [("vibration", fn, w) for w in (HOUR, 3 * HOUR) for fn in ("count", "min", "max", "mean")]
+    cfg = feature_set(lateness_s=2 * HOUR, aggregations=aggs)
+    engine = OnlineEngine([cfg], open_store("memory://"))
+    fs = engine.definitions[0]
+    applied: list[tuple[float, float | None]] = []
+    checked = 0
+    for i in range(900):
+        minute = i if i % 9 else max(i - 30, 0) + 0.5  # every 9th arrives 30 min late: inserted in place
+        value = None if i % 13 == 0 else float((i * 7) % 11) - 5.0  # ties, negatives, NULLs
+        engine.apply(event(i, "a", minute, value, arrival_minutes=float(i)))
+        applied.append((minute, value))
+        if i % 7:
+            continue
+        state = engine.store.get(cfg.name, "a")
+        decoded = EntityState.from_bytes(state.to_bytes())
+        assert decoded.series["vibration"].index is None
+        for later in (0, 0, 25, 90, 170):  # twice at the clock (index reused), then past it
+            t = i + later
+            got = features_from_state(fs, state, us(t))
+            assert got == features_from_state(fs, decoded, us(t)), (i, later)
+            for window_min in (60, 180):
+                values = [v for m, v in applied if t - window_min < m <= t and v is not None]
+                suffix = f"_{window_min * 60}"
+                assert got["vibration_count" + suffix] == len(values), (i, later)
+                assert got["vibration_max" + suffix] == (max(values) if values else None), (i, later)
+                assert got["vibration_min" + suffix] == (min(values) if values else None), (i, later)
+            checked += 1
+    assert checked > 500

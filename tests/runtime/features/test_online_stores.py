@@ -251,3 +251,34 @@ def test_sqlite_store_runs_in_wal_mode_and_refuses_an_unknown_synchronous(tmp_pa
     full.close()
     with pytest.raises(StoreError, match="synchronous='off' is not one of normal, full"):
         open_store(f"sqlite:///{tmp_path / 'x.db'}?synchronous=off")
+
+
+@pytest.mark.services
+def test_redis_reads_reuse_an_unchanged_decoded_state_and_see_every_writer(redis_url: str) -> None:
+    """A read always GETs; an unchanged state is not decoded again (the same
+    object, with its read index), a state changed by another writer or expired
+    is seen at once, and the values equal those of the in-process store."""
+    reader, writer = open_store(redis_url), open_store(redis_url)
+    engine, other = OnlineEngine([CFG], reader), OnlineEngine([CFG], writer)
+    memory = OnlineEngine([CFG], open_store("memory://"))
+    rows = stream(120)
+    for row in rows[:100]:
+        engine.apply(row)
+        memory.apply(row)
+    counter = _CountingClient(reader.client)  # type: ignore[attr-defined]
+    first = reader.get(CFG.name, "a")
+    assert first is not None and reader.get(CFG.name, "a") is first  # not decoded again
+    assert first.series["vibration"].index is not None
+    assert counter.commands == ["GET", "GET"]  # but read each time
+    at = us(100 * 7 + 60)
+    assert engine.read("a", at) == memory.read("a", at) == engine.read("a", at)
+    for row in rows[100:]:
+        other.apply(row)  # another ingester
+        memory.apply(row)
+    later = us(120 * 7 + 60)
+    assert reader.get(CFG.name, "a") is not first
+    assert engine.read("a", later) == memory.read("a", later)
+    reader.client.delete(reader.key(CFG.name, "b"))  # type: ignore[attr-defined]  # expired
+    assert reader.get(CFG.name, "b") is None
+    for store in (reader, writer):
+        store.close()

@@ -107,3 +107,37 @@ def test_the_example_bundle_compiles_for_the_model() -> None:
     stale = context(feature_age_seconds=float(timedelta(hours=3).total_seconds()))
     assert engine.decide(stale).model_dump() == {"action": "abstain", "rule": "HR-012",
                                                  "reason": "features older than two hours are too stale to act on"}
+
+
+def test_the_per_entity_context_cache_decides_as_a_fresh_context() -> None:
+    """Contexts are kept per entity (its map converted once) and the scalars
+    rebound per request: decisions must equal those of a fresh context for any
+    sequence, including an entity seen again with other scores, a value equal
+    in Python but of another CEL type, and the cache being cleared when full."""
+    import runtime.serving.policy as policy
+
+    rules = [rule("E-1", "decision && entity.criticality == 'critical'"), rule("C-2", "confidence < 0.1"),
+             rule("A-3", "featureAgeSeconds > 7200.0", "abstain"), rule("T-4", "entity.id == 1", "abstain")]
+    cached, fresh = PolicyEngine(rules), PolicyEngine(rules)
+    fresh._cacheable = False
+    cases = []
+    for i in range(300):
+        entity = {"id": f"e-{i % 7}", "type": "pump", "criticality": ("critical", "low", "medium")[i % 3]}
+        if i % 50 == 0:
+            entity = {"id": 1 if i % 100 else 1.0, "type": "pump", "criticality": "low"}  # int vs double in CEL
+        variables = {"decision": i % 2 == 0, "confidence": (i % 13) / 100.0, "featureAgeSeconds": float(i * 40),
+                     "entity": entity, "score": 0.5, "threshold": 0.5}
+        cases.append(variables)
+    for variables in cases + cases[::-1]:
+        assert cached.decide(variables) == fresh.decide(variables), variables
+    assert len(cached._contexts) == 23 and not fresh._contexts  # 21 (id, criticality) pairs, id 1 and 1.0
+    old = policy._CONTEXT_CACHE
+    policy._CONTEXT_CACHE = 5  # cleared when full, again and again
+    cached._contexts.clear()
+    try:
+        for variables in cases:
+            assert cached.decide(variables) == fresh.decide(variables), variables
+        assert len(cached._contexts) <= 5
+    finally:
+        policy._CONTEXT_CACHE = old
+    assert {d.rule for d in map(cached.decide, cases)} == {None, "E-1", "C-2", "A-3", "T-4"}

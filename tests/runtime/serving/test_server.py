@@ -197,3 +197,18 @@ def test_schemathesis_finds_no_server_error(server: Server, tmp_path: Path) -> N
     internal = [v for (name, labels), v in samples(server).items()
                 if name == "specops_request_errors_total" and ("reason", "internal") in labels]
     assert internal == [0.0]
+
+
+def test_the_guards_v1_route_answers_exactly_as_kserves(server: Server) -> None:
+    """The predictor's v1 route is answered by the guard; with the access log
+    on, kserve's own route answers it.  Same requests, same statuses and bodies."""
+    from tests.runtime.serving.served import start_server, stop_server
+
+    kserve_route = start_server(server.repo, env={"SPECOPS_SERVE_ACCESS_LOG": "1"})
+    try:
+        bodies = [json.dumps({"instances": [{"entity": e, "at": AT} for e in ("P-CRIT", "T-LOW", "C-NEAR")]}).encode()]
+        bodies += [body for body, content_type, _, _ in BAD_INPUTS if content_type == "application/json"]
+        for body in bodies:
+            assert call(server, V1, body) == call(kserve_route, V1, body), body
+    finally:
+        stop_server(kserve_route)
