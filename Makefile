@@ -85,3 +85,4 @@ checkov: $(CHECKOV_VENV)/.installed  ## checkov over terraform/, generated/, the
 bench: bench-drills
 bench-drills: install  ## failure drills: bench/results/drills.json and drills.md
 	$(PY) bench/drills/run_drills.py
+	$(PY) bench/drills/postmortems.py
