@@ -69,3 +69,29 @@ def require_tool(name: str, install: str) -> str:
 def promtool() -> str:
     """Prometheus' rule checker and unit tester (Debian package ``prometheus``)."""
     return require_tool("promtool", "apt-get install prometheus")
+
+
+PG_DSN = "host=127.0.0.1 port=5432 dbname=test user=postgres"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.services)])
+def db(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A review/audit store of each backend: SQLite in tmp_path, or a fresh
+    PostgreSQL schema dropped afterwards (the review queue, the audit log,
+    the actions' incidents and the control channel all live in one)."""
+    import uuid
+
+    from runtime.audit.database import PostgresDatabase, SqliteDatabase
+
+    if request.param == "sqlite":
+        database = SqliteDatabase(tmp_path / "review.db")
+        yield database
+        database.close()
+        return
+    require_service("PostgreSQL", "127.0.0.1", 5432)
+    pg = PostgresDatabase(PG_DSN, f"t_store_{uuid.uuid4().hex[:12]}")
+    try:
+        yield pg
+    finally:
+        pg.drop_schema()
+        pg.close()

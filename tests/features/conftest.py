@@ -40,6 +40,8 @@ from runtime.data.generator import generate
 REPO = Path(__file__).resolve().parents[2]
 Q = r'"(?P<{}>[^"]*)"'  # a quoted step argument
 
+_SELF = sys.modules[__name__]  # this very module (see shared_steps)
+
 
 def q(name: str) -> str:
     return Q.format(name)
@@ -173,8 +175,9 @@ def lint_ci(tmp_path: Path) -> LintCI:
 def shared_steps():  # type: ignore[no-untyped-def]
     """This module, for a stage's steps that reuse its helpers (YAML edits,
     file listings, example data): `from conftest import ...` is ambiguous,
-    tests/ has several conftest.py."""
-    return sys.modules[__name__]
+    tests/ has several conftest.py (and each is imported as `conftest`, so the
+    module is captured when it is executed, not looked up later)."""
+    return _SELF
 
 
 @given("a copy of the example repository")

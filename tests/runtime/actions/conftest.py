@@ -2,30 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
-from actions_support import PG_DSN, pg_schema, require_service
+import actions_support  # noqa: F401 - importable by the tests
 
 from runtime.actions.state import ActionState
 from runtime.audit.database import PostgresDatabase, SqliteDatabase
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.services)])
-def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqliteDatabase | PostgresDatabase]:
-    if request.param == "sqlite":
-        database: SqliteDatabase | PostgresDatabase = SqliteDatabase(tmp_path / "actions.db")
-        yield database
-        database.close()
-        return
-    require_service("PostgreSQL", "127.0.0.1", 5432)
-    database = PostgresDatabase(PG_DSN, pg_schema())
-    try:
-        yield database
-    finally:
-        database.drop_schema()
-        database.close()
+# `db` (SQLite and PostgreSQL) is tests/conftest.py's.
 
 
 @pytest.fixture
