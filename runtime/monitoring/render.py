@@ -77,7 +77,11 @@ def render_html(report: MonitorReport) -> str:
         extra["drift_chart"] = jinja2.utils.markupsafe.Markup(line_chart(
             [(int(p[0]), float(p[1])) for p in drift], title="share of drifted features per window"))
     if perf:
+        # PR-AUC over time: realized (matured labels) and estimated (calibrated scores) as two lines.
+        series = [(basis, colour, [(w["end_us"] // 1000, w["pr_auc"]) for w in perf
+                                   if w["basis"] == basis and w.get("pr_auc") is not None])
+                  for basis, colour in (("realized", "#1a7f37"), ("estimated", "#bc4c00"))]
         extra["performance_chart"] = jinja2.utils.markupsafe.Markup(line_chart(
-            [(w["end_us"] // 1000, w["value"]) for w in perf if w.get("value") is not None], title="performance"))
+            [], title="PR-AUC per window: realized vs estimated", others=[s for s in series if s[2]]))
     return _ENV.get_template("monitor_report.html.j2").render(
         report=report, data=report.to_json(), charts=charts, when=_when, value=_value, **extra)

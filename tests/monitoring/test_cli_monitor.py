@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from monitoring_log import make_log, write_log
+from monitoring_log import make_log, serve_log
 from pipeline_project import WORK, make_project, specops
 
 END = "2026-05-28T20:56:40Z"
@@ -14,7 +14,8 @@ END = "2026-05-28T20:56:40Z"
 
 def test_specops_monitor_on_a_project(tmp_path: Path) -> None:
     project = make_project(tmp_path / "project")
-    write_log(make_log(), project / WORK / "predictions")
+    # Served, never compacted: every row is still in the write-ahead store, and the monitor sees it.
+    serve_log(make_log(), project / WORK / "predlog/local.db")
     code, out = specops("monitor", "specs", "--out", "generated", "--at", END, "--format", "json",
                         "--report-dir", "reports", cwd=project)
     assert code == 0, out
