@@ -132,7 +132,8 @@ def performance_outcome(config: MonitorConfig, records: Sequence[PredictionRecor
                 "ece": w.ece, "matures_at_us": w.matures_at_us, "value": w.pr_auc.value})
     windows.sort(key=lambda w: (w["start_us"], w["version"]))
     if not windows:
-        return PerformanceOutcome(Section(False, f"no complete {span:g}s performance window in the log yet"), empty)
+        return PerformanceOutcome(Section(False, f"no complete {span:g}s performance window in the log yet "
+                                                 f"({len(files)} label file(s) found)"), empty)
     data = {"window_s": span, "precision_at": config.precision_at, "method": ESTIMATION_LIMIT,
             "label_files": [str(f) for f in files],
             "realized": sum(w["basis"] == "realized" for w in windows),

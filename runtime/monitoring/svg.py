@@ -20,9 +20,7 @@ def line_chart(points: Sequence[tuple[int, float]], *, bound: float | None = Non
                bad_above: bool = True, others: Sequence[tuple[str, str, Sequence[tuple[int, float]]]] = ()) -> str:
     """``points`` (ms, value) as a polyline, the bound as a dashed red line; empty input says so.
     ``others``: more series as (legend, colour, points) on the same axes (e.g. realized beside estimated)."""
-    if others and not points:
-        points, others = others[0][2], others[1:]
-    if not points:
+    if not points and not any(more for _, _, more in others):
         return f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="40" role="img"><text x="4" y="24">' \
                f'{escape(title)}: no data</text></svg>'
     xs = [p[0] for p in points] + [p[0] for _, _, more in others for p in more]
@@ -48,7 +46,8 @@ def line_chart(points: Sequence[tuple[int, float]], *, bound: float | None = Non
     if bound is not None:
         parts.append(f'<line x1="{PAD_L}" x2="{W - PAD_R}" y1="{sy(bound):.1f}" y2="{sy(bound):.1f}" stroke="#c00" '
                      f'stroke-dasharray="4 3"><title>bound {_fmt(bound)} ({"max" if bad_above else "min"})</title></line>')
-    parts.append(f'<polyline fill="none" stroke="#1f6feb" stroke-width="1.5" points="{line}"/>')
+    if points:
+        parts.append(f'<polyline fill="none" stroke="#1f6feb" stroke-width="1.5" points="{line}"/>')
     for i, (legend, colour, more) in enumerate(others):
         pts = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in more)
         parts.append(f'<polyline fill="none" stroke="{escape(colour)}" stroke-width="1.5" points="{pts}">'

@@ -59,7 +59,7 @@ from runtime.monitoring.series import SeriesSet
 from runtime.monitoring.skew_section import skew_outcome
 from runtime.monitoring.slo import BURN_RATES, evaluate, objectives_of
 
-__all__ = ["build_report", "enforce_breaches", "load_records", "load_reviews", "read_log", "run"]
+__all__ = ["build_report", "enforce_breaches", "load_records", "load_reviews", "read_log", "run", "step_options"]
 
 AT_ENV, EVERY_ENV, FORMAT_ENV, OUT_ENV, ACT_ENV = (
     "SPECOPS_MONITOR_AT", "SPECOPS_MONITOR_EVERY", "SPECOPS_MONITOR_FORMAT", "SPECOPS_MONITOR_OUT", "SPECOPS_MONITOR_ACT")
@@ -267,6 +267,20 @@ def once(config: MonitorConfig, at: str | None, out: Path, fmt: str, act: bool) 
     sys.stdout.write(texts[fmt] if fmt != "html" else f"{out / 'report.html'}\n")
     sys.stdout.flush()
     return ok
+
+
+def step_options(argv: list[str]) -> list[str]:
+    """``--labels GLOB`` (repeatable): extra label files, e.g. a replay's scenario tickets
+    (``.specops/replay/<run>/labels.parquet``); set as ``SPECOPS_MONITOR_LABELS``.  Returns the rest."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m runtime monitor", add_help=False)
+    parser.add_argument("--labels", action="append", default=[])
+    known, rest = parser.parse_known_args(argv)
+    if known.labels:
+        given = [p for p in (os.environ.get(LABELS_ENV) or "").split(":") if p]
+        os.environ[LABELS_ENV] = ":".join([*given, *known.labels])
+    return rest
 
 
 def run(config: MonitorConfig) -> int:

@@ -36,6 +36,18 @@ def test_specops_monitor_on_a_project(tmp_path: Path) -> None:
     assert code == 0 and "BREACH" in out and "no prediction log" not in out
     assert "dry run: breaches were reported, not enforced" in out
 
+    # Extra label files (a replay's scenario tickets) reach the runtime's performance section.
+    (project / "replay").mkdir()
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    pq.write_table(pa.table({"asset_id": ["pump-1"], "failure_time": pa.array([1_780_000_100_000_000],
+                                                                                pa.timestamp("us", tz="UTC")),
+                             "failed": [True], "ticket_id": ["T1"]}), project / "replay/labels.parquet")
+    code, out = specops("monitor", "specs", "--out", "generated", "--at", END, "--report-dir", "reports", "--dry-run",
+                        "--format", "json", "--labels", "replay/*.parquet", cwd=project)
+    perf = json.loads((project / "reports/report.json").read_text())["sections"]["performance"]
+    assert code == 0 and "performance window in the log yet (1 label file(s) found)" in perf["note"], perf
+
     code, out = specops("monitor", "specs", "--out", "generated", "--once", "--every", "5m", cwd=project)
     assert code == 2 and "--once or --every, not both" in out
     code, out = specops("monitor", "specs", "--out", "generated", "--every", "soon", cwd=project)
