@@ -76,10 +76,8 @@ class LogUnreachable(Exception):
 
 
 def load_records(root: str | None, model: str) -> list[PredictionRecord]:
-    """The compacted prediction log (hive-partitioned Parquet); [] when there is none yet.
-
-    Integration point: once the prediction log's reader (union of Parquet and
-    the write-ahead store) is on main, call it here instead."""
+    """Parquet under a plain path (LOG_COLUMNS layout, hive partitions); [] when there is none yet.
+    For configs without ``predictions`` (compiled before the prediction log had a write-ahead store)."""
     if not root or not Path(root).is_dir() or not any(Path(root).rglob("*.parquet")):
         return []
     try:
