@@ -51,8 +51,19 @@ def render_text(report: MonitorReport, width: int = 120) -> str:
         if not section.available:
             console.print(f"{name}: {section.note}")
         else:
-            items = ", ".join(f"{k}={v}" for k, v in sorted(section.data.items()) if not isinstance(v, (list, dict)))
+            items = ", ".join(f"{k}={v}" for k, v in sorted(section.data.items())
+                              if not isinstance(v, (list, dict)) and k != "method")
             console.print(f"{name}: {items}")
+            if name == "skew":
+                for m in section.data.get("mismatches", []):
+                    console.print(f"  mismatch {m['prediction_id']} {m['entity']} at {m['time']}: {m['feature']} "
+                                  f"online={m['online']!r} offline={m['offline']!r}", markup=False)
+            if name == "performance":
+                for w in section.data.get("windows", []):
+                    band = f" [{_value(w['pr_auc_low'])}, {_value(w['pr_auc_high'])}]" if w["basis"] == "estimated" else ""
+                    console.print(f"  {w['version']} {_when(w['start_us'])}..{_when(w['end_us'])} {w['basis']}: "
+                                  f"pr_auc={_value(w['pr_auc'])}{band} recall@p={_value(w['recall_at_precision'])} "
+                                  f"ece={_value(w['ece'])} rows={w['rows']}", markup=False)
     return out.getvalue()
 
 

@@ -21,7 +21,7 @@ from runtime.contracts.monitoring import PredictionRecord
 from runtime.contracts.steps import MonitorConfig
 from runtime.events import ARRIVAL_TIME, EVENT_ID, event_id
 from runtime.monitoring import skew_section
-from runtime.monitoring.render import render_html, render_json
+from runtime.monitoring.render import render_html, render_json, render_text
 from runtime.predlog.parquet import compact
 from runtime.predlog.store import PredictionLog
 from runtime.steps.monitor import build_report, read_log
@@ -130,6 +130,8 @@ def test_skew_section_names_an_injected_mismatch_and_breaches(tmp_path: Path,
     assert data["checked"] == 21 and data["consistent"] < 21
     assert data["mismatch_count"] > 3 and data["mismatches_listed"] == len(data["mismatches"]) == 3
     assert {m["entity"] for m in data["mismatches"]} == {"P-CRIT"}
+    assert render_text(build_report(config, records, None, records[-1].served_at_us // 1000 + 60_000)).count(
+        "  mismatch ") == 3
     [result] = by_name(report, "skew")
     bad = data["mismatching_predictions"]
     assert result["status"] == "breach" and result["value"] == pytest.approx(bad / 21, rel=1e-6)
@@ -210,6 +212,8 @@ def test_performance_has_realized_and_estimated_windows_and_feeds_the_quality_ob
     assert render_json(again) == render_json(built)
     html = render_html(built)
     assert "realized vs estimated" in html and ">realized</text>" in html and ">estimated</text>" in html
+    text = render_text(built)
+    assert text.count(" realized: pr_auc=") == 11 and text.count(" estimated: pr_auc=") == 3
 
 
 def test_performance_says_why_without_labels(tmp_path: Path) -> None:
