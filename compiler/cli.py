@@ -418,6 +418,7 @@ def monitor(
     at: Annotated[Optional[str], typer.Option("--at", help="Judge as of: an ISO time, 'now' (default) or 'last' (the last logged request).")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Report only: do not enforce breaches.")] = False,
     policies: PoliciesOpt = None,
+    labels: Annotated[Optional[list[str]], typer.Option("--labels", help="Extra label files (a glob; repeatable), e.g. .specops/replay/<run>/labels.parquet.")] = None,
 ) -> None:
     """Compile, then judge a model's ServiceLevel objectives over the local
     prediction log and review store, as the cluster's monitor CronWorkflow
@@ -439,7 +440,7 @@ def monitor(
         raise typer.Exit(EXIT_USAGE) from None
     _compile_and_write(paths, out, False, policies, Format.text)
     try:
-        command = monitor_command(out, model, every, format, report_dir, at, dry_run)
+        command = monitor_command(out, model, every, format, report_dir, at, dry_run, tuple(labels or ()))
     except MonitorError as exc:
         typer.echo(f"monitor: {exc}", err=True)
         raise typer.Exit(EXIT_USAGE) from None

@@ -23,6 +23,7 @@ __all__ = ["MonitorCommand", "MonitorError", "monitor_command", "parse_every"]
 
 AT_ENV, EVERY_ENV, FORMAT_ENV, OUT_ENV, ACT_ENV = (
     "SPECOPS_MONITOR_AT", "SPECOPS_MONITOR_EVERY", "SPECOPS_MONITOR_FORMAT", "SPECOPS_MONITOR_OUT", "SPECOPS_MONITOR_ACT")
+LABELS_ENV = "SPECOPS_MONITOR_LABELS"
 _EVERY = re.compile(r"^(\d+(?:\.\d+)?)(s|m|h)?$")
 _SECONDS = {"s": 1, "m": 60, "h": 3600, None: 1}
 
@@ -53,7 +54,7 @@ class MonitorCommand:
 
 
 def monitor_command(out: Path, model: str | None, every: str | None, fmt: str, report_dir: Path | None,
-                    at: str | None, dry_run: bool = False) -> MonitorCommand:
+                    at: str | None, dry_run: bool = False, labels: tuple[str, ...] = ()) -> MonitorCommand:
     configs = {p.parent.name: p for p in sorted((out / "runtime").glob("*/monitor.json"))}
     if not configs:
         raise MonitorError(f"{out / 'runtime'}: no local monitor config; a model needs a ServiceLevel and a "
@@ -65,7 +66,8 @@ def monitor_command(out: Path, model: str | None, every: str | None, fmt: str, r
     if model not in configs:
         raise MonitorError(f"no local monitor config for model {model!r}; models: {', '.join(configs)}")
     root = out.resolve().parent
-    env = {k: v for k, v in os.environ.items() if k not in (AT_ENV, EVERY_ENV, FORMAT_ENV, OUT_ENV, ACT_ENV)}
+    env = {k: v for k, v in os.environ.items()
+           if k not in (AT_ENV, EVERY_ENV, FORMAT_ENV, OUT_ENV, ACT_ENV, LABELS_ENV)}
     env[FORMAT_ENV] = fmt
     if dry_run:
         env[ACT_ENV] = "0"
@@ -75,5 +77,8 @@ def monitor_command(out: Path, model: str | None, every: str | None, fmt: str, r
         env[OUT_ENV] = str(report_dir.resolve())
     if at is not None:
         env[AT_ENV] = at
+    if labels:
+        # Globs from where the user stands; the runtime runs at the repository root.
+        env[LABELS_ENV] = ":".join(g if Path(g).is_absolute() else str(Path.cwd() / g) for g in labels)
     config = configs[model].resolve().relative_to(root).as_posix()
     return MonitorCommand((sys.executable, "-m", "runtime", "monitor", "--config", config), root, env)

@@ -75,6 +75,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"error: step {args.step!r} needs --config FILE", file=sys.stderr)
                 return 2
             return int(module.run_args(extra))
+        if extra and hasattr(module, "step_options"):
+            extra = module.step_options(extra)  # a step's own flags (monitor --labels), set as its overrides
         if extra:
             print(f"error: unexpected arguments: {' '.join(extra)}", file=sys.stderr)
             return 2

@@ -551,6 +551,28 @@ class _Builder:
                                       config=config, origin=_origin(node)))
         return tuple(out)
 
+    def monitor_inputs(self, model: Model, environment: str, *, cluster: bool) -> dict[str, Any]:
+        """What the monitor's log, skew and performance sections read: the serve config's prediction log,
+        the served feature sets and their validated snapshot, the label definition and files, the recall gate."""
+        m = model.spec
+        label_src: DataSource = self.spec.nodes[f"DataSource/{m.label.source}"].resource  # type: ignore[assignment]
+        labels = label_src.spec.labels
+        assert labels is not None
+        recall = next((g.at for g in m.gates if g.metric == "recall_at_precision" and g.at is not None), None)
+        return {
+            "predictions": self.prediction_log(model, environment, cluster=cluster),
+            "feature_sets": tuple(self.feature_set(n) for n in self.feature_set_names(model)),
+            # The validated snapshot is the local pipeline's work folder; a cluster monitor has none (yet).
+            "validated": None if cluster else f"{WORK_ROOT}/{model.name}/validated",
+            "skew_sample_rate": 0.1 if cluster else 1.0,
+            "label": LabelConfig(source=m.label.source, outcome=labels.outcome, positive_value=labels.positive_value,
+                                 horizon_s=m.label.horizon.seconds, availability_delay_s=labels.availability_delay.seconds,
+                                 timestamp=label_src.spec.timestamp),
+            "label_path": self.data_source(m.label.source, cluster).path,
+            "label_entity": label_src.spec.entity,
+            "precision_at": float(recall) if recall is not None else None,
+        }
+
     def monitor(self, node: SpecNode, model: Model, serving: ServingPlan, pipeline: PipelinePlan | None) -> MonitorPlan | None:
         levels = [sl for _, sl in self.spec.service_levels_for(model.name)
                   if not sl.spec.environments or serving.environment in sl.spec.environments]
@@ -578,6 +600,7 @@ class _Builder:
             # Incidents and their audit records live in the review store, beside the review audit chain.
             enforcement=EnforcementConfig(store=review_store(self.system, cluster=True)),
             control=control_channel(model, self.system, cluster=True),
+            **self.monitor_inputs(model, serving.environment, cluster=True),
         )
         cfg_path = f"{CONFIG_MOUNT}/{model.name}/monitor-{serving.environment}.json"
         step = StepPlan(
@@ -611,11 +634,14 @@ class _Builder:
             psi_warning=drift.psi_warning, psi_alert=drift.psi_alert, p_value=drift.p_value, correction=drift.correction,
             persistence=drift.persistence, drift_window_s=drift.window.seconds, notifiers=(),
             retrain_workflow="", retrain_namespace="", output=f"{work}/monitor/{LOCAL_ENVIRONMENT}", min_replicas=0,
-            prediction_log=f"{work}/predictions", review=self.review(model, self.lineage_hash(model), cluster=False),
+            # The Parquet root the predictor's log compacts to (read with its write-ahead store: ``predictions``).
+            prediction_log=f"{LOCAL_PREDICTION_LOG}/{LOCAL_ENVIRONMENT}",
+            review=self.review(model, self.lineage_hash(model), cluster=False),
             # Locally a page prints (no webhook secrets on a laptop); rollback and retrain act on the local registry.
             notifier_configs=tuple(NotifierConfig(name=n, type="stdout")
                                    for n in sorted({n for sl in levels for n in sl.spec.notify})),
             enforcement=EnforcementConfig(store=review_store(self.system, cluster=False), mode="local"),
+            **self.monitor_inputs(model, LOCAL_ENVIRONMENT, cluster=False),
         )
         return LocalServePlan(model=model.name, config_path=f"{CONFIG_MOUNT}/{model.name}/monitor.json", config=config,
                               origin=_origin(node))

@@ -396,6 +396,20 @@ class MonitorConfig(StepConfig):
     enforcement: EnforcementConfig = Field(default_factory=lambda: EnforcementConfig())
     # How open_circuit and rollback reach the predictors (None: the file under work_dir).
     control: ControlChannelConfig | None = None
+    # The prediction log exactly as the predictor writes it (write-ahead store + compacted Parquet root), read
+    # through runtime.predlog.reader so rows not yet compacted count; None: ``prediction_log`` (Parquet only).
+    predictions: "PredictionLogConfig | None" = None
+    # Live skew: the feature sets the predictor serves and the validated snapshot folder (<source>.parquet) the
+    # batch engine recomputes them from; None: the skew section says so.
+    feature_sets: tuple[FeatureSetConfig, ...] = ()
+    validated: str | None = None
+    skew_sample_rate: Annotated[float, Field(gt=0, le=1)] = 0.1
+    # Realized/estimated quality: the label definition, the labels source's files (a path or glob; the review
+    # export is ``review.labels.output``), its entity column, and the precision of the model's recall gate.
+    label: LabelConfig | None = None
+    label_path: str | None = None
+    label_entity: str | None = None
+    precision_at: float | None = None
 
 
 class OnlineStoreConfig(_Config):

@@ -29,7 +29,8 @@ from runtime.contracts.monitoring import PredictionRecord
 from runtime.monitoring.series import Labels, Series, SeriesSet
 
 __all__ = [
-    "LOG_FEATURE_SET", "MONITOR_EVERY_MS", "ReviewEvent", "gauge_series", "scrape_times", "series_from_log",
+    "LOG_FEATURE_SET", "MONITOR_EVERY_MS", "ReviewEvent", "counter_series", "gauge_series", "scrape_times",
+    "series_from_log",
     "series_from_reviews",
 ]
 
@@ -153,3 +154,9 @@ def gauge_series(name: str, labels: Mapping[str, str], windows: Iterable[tuple[i
         if current is not None:
             samples.append((t, float(current)))
     return Series(name, tuple(sorted(labels.items())), tuple(samples))
+
+
+def counter_series(name: str, labels: Mapping[str, str], event_ms: Sequence[int], *, since_ms: int,
+                   at_ms: int) -> Series:
+    """A counter of ``event_ms`` as scraped every interval over [since, at] (starts at 0, like the exporter's)."""
+    return _counter(name, labels, event_ms, scrape_times(since_ms, at_ms))

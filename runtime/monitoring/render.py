@@ -51,8 +51,19 @@ def render_text(report: MonitorReport, width: int = 120) -> str:
         if not section.available:
             console.print(f"{name}: {section.note}")
         else:
-            items = ", ".join(f"{k}={v}" for k, v in sorted(section.data.items()) if not isinstance(v, (list, dict)))
+            items = ", ".join(f"{k}={v}" for k, v in sorted(section.data.items())
+                              if not isinstance(v, (list, dict)) and k != "method")
             console.print(f"{name}: {items}")
+            if name == "skew":
+                for m in section.data.get("mismatches", []):
+                    console.print(f"  mismatch {m['prediction_id']} {m['entity']} at {m['time']}: {m['feature']} "
+                                  f"online={m['online']!r} offline={m['offline']!r}", markup=False)
+            if name == "performance":
+                for w in section.data.get("windows", []):
+                    band = f" [{_value(w['pr_auc_low'])}, {_value(w['pr_auc_high'])}]" if w["basis"] == "estimated" else ""
+                    console.print(f"  {w['version']} {_when(w['start_us'])}..{_when(w['end_us'])} {w['basis']}: "
+                                  f"pr_auc={_value(w['pr_auc'])}{band} recall@p={_value(w['recall_at_precision'])} "
+                                  f"ece={_value(w['ece'])} rows={w['rows']}", markup=False)
     return out.getvalue()
 
 
@@ -77,7 +88,11 @@ def render_html(report: MonitorReport) -> str:
         extra["drift_chart"] = jinja2.utils.markupsafe.Markup(line_chart(
             [(int(p[0]), float(p[1])) for p in drift], title="share of drifted features per window"))
     if perf:
+        # PR-AUC over time: realized (matured labels) and estimated (calibrated scores) as two lines.
+        series = [(basis, colour, [(w["end_us"] // 1000, w["pr_auc"]) for w in perf
+                                   if w["basis"] == basis and w.get("pr_auc") is not None])
+                  for basis, colour in (("realized", "#1a7f37"), ("estimated", "#bc4c00"))]
         extra["performance_chart"] = jinja2.utils.markupsafe.Markup(line_chart(
-            [(w["end_us"] // 1000, w["value"]) for w in perf if w.get("value") is not None], title="performance"))
+            [], title="PR-AUC per window: realized vs estimated", others=[s for s in series if s[2]]))
     return _ENV.get_template("monitor_report.html.j2").render(
         report=report, data=report.to_json(), charts=charts, when=_when, value=_value, **extra)

@@ -68,6 +68,7 @@ class SkewReport:
     rel_tolerance: float
     max_rel_error: float    # over the tolerance-compared features
     mismatches: tuple[SkewMismatch, ...] = field(default_factory=tuple)
+    checked_ids: tuple[str, ...] = ()  # the sampled prediction ids, in check order (the monitor's counters)
 
     @property
     def consistency_rate(self) -> float | None:
@@ -130,4 +131,5 @@ def check_live_skew(model: str, records: Iterable[PredictionRecord], feature_set
         consistent += clean
     return SkewReport(model=model, answered=len(answered), checked=len(chosen), consistent=consistent,
                       values_compared=compared, sample_rate=sample_rate, rel_tolerance=rel_tolerance,
-                      max_rel_error=max_rel, mismatches=tuple(mismatches))
+                      max_rel_error=max_rel, mismatches=tuple(mismatches),
+                      checked_ids=tuple(r.prediction_id for r in chosen))

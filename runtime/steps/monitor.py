@@ -4,8 +4,15 @@ seconds, and write the report as JSON, HTML and text into the output
 directory (``report.json``, ``report.html``, ``report.txt``).
 
 Inputs, each optional (a missing one is a section saying so, never a crash):
-the prediction log (Parquet, LOG_COLUMNS layout, under ``prediction_log``)
-and the review store.  The SLOs are evaluated by ``runtime.monitoring.slo``
+the prediction log (``predictions``: the predictor's write-ahead store and
+its compacted Parquet, read through ``runtime.predlog.reader`` so rows not
+yet compacted count, and none twice; else Parquet under ``prediction_log``),
+the review store, the validated snapshot (live skew: a sample of the logged
+predictions recomputed by the batch engine) and the labels (the labels
+source, the review export and ``SPECOPS_MONITOR_LABELS``: realized quality
+where labels have matured, estimated where not).  The monitor does not
+compact the log; ``python -m runtime predlog --config serve.json compact``
+does, and changes nothing the monitor reports.  The SLOs are evaluated by ``runtime.monitoring.slo``
 over the series the predictor and review queue would have exported
 (``runtime.monitoring.log_metrics``), so local results mean what the
 cluster's alerts mean.
@@ -15,7 +22,9 @@ Overrides (the compiled config stays as compiled; `specops monitor` sets them):
 ``SPECOPS_MONITOR_EVERY`` (seconds; unset: once), ``SPECOPS_MONITOR_FORMAT``
 (text | json | html: what is printed; all three are written),
 ``SPECOPS_MONITOR_OUT`` (the output directory), ``SPECOPS_MONITOR_ACT=0``
-(report only: breaches are not enforced).
+(report only: breaches are not enforced), ``SPECOPS_MONITOR_LABELS``
+(extra label files: globs separated by ``:``, e.g. a replay's
+``.specops/replay/<run>/labels.parquet``).
 
 After the report, the breaches are enforced (``runtime.actions``: idempotent,
 rate-limited, audited) as the compiled ``enforcement`` says; the
@@ -35,22 +44,26 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+import duckdb
 import pyarrow.dataset as ds
 
 from runtime.audit.database import DatabaseError
 from runtime.contracts.monitoring import LOG_COLUMNS, PredictionRecord
 from runtime.contracts.steps import MonitorConfig
 from runtime.monitoring.drift_section import drift_outcome
+from runtime.monitoring.performance_section import performance_outcome
 from runtime.monitoring.log_metrics import ReviewEvent, series_from_log, series_from_reviews
 from runtime.monitoring.render import render_html, render_json, render_text
 from runtime.monitoring.report import MonitorReport, Section, log_summary, trends
 from runtime.monitoring.series import SeriesSet
+from runtime.monitoring.skew_section import skew_outcome
 from runtime.monitoring.slo import BURN_RATES, evaluate, objectives_of
 
-__all__ = ["build_report", "enforce_breaches", "load_records", "load_reviews", "run"]
+__all__ = ["build_report", "enforce_breaches", "load_records", "load_reviews", "read_log", "run", "step_options"]
 
 AT_ENV, EVERY_ENV, FORMAT_ENV, OUT_ENV, ACT_ENV = (
     "SPECOPS_MONITOR_AT", "SPECOPS_MONITOR_EVERY", "SPECOPS_MONITOR_FORMAT", "SPECOPS_MONITOR_OUT", "SPECOPS_MONITOR_ACT")
+LABELS_ENV = "SPECOPS_MONITOR_LABELS"
 FORMATS = ("text", "json", "html")
 
 
@@ -58,11 +71,13 @@ class MonitorError(Exception):
     """An input that exists but cannot be read; the message says which and what to do."""
 
 
-def load_records(root: str | None, model: str) -> list[PredictionRecord]:
-    """The compacted prediction log (hive-partitioned Parquet); [] when there is none yet.
+class LogUnreachable(Exception):
+    """The log's store needs a filesystem driver this image lacks (s3fs, gcsfs): reported, not fatal."""
 
-    Integration point: once the prediction log's reader (union of Parquet and
-    the write-ahead store) is on main, call it here instead."""
+
+def load_records(root: str | None, model: str) -> list[PredictionRecord]:
+    """Parquet under a plain path (LOG_COLUMNS layout, hive partitions); [] when there is none yet.
+    For configs without ``predictions`` (compiled before the prediction log had a write-ahead store)."""
     if not root or not Path(root).is_dir() or not any(Path(root).rglob("*.parquet")):
         return []
     try:
@@ -76,6 +91,28 @@ def load_records(root: str | None, model: str) -> list[PredictionRecord]:
     rows = table.select([*LOG_COLUMNS, *(["features"] if "features" in names else [])]).to_pylist()
     out = [PredictionRecord(**{k: r[k] for k in LOG_COLUMNS}, features=r.get("features") or {}) for r in rows]
     return sorted((r for r in out if r.model == model), key=lambda r: (r.served_at_us, r.seq))
+
+
+def read_log(config: MonitorConfig) -> list[PredictionRecord]:
+    """The model's whole prediction log: compacted Parquet and the write-ahead rows not yet compacted
+    (``predictions``, as the serve config names them), else the Parquet under ``prediction_log``."""
+    if config.predictions is None:
+        return load_records(config.prediction_log, config.model)
+    from runtime.predlog.reader import read_records
+    from runtime.predlog.store import LogError, PredictionLog
+
+    cfg = config.predictions
+    # A cluster monitor has no predictor volume: the compacted Parquet alone.
+    log = PredictionLog(cfg.path, cfg.synchronous) if Path(cfg.path).is_file() else None
+    try:
+        return list(read_records(cfg.root, config.model, log))
+    except ImportError as exc:
+        raise LogUnreachable(f"cannot reach the prediction log at {cfg.root}: {exc}") from None
+    except (LogError, OSError, duckdb.Error) as exc:
+        raise MonitorError(f"{cfg.path} / {cfg.root}: cannot read the prediction log: {exc}") from None
+    finally:
+        if log is not None:
+            log.close()
 
 
 def load_reviews(config: MonitorConfig) -> list[ReviewEvent] | None:
@@ -96,6 +133,8 @@ def load_reviews(config: MonitorConfig) -> list[ReviewEvent] | None:
 _LOG_SLIS = ("latency_p99", "error_rate", "availability", "feature_freshness")
 _REVIEW_SLIS = ("review_backlog", "review_time_p90")
 _DRIFT_SLIS = ("feature_drift_share", "prediction_drift_psi")
+_SKEW_SLIS = ("skew_mismatch_rate",)
+_QUALITY_SLIS = ("estimated_pr_auc", "realized_pr_auc", "realized_recall_at_precision")
 
 
 def _lookback_ms(config: MonitorConfig, metrics: tuple[str, ...]) -> int:
@@ -124,10 +163,13 @@ def _merge(*sets: SeriesSet) -> SeriesSet:
 
 
 def build_report(config: MonitorConfig, records: list[PredictionRecord], reviews: list[ReviewEvent] | None,
-                 at_ms: int) -> MonitorReport:
+                 at_ms: int, extra_labels: tuple[str, ...] = (), log_note: str | None = None) -> MonitorReport:
     data = series_from_log(records, model=config.model, at_ms=at_ms, since_ms=at_ms - _lookback_ms(config, _LOG_SLIS))
     drifted = drift_outcome(config, records, at_ms=at_ms, since_ms=at_ms - _lookback_ms(config, _DRIFT_SLIS))
-    data = _merge(data, drifted.series)
+    skewed = skew_outcome(config, records, at_ms=at_ms, since_ms=at_ms - _lookback_ms(config, _SKEW_SLIS))
+    quality = performance_outcome(config, records, at_ms=at_ms, since_ms=at_ms - _lookback_ms(config, _QUALITY_SLIS),
+                                  extra_labels=extra_labels)
+    data = _merge(data, drifted.series, skewed.series, quality.series)
     if reviews is not None:
         data = _merge(data, series_from_reviews(reviews, model=config.model, at_ms=at_ms,
                                                 since_ms=at_ms - _lookback_ms(config, _REVIEW_SLIS)))
@@ -144,8 +186,9 @@ def build_report(config: MonitorConfig, records: list[PredictionRecord], reviews
                                   "first_served_us": summary.first_served_us,
                                   "last_served_us": summary.last_served_us, "actions": dict(summary.actions)})
     else:
-        log = Section(False, f"no prediction log yet at {config.prediction_log or '(not configured)'}: "
-                             "serve traffic first (`specops serve`), then compact the log")
+        where = f"{config.predictions.path} / {config.predictions.root}" if config.predictions else \
+            config.prediction_log or "(not configured)"
+        log = Section(False, log_note or f"no prediction log yet at {where}: serve traffic first (`specops serve`)")
     if reviews is None:
         review = Section(False, "no review store configured (the Model has no spec.review)")
     else:
@@ -156,15 +199,12 @@ def build_report(config: MonitorConfig, records: list[PredictionRecord], reviews
         oldest = max(((at_ms * 1000 - e.enqueued_us) / 1e6 for e in open_items), default=None)
         review = Section(True, data={"backlog": len(open_items), "decided": len(reviews) - len(open_items),
                                      "p90_time_to_decision_s": p90, "oldest_open_age_s": oldest})
-    # Integration points: the drift, skew and delayed-label helpers' functions fill these once on main.
-    drift = drifted.section
-    skew = Section(False, "live skew check is not wired into this runtime build yet (needs the skew module)")
-    performance = Section(False, "realized/estimated performance is not wired into this runtime build yet "
-                                 "(needs the label join and confidence-based estimation)")
+    drift, skew, performance = drifted.section, skewed.section, quality.section
     return MonitorReport(
         model=config.model, environment=config.environment, spec_hash=config.spec_hash, as_of_us=at_ms * 1000,
         objectives=evaluation.results, alerts=evaluation.alerts,
-        trends=trends([o for o in objectives if o.metric in (*_LOG_SLIS, *_REVIEW_SLIS, *_DRIFT_SLIS)], data, evaluation,
+        trends=trends([o for o in objectives if o.metric in (*_LOG_SLIS, *_REVIEW_SLIS, *_DRIFT_SLIS, *_SKEW_SLIS,
+                                                             *_QUALITY_SLIS)], data, evaluation,
                       model=config.model, environment=config.environment) if records or reviews else (),
         log=log, review=review, drift=drift, skew=skew, performance=performance)
 
@@ -205,8 +245,12 @@ def _write(out: Path, report: MonitorReport) -> dict[str, str]:
 
 def once(config: MonitorConfig, at: str | None, out: Path, fmt: str, act: bool) -> bool:
     """One evaluation; False when an enforced action failed (it is retried on the next run)."""
-    records = load_records(config.prediction_log, config.model)
-    report = build_report(config, records, load_reviews(config), _at_ms(records, at))
+    try:
+        records, note = read_log(config), None
+    except LogUnreachable as exc:
+        records, note = [], str(exc)
+    extra = tuple(p for p in (os.environ.get(LABELS_ENV) or "").split(":") if p)
+    report = build_report(config, records, load_reviews(config), _at_ms(records, at), extra, note)
     ok = True
     if act:
         try:
@@ -221,6 +265,20 @@ def once(config: MonitorConfig, at: str | None, out: Path, fmt: str, act: bool) 
     sys.stdout.write(texts[fmt] if fmt != "html" else f"{out / 'report.html'}\n")
     sys.stdout.flush()
     return ok
+
+
+def step_options(argv: list[str]) -> list[str]:
+    """``--labels GLOB`` (repeatable): extra label files, e.g. a replay's scenario tickets
+    (``.specops/replay/<run>/labels.parquet``); set as ``SPECOPS_MONITOR_LABELS``.  Returns the rest."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m runtime monitor", add_help=False)
+    parser.add_argument("--labels", action="append", default=[])
+    known, rest = parser.parse_known_args(argv)
+    if known.labels:
+        given = [p for p in (os.environ.get(LABELS_ENV) or "").split(":") if p]
+        os.environ[LABELS_ENV] = ":".join([*given, *known.labels])
+    return rest
 
 
 def run(config: MonitorConfig) -> int:

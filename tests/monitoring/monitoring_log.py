@@ -9,6 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from runtime.contracts.monitoring import LOG_COLUMNS, PredictionRecord
+from runtime.predlog.store import PredictionLog
 
 T0_US = 1_780_000_000_000_000  # 2026-05-28T20:26:40Z, a fixed start
 MODEL = "pump-failure"
@@ -46,3 +47,15 @@ def write_log(records: list[PredictionRecord], root: Path) -> Path:
     path.mkdir(parents=True, exist_ok=True)
     pq.write_table(table.drop_columns(["model"]), path / f"part-{records[0].seq}-{records[-1].seq}.parquet")
     return root
+
+
+def serve_log(records: list[PredictionRecord], path: Path) -> Path:
+    """The records committed to the predictor's write-ahead store at ``path``, not compacted: what a
+    predictor leaves between compactions (``runtime.predlog``)."""
+    log = PredictionLog(path)
+    try:
+        log.set_feature_types(MODEL, {"vibration_mean_1h": "float64", "asset_type": "string"})
+        log.append(records)
+    finally:
+        log.close()
+    return path

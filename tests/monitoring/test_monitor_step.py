@@ -21,7 +21,9 @@ END = "2026-05-28T20:56:40Z"  # T0 + 30m: the log's end
 
 def local_config(tmp_path: Path, log_root: Path | None) -> Path:
     raw = json.loads((REPO / "generated/runtime/pump-failure/monitor.json").read_text())
-    raw.update(prediction_log=str(log_root) if log_root else None, review=None, output=str(tmp_path / "out"),
+    # Parquet written by the test under ``log_root``, read without the predictor's write-ahead store.
+    raw.update(prediction_log=str(log_root) if log_root else None, predictions=None, validated=None, label_path=None,
+               review=None, output=str(tmp_path / "out"),
                work_dir=str(tmp_path / "work"), artifacts={"uri": str(tmp_path / "artifacts")})
     # Enforcement's incidents, control files and registry all inside the test's folder.
     raw["enforcement"]["store"] = {"backend": "sqlite", "path": str(tmp_path / "actions.db")}
