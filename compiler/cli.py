@@ -370,6 +370,8 @@ def replay(
     days: Annotated[float, typer.Option("--days", min=0.01, max=60, help="Simulated days to replay.")] = 2.0,
     step: Annotated[float, typer.Option("--step", min=60, max=86400, help="Simulated seconds between prediction rounds.")] = 3600.0,
     json_: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    monitor_: Annotated[bool, typer.Option("--monitor/--no-monitor", help="Then run the monitor on the replay's clock and scenario labels, and enforce breaches (the whole loop).")] = True,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="With --monitor: report breaches, do not act on them.")] = False,
     policies: PoliciesOpt = None,
 ) -> None:
     """Rehearse the online loop: a scenario's generated events (drift, faults)
@@ -391,8 +393,22 @@ def replay(
             raise ServeError("choose the model to ask with --model" if configs else "no local serve config")
         if url is None:
             server, url, _ = start_local_server(out, name)
-        command = replay_command(out, name, scenario, url, days, step, json_)
+        import uuid
+
+        run_id = uuid.uuid4().hex[:8]
+        command = replay_command(out, name, scenario, url, days, step, json_, run_id)
         code = subprocess.run(list(command.argv), cwd=command.cwd, check=False).returncode
+        if code == 0 and monitor_:
+            from compiler.monitor import MonitorError, monitor_command
+
+            labels = command.cwd / ".specops" / "replay" / f"{scenario}-{run_id}" / "labels.parquet"
+            typer.echo(f"monitor: judging the replay (clock: event time, labels: {labels.relative_to(command.cwd)})",
+                       err=True)
+            try:
+                mon = monitor_command(out, name, None, "text", None, "last", dry_run, (str(labels),), "event")
+            except MonitorError as exc:
+                raise ServeError(str(exc)) from None
+            code = mon.run()
     except ServeError as exc:
         typer.echo(f"replay: {exc}", err=True)
         raise typer.Exit(EXIT_USAGE) from None
@@ -419,6 +435,7 @@ def monitor(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Report only: do not enforce breaches.")] = False,
     policies: PoliciesOpt = None,
     labels: Annotated[Optional[list[str]], typer.Option("--labels", help="Extra label files (a glob; repeatable), e.g. .specops/replay/<run>/labels.parquet.")] = None,
+    clock: Annotated[str, typer.Option("--clock", help="Judge by when requests were served ('served') or by the time their features describe ('event': replays, backfills).")] = "served",
 ) -> None:
     """Compile, then judge a model's ServiceLevel objectives over the local
     prediction log and review store, as the cluster's monitor CronWorkflow
@@ -432,6 +449,9 @@ def monitor(
     if format not in ("text", "json", "html"):
         typer.echo(f"monitor: --format {format!r}: choose text, json or html", err=True)
         raise typer.Exit(EXIT_USAGE)
+    if clock not in ("served", "event"):
+        typer.echo(f"monitor: --clock {clock!r}: choose served or event", err=True)
+        raise typer.Exit(EXIT_USAGE)
     try:
         if every is not None:
             parse_every(every)  # before compiling: a typo costs nothing
@@ -440,7 +460,7 @@ def monitor(
         raise typer.Exit(EXIT_USAGE) from None
     _compile_and_write(paths, out, False, policies, Format.text)
     try:
-        command = monitor_command(out, model, every, format, report_dir, at, dry_run, tuple(labels or ()))
+        command = monitor_command(out, model, every, format, report_dir, at, dry_run, tuple(labels or ()), clock)
     except MonitorError as exc:
         typer.echo(f"monitor: {exc}", err=True)
         raise typer.Exit(EXIT_USAGE) from None

@@ -35,7 +35,7 @@ def _one(paths: list[Path], what: str, hint: str) -> Path:
 
 
 def replay_command(out: Path, model: str, scenario: str, url: str, days: float, step_s: float,
-                   as_json: bool) -> ReplayCommand:
+                   as_json: bool, run_id: str | None = None) -> ReplayCommand:
     import sys
 
     root = out.resolve().parent
@@ -47,7 +47,8 @@ def replay_command(out: Path, model: str, scenario: str, url: str, days: float, 
     argv = (sys.executable, "-m", "runtime", "replay", "--scenario", scenario,
             "--ingest-config", ingest.resolve().relative_to(root).as_posix(),
             "--sample-config", sample.resolve().relative_to(root).as_posix(), "--serve-url", url, "--model", model,
-            "--days", repr(days), "--step", repr(step_s), *(("--json",) if as_json else ()))
+            "--days", repr(days), "--step", repr(step_s), *(("--json",) if as_json else ()),
+            *(("--run-id", run_id) if run_id else ()))
     return ReplayCommand(argv, root)
 
 
