@@ -401,11 +401,13 @@ def replay(
         if code == 0 and monitor_:
             from compiler.monitor import MonitorError, monitor_command
 
-            labels = command.cwd / ".specops" / "replay" / f"{scenario}-{run_id}" / "labels.parquet"
+            run_dir = command.cwd / ".specops" / "replay" / f"{scenario}-{run_id}"
+            labels = run_dir / "labels.parquet"
             typer.echo(f"monitor: judging the replay (clock: event time, labels: {labels.relative_to(command.cwd)})",
                        err=True)
             try:
-                mon = monitor_command(out, name, None, "text", None, "last", dry_run, (str(labels),), "event")
+                mon = monitor_command(out, name, None, "text", None, "last", dry_run, (str(labels),), "event",
+                                      (str(run_dir / "events.parquet"),))
             except MonitorError as exc:
                 raise ServeError(str(exc)) from None
             code = mon.run()
@@ -436,6 +438,7 @@ def monitor(
     policies: PoliciesOpt = None,
     labels: Annotated[Optional[list[str]], typer.Option("--labels", help="Extra label files (a glob; repeatable), e.g. .specops/replay/<run>/labels.parquet.")] = None,
     clock: Annotated[str, typer.Option("--clock", help="Judge by when requests were served ('served') or by the time their features describe ('event': replays, backfills).")] = "served",
+    events: Annotated[Optional[list[str]], typer.Option("--events", help="Event files the online path applied beyond the validated snapshot (a glob; repeatable), for the skew check.")] = None,
 ) -> None:
     """Compile, then judge a model's ServiceLevel objectives over the local
     prediction log and review store, as the cluster's monitor CronWorkflow
@@ -460,7 +463,8 @@ def monitor(
         raise typer.Exit(EXIT_USAGE) from None
     _compile_and_write(paths, out, False, policies, Format.text)
     try:
-        command = monitor_command(out, model, every, format, report_dir, at, dry_run, tuple(labels or ()), clock)
+        command = monitor_command(out, model, every, format, report_dir, at, dry_run, tuple(labels or ()), clock,
+                                  tuple(events or ()))
     except MonitorError as exc:
         typer.echo(f"monitor: {exc}", err=True)
         raise typer.Exit(EXIT_USAGE) from None

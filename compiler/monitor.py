@@ -24,6 +24,7 @@ __all__ = ["MonitorCommand", "MonitorError", "monitor_command", "parse_every"]
 AT_ENV, EVERY_ENV, FORMAT_ENV, OUT_ENV, ACT_ENV = (
     "SPECOPS_MONITOR_AT", "SPECOPS_MONITOR_EVERY", "SPECOPS_MONITOR_FORMAT", "SPECOPS_MONITOR_OUT", "SPECOPS_MONITOR_ACT")
 CLOCK_ENV = "SPECOPS_MONITOR_CLOCK"
+EVENTS_ENV = "SPECOPS_MONITOR_EVENTS"
 LABELS_ENV = "SPECOPS_MONITOR_LABELS"
 _EVERY = re.compile(r"^(\d+(?:\.\d+)?)(s|m|h)?$")
 _SECONDS = {"s": 1, "m": 60, "h": 3600, None: 1}
@@ -56,7 +57,7 @@ class MonitorCommand:
 
 def monitor_command(out: Path, model: str | None, every: str | None, fmt: str, report_dir: Path | None,
                     at: str | None, dry_run: bool = False, labels: tuple[str, ...] = (),
-                    clock: str = "served") -> MonitorCommand:
+                    clock: str = "served", events: tuple[str, ...] = ()) -> MonitorCommand:
     configs = {p.parent.name: p for p in sorted((out / "runtime").glob("*/monitor.json"))}
     if not configs:
         raise MonitorError(f"{out / 'runtime'}: no local monitor config; a model needs a ServiceLevel and a "
@@ -69,10 +70,12 @@ def monitor_command(out: Path, model: str | None, every: str | None, fmt: str, r
         raise MonitorError(f"no local monitor config for model {model!r}; models: {', '.join(configs)}")
     root = out.resolve().parent
     env = {k: v for k, v in os.environ.items()
-           if k not in (AT_ENV, EVERY_ENV, FORMAT_ENV, OUT_ENV, ACT_ENV, LABELS_ENV, CLOCK_ENV)}
+           if k not in (AT_ENV, EVERY_ENV, FORMAT_ENV, OUT_ENV, ACT_ENV, LABELS_ENV, CLOCK_ENV, EVENTS_ENV)}
     env[FORMAT_ENV] = fmt
     if clock != "served":
         env[CLOCK_ENV] = clock
+    if events:
+        env[EVENTS_ENV] = ":".join(g if Path(g).is_absolute() else str(Path.cwd() / g) for g in events)
     if dry_run:
         env[ACT_ENV] = "0"
     if every is not None:

@@ -34,7 +34,9 @@ class SkewOutcome:
 
 
 def skew_outcome(config: MonitorConfig, records: Sequence[PredictionRecord], *, at_ms: int,
-                 since_ms: int) -> SkewOutcome:
+                 since_ms: int, extra_events: Sequence[str] = ()) -> SkewOutcome:
+    """``extra_events``: Parquet files of events the online path applied that the validated
+    snapshot does not hold yet (a replay's stream events), added to every source's events."""
     empty = SeriesSet(())
     if not records:
         return SkewOutcome(Section(False, "no prediction log yet: serve traffic first"), empty)
@@ -51,6 +53,17 @@ def skew_outcome(config: MonitorConfig, records: Sequence[PredictionRecord], *, 
             events[source] = pq.read_table(path)
         except OSError as exc:
             return SkewOutcome(Section(False, f"{path}: unreadable validated data: {exc}"), empty)
+    if extra_events:
+        import pyarrow as pa
+
+        try:
+            extra = [pq.read_table(p) for p in sorted(set(extra_events))]
+        except OSError as exc:
+            return SkewOutcome(Section(False, f"unreadable extra events: {exc}"), empty)
+        for source, table in events.items():
+            names = table.column_names
+            parts = [table] + [t.select([c for c in names if c in t.column_names]) for t in extra]
+            events[source] = pa.concat_tables(parts, promote_options="permissive")
     seen = [r for r in records if r.served_at_us // 1000 <= at_ms]
     report = check_live_skew(config.model, seen, config.feature_sets, events, sample_rate=config.skew_sample_rate)
     data = report.as_json()

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from runtime.contracts.steps import GenerateDataConfig
-from runtime.replay.driver import ReplayError, ReplayPlan, replay
+from runtime.replay.driver import ReplayError, ReplayPlan, continue_after, replay
 from runtime.replay.scenarios import SCENARIOS, ScenarioError, scenario_named
 
 __all__ = ["run_args"]
@@ -69,7 +69,7 @@ def run_args(argv: Sequence[str]) -> int:
     plan = ReplayPlan(scenario=scenario, sample=sample, ingest_config=args.ingest_config,
                       serve_url=args.serve_url.rstrip("/"), model=args.model,
                       work_dir=args.work_dir / f"{scenario.name}-{run_id}", days=args.days, step_s=args.step,
-                      run_id=run_id)
+                      run_id=run_id, start=continue_after(sample, args.work_dir))
     try:
         result = replay(plan, progress=lambda line: print(line, file=sys.stderr, flush=True))
     except ReplayError as exc:

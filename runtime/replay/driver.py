@@ -34,7 +34,7 @@ from runtime.contracts.steps import GeneratorConfig, IngestConfig
 from runtime.events import ARRIVAL_TIME, EVENT_ID
 from runtime.replay.scenarios import Scenario
 
-__all__ = ["ReplayError", "ReplayPlan", "ReplayResult", "replay", "scenario_data"]
+__all__ = ["ReplayError", "ReplayPlan", "ReplayResult", "accepted_events", "continue_after", "replay", "scenario_data"]
 
 US = 1_000_000
 
@@ -55,6 +55,7 @@ class ReplayPlan:
     step_s: float = 3600.0
     run_id: str = "r0"
     concurrency: int = 8
+    start: datetime | None = None  # None: where the sample data ends (see continue_after)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +96,7 @@ def scenario_data(plan: ReplayPlan) -> tuple[GeneratorConfig, pa.Table, pa.Table
     from runtime.data.generator import generate
 
     sample = plan.sample
-    start = sample.start + timedelta(days=sample.days)
+    start = plan.start or sample.start + timedelta(days=sample.days)
     base: dict[str, Any] = sample.model_dump()
     # The fleet as it is at the sample's end: sensors already recalibrated stay so, and
     # the assets of the type that appeared during the sample report from the start.
@@ -116,6 +117,38 @@ def scenario_data(plan: ReplayPlan) -> tuple[GeneratorConfig, pa.Table, pa.Table
         return table.set_column(i, EVENT_ID, pc.binary_join_element_wise(pa.scalar(prefix), table[EVENT_ID], ""))
 
     return cfg, rekey(data.events), rekey(data.labels)
+
+
+def continue_after(sample: GeneratorConfig, replays_dir: Path) -> datetime:
+    """Where the next replay starts: the sample data's end, or the next UTC
+    midnight after the latest earlier replay's end.  The online store holds
+    the state those replays left, and it answers no point before it."""
+    start = sample.start + timedelta(days=sample.days)
+    for summary in sorted(replays_dir.glob("*/summary.json")):
+        try:
+            end = datetime.fromisoformat(json.loads(summary.read_text(encoding="utf-8"))["end"].replace("Z", "+00:00"))
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # a summary cut short by a crash: that replay's state is unknown, skip it
+        if end > start:
+            midnight = end.replace(hour=0, minute=0, second=0, microsecond=0)
+            start = midnight if midnight == end else midnight + timedelta(days=1)
+    return start
+
+
+def accepted_events(config: IngestConfig, events: pa.Table) -> pa.Table:
+    """The events the ingester applies (its contract check passes), one per
+    event id: what the online path saw, for the live skew check's batch side."""
+    from runtime.data.contract import check_record
+
+    seen: set[str] = set()
+    keep = []
+    for i, record in enumerate(events.to_pylist()):
+        eid = str(record.get(EVENT_ID))
+        if eid in seen or check_record(config.source, record):
+            continue
+        seen.add(eid)
+        keep.append(i)
+    return events.take(pa.array(keep, pa.int64()))
 
 
 def _free_port() -> int:
@@ -303,6 +336,8 @@ def replay(plan: ReplayPlan, progress: Callable[[str], None] = lambda _: None) -
     labels_path = plan.work_dir / "labels.parquet"
     pq.write_table(labels, labels_path)  # the scenario's tickets, for monitoring to join as they mature
     ingester = _Ingester(plan)
+    # What the online path will have applied, for the live skew check (monitor --events).
+    pq.write_table(accepted_events(ingester.config, events), plan.work_dir / "events.parquet")
     published = 0
     actions: Counter[str] = Counter()
     errors: Counter[str] = Counter()

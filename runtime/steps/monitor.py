@@ -64,6 +64,9 @@ __all__ = ["build_report", "enforce_breaches", "load_records", "load_reviews", "
 AT_ENV, EVERY_ENV, FORMAT_ENV, OUT_ENV, ACT_ENV = (
     "SPECOPS_MONITOR_AT", "SPECOPS_MONITOR_EVERY", "SPECOPS_MONITOR_FORMAT", "SPECOPS_MONITOR_OUT", "SPECOPS_MONITOR_ACT")
 LABELS_ENV = "SPECOPS_MONITOR_LABELS"
+# Event files (globs, ':'-separated) the online path applied that the validated snapshot
+# does not hold yet -- a replay's stream events -- for the live skew check.
+EVENTS_ENV = "SPECOPS_MONITOR_EVENTS"
 # "event": judge by the time the features describe (``at_us``) instead of when
 # the request was served -- for a replay or a backfill, whose simulated clock
 # is not the wall clock.  Default "served" (what a live monitor means).
@@ -167,10 +170,12 @@ def _merge(*sets: SeriesSet) -> SeriesSet:
 
 
 def build_report(config: MonitorConfig, records: list[PredictionRecord], reviews: list[ReviewEvent] | None,
-                 at_ms: int, extra_labels: tuple[str, ...] = (), log_note: str | None = None) -> MonitorReport:
+                 at_ms: int, extra_labels: tuple[str, ...] = (), log_note: str | None = None,
+                 extra_events: tuple[str, ...] = ()) -> MonitorReport:
     data = series_from_log(records, model=config.model, at_ms=at_ms, since_ms=at_ms - _lookback_ms(config, _LOG_SLIS))
     drifted = drift_outcome(config, records, at_ms=at_ms, since_ms=at_ms - _lookback_ms(config, _DRIFT_SLIS))
-    skewed = skew_outcome(config, records, at_ms=at_ms, since_ms=at_ms - _lookback_ms(config, _SKEW_SLIS))
+    skewed = skew_outcome(config, records, at_ms=at_ms, since_ms=at_ms - _lookback_ms(config, _SKEW_SLIS),
+                          extra_events=extra_events)
     quality = performance_outcome(config, records, at_ms=at_ms, since_ms=at_ms - _lookback_ms(config, _QUALITY_SLIS),
                                   extra_labels=extra_labels)
     data = _merge(data, drifted.series, skewed.series, quality.series)
@@ -256,7 +261,10 @@ def once(config: MonitorConfig, at: str | None, out: Path, fmt: str, act: bool) 
     if os.environ.get(CLOCK_ENV) == "event":
         records = [dataclasses.replace(r, served_at_us=r.at_us) for r in records]
     extra = tuple(p for p in (os.environ.get(LABELS_ENV) or "").split(":") if p)
-    report = build_report(config, records, load_reviews(config), _at_ms(records, at), extra, note)
+    import glob
+
+    events = tuple(sorted({f for g in (os.environ.get(EVENTS_ENV) or "").split(":") if g for f in glob.glob(g)}))
+    report = build_report(config, records, load_reviews(config), _at_ms(records, at), extra, note, events)
     ok = True
     if act:
         try:

@@ -88,3 +88,29 @@ def test_replay_drives_ingester_and_server_through_nats(tmp_path: Path) -> None:
     # every asset that has reported, every simulated hour (44 assets once all have reported)
     assert summary["steps"] * 30 < summary["predictions"] <= summary["steps"] * 44
     assert Path(summary["labels_path"]).is_file() or (tmp_path / summary["labels_path"]).is_file()
+
+
+def test_a_replay_continues_after_the_latest_earlier_replay(tmp_path: Path) -> None:
+    from datetime import datetime, timezone
+
+    from runtime.replay.driver import continue_after
+
+    sample = _sample().generator
+    assert continue_after(sample, tmp_path).isoformat().startswith("2026-06-29T00:00")
+    for name, end in (("a", "2026-06-30T00:00:00Z"), ("b", "2026-07-01T06:00:00Z"), ("c", None)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "summary.json").write_text(json.dumps({"end": end}) if end else "{")  # c: cut short
+    assert continue_after(sample, tmp_path) == datetime(2026, 7, 2, tzinfo=timezone.utc)
+
+
+def test_the_archived_events_are_what_the_ingester_accepts_once_each(tmp_path: Path) -> None:
+    from runtime.contracts.steps import IngestConfig
+    from runtime.replay.driver import accepted_events
+
+    plan = ReplayPlan(scenario=scenario_named("sensor-faults"), sample=_sample().generator, ingest_config=REPO / INGEST,
+                      serve_url="http://x", model=MODEL, work_dir=tmp_path, days=0.5)
+    _, events, _ = scenario_data(plan)
+    kept = accepted_events(IngestConfig.model_validate_json((REPO / INGEST).read_text()), events)
+    ids = kept["_event_id"].to_pylist()
+    assert len(ids) == len(set(ids)) < events.num_rows  # duplicates and contract violations left out
+    assert kept.num_rows > 0.8 * events.num_rows
