@@ -368,7 +368,8 @@ def replay(
     model: Annotated[Optional[str], typer.Option("--model", "-m", help="The model to ask (needed when there are several).")] = None,
     url: Annotated[Optional[str], typer.Option("--url", help="A running server (default: start `specops serve` for the replay).")] = None,
     days: Annotated[float, typer.Option("--days", min=0.01, max=60, help="Simulated days to replay.")] = 2.0,
-    step: Annotated[float, typer.Option("--step", min=60, max=86400, help="Simulated seconds between prediction rounds.")] = 3600.0,
+    # Two rounds an hour: the drift check judges a 1-hour window only from 50 predictions on.
+    step: Annotated[float, typer.Option("--step", min=60, max=86400, help="Simulated seconds between prediction rounds.")] = 1800.0,
     json_: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
     monitor_: Annotated[bool, typer.Option("--monitor/--no-monitor", help="Then run the monitor on the replay's clock and scenario labels, and enforce breaches (the whole loop).")] = True,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="With --monitor: report breaches, do not act on them.")] = False,
@@ -406,8 +407,9 @@ def replay(
             typer.echo(f"monitor: judging the replay (clock: event time, labels: {labels.relative_to(command.cwd)})",
                        err=True)
             try:
+                # Every replay's events: the online state this one continued from holds them all.
                 mon = monitor_command(out, name, None, "text", None, "last", dry_run, (str(labels),), "event",
-                                      (str(run_dir / "events.parquet"),))
+                                      (str(run_dir.parent / "*" / "events.parquet"),))
             except MonitorError as exc:
                 raise ServeError(str(exc)) from None
             code = mon.run()

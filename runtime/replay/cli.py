@@ -29,7 +29,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--serve-url", help="a running server, e.g. http://127.0.0.1:8080")
     p.add_argument("--model", help="the model to ask for predictions")
     p.add_argument("--days", type=float, default=2.0, help="simulated days to replay (default 2)")
-    p.add_argument("--step", type=float, default=3600.0, help="simulated seconds between prediction rounds")
+    p.add_argument("--step", type=float, default=1800.0, help="simulated seconds between prediction rounds")
     p.add_argument("--work-dir", type=Path, default=Path(".specops/replay"), help="where the run's files go")
     p.add_argument("--run-id", help="names the run's stream and files (default: random)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")

@@ -139,12 +139,16 @@ def accepted_events(config: IngestConfig, events: pa.Table) -> pa.Table:
     """The events the ingester applies (its contract check passes), one per
     event id: what the online path saw, for the live skew check's batch side."""
     from runtime.data.contract import check_record
+    from runtime.stream.decode import Poison, decode_event
+    from runtime.stream.publisher import encode_event
 
     seen: set[str] = set()
     keep = []
     for i, record in enumerate(events.to_pylist()):
         eid = str(record.get(EVENT_ID))
-        if eid in seen or check_record(config.source, record):
+        # The ingester's own path: the message as published, decoded, then the contract check.
+        decoded = decode_event(config.source, encode_event(config.source, record)[1])
+        if eid in seen or isinstance(decoded, Poison) or check_record(config.source, decoded):
             continue
         seen.add(eid)
         keep.append(i)
