@@ -27,5 +27,5 @@ def notifier_configs(system: System, names: Iterable[str]) -> tuple[NotifierConf
             continue
         ref = n.url.secret_ref if n.url is not None else None
         out.append(NotifierConfig(name=n.name, type=n.type, url_env=notifier_url_env(n.name) if ref else None,
-                                  url_secret=f"{ref.name}/{ref.key}" if ref else None))
+                                  url_ref=f"{ref.name}/{ref.key}" if ref else None))
     return tuple(out)

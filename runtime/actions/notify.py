@@ -128,7 +128,7 @@ def build_notifiers(configs: tuple[NotifierConfig, ...], environ: Mapping[str, s
             continue
         url = env.get(c.url_env or "", "").strip()
         if not url:
-            where = f" (mapped from the Secret {c.url_secret})" if c.url_secret else ""
+            where = f" (mapped from the Secret {c.url_ref})" if c.url_ref else ""
             out.append(UnconfiguredNotifier(c.name, f"notifier {c.name!r}: environment variable {c.url_env} is not "
                                                     f"set{where}; set it to the {c.type} URL"))
         elif not url.startswith(("http://", "https://")):

@@ -311,14 +311,14 @@ class ProposeReleaseConfig(StepConfig):
 class NotifierConfig(_Config):
     """One of the System's notifiers, as the runtime delivers to it.
 
-    A webhook URL is a credential: the pod maps the Secret ``url_secret``
+    A webhook URL is a credential: the pod maps the Secret ``url_ref``
     ("name/key") to the environment variable ``url_env`` and the runtime reads
     it there; no URL is ever written into a generated file."""
 
     name: str
     type: Literal["webhook", "stdout", "slack", "pagerduty"]
     url_env: str | None = None
-    url_secret: str | None = None
+    url_ref: str | None = None  # the Secret "name/key" holding the URL (a reference, not the URL)
     timeout_s: Seconds = 5.0  # per attempt
     max_attempts: Annotated[int, Field(ge=1, le=10)] = 3  # bounded retries on 5xx / 429 / network errors
 

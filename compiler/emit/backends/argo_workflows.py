@@ -220,7 +220,7 @@ def build_monitor(plan: SystemPlan, monitor: MonitorPlan) -> CronWorkflow:
 
 def _monitor_env(config: object) -> list[m.EnvVar]:
     """The monitor acts: its notifiers' URLs and the incident store's DSN, from their Secrets."""
-    refs = [(n.url_env, n.url_secret) for n in getattr(config, "notifier_configs", ())]
+    refs = [(n.url_env, n.url_ref) for n in getattr(config, "notifier_configs", ())]
     store = getattr(getattr(config, "enforcement", None), "store", None)
     if store is not None:
         refs.append((store.dsn_env, store.dsn_secret))

@@ -90,9 +90,9 @@ def build_predictor_container(plan: SystemPlan, serving: ServingPlan) -> k8s.V1C
         env.append(k8s.V1EnvVar(name=review.store.dsn_env, value_from=k8s.V1EnvVarSource(
             secret_key_ref=k8s.V1SecretKeySelector(name=secret, key=key))))
     for notifier in review.policy.notifier_configs if review is not None else ():
-        if notifier.url_env and notifier.url_secret:
+        if notifier.url_env and notifier.url_ref:
             # A review page's webhook URL: from its Secret, never in git.
-            secret, key = notifier.url_secret.split("/", 1)
+            secret, key = notifier.url_ref.split("/", 1)
             env.append(k8s.V1EnvVar(name=notifier.url_env, value_from=k8s.V1EnvVarSource(
                 secret_key_ref=k8s.V1SecretKeySelector(name=secret, key=key))))
     return k8s.V1Container(

@@ -75,7 +75,7 @@ def test_stdout_is_one_json_line() -> None:
 
 def test_a_webhook_without_its_url_variable_fails_naming_the_variable() -> None:
     configs = (NotifierConfig(name="oncall", type="webhook", url_env="SPECOPS_NOTIFIER_ONCALL_URL",
-                              url_secret="oncall-webhook/url"),)
+                              url_ref="oncall-webhook/url"),)
     (n,) = build_notifiers(configs, environ={})
     d = n.send(MESSAGE)
     assert not d.ok and "SPECOPS_NOTIFIER_ONCALL_URL" in (d.error or "") and "oncall-webhook/url" in (d.error or "")

@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parents[3]
 
 def test_a_timed_out_review_with_escalation_page_reaches_the_webhook(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     notifier = NotifierConfig(name="oncall", type="webhook", url_env="SPECOPS_NOTIFIER_ONCALL_URL",
-                              url_secret="oncall-webhook/url")
+                              url_ref="oncall-webhook/url")
     config = ReviewConfig(
         model="pump-failure", spec_hash="0" * 64,
         store=ReviewStoreConfig(backend="sqlite", path=str(tmp_path / "review.db")),
