@@ -21,9 +21,9 @@ import time
 from collections.abc import Callable
 
 from runtime.contracts.monitoring import RuntimeControl, control_path
-from runtime.control.codec import decode, encode
+from runtime.control.codec import decode
 
-__all__ = ["ControlReader", "write_control"]
+__all__ = ["ControlReader"]  # writers: runtime.control.channel
 
 log = logging.getLogger(__name__)
 
@@ -95,13 +95,3 @@ class ControlReader:
         """The canary traffic override (0.0: all traffic to the champion), or None."""
         return self.current().canary_percent
 
-
-def write_control(path: str, control: RuntimeControl) -> None:
-    """Atomically replace the control file (temp file + os.replace)."""
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(encode(control))
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)

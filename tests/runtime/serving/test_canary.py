@@ -20,7 +20,8 @@ from runtime.contracts.steps import CanaryConfig
 from runtime.monitoring.incidents import incident_path, read_incident, record_incident
 from runtime.monitoring.psi import psi
 from runtime.serving.canary import ArmSample, CanaryController, judge, p99, routes_to_challenger
-from runtime.serving.control import ControlReader, write_control
+from runtime.control.channel import FileChannel
+from runtime.serving.control import ControlReader
 
 CFG = CanaryConfig(steps=(10, 25, 50, 100), percent=25.0, interval_s=900, max_error_rate=0.01,
                    max_latency_p99_ms=200, max_score_psi=0.2, min_requests=300)
@@ -161,11 +162,11 @@ def test_the_control_file_lowers_the_canary_and_is_reread_at_most_once_a_second(
     c = controller(tmp_path, clock)
     path = control_path(str(tmp_path), "pump-failure", "local")
     assert c.percent == 25.0  # no control file: no override
-    write_control(path, RuntimeControl(canary_percent=10.0, canary_reason="objective breach", updated_at_us=1))
+    FileChannel(path).update(actor="test", at_us=1, canary_percent=10.0, canary_reason="objective breach")
     assert c.percent == 25.0  # read a moment ago: not re-read yet
     clock.t += 1.0
     assert c.percent == 10.0
-    write_control(path, RuntimeControl(canary_percent=0.0, incident="x", updated_at_us=2))
+    FileChannel(path).update(actor="test", at_us=2, canary_percent=0.0, incident="x")
     clock.t += 1.0
     assert c.percent == 0.0 and not c.active  # 0: all traffic to the champion, the challenger idle
     Path(path).write_text("{not json")
