@@ -17,11 +17,14 @@ What is measured
   online features from the in-process store, encoding, ONNX, threshold, the
   policy rules, lineage hash, metrics; same run, same session as ``raw``.
   Target: p50 <= 2.5x raw;
-* ``http`` -- requests/s through the kserve ModelServer (`python -m runtime
-  serve`, quiet logging, the embedded SQLite store) next to an empty
+* ``http`` -- requests/s through the kserve ModelServer (quiet logging, the
+  in-process store filled at start; every answer committed to the
+  prediction log first) next to an empty
   ``kserve.Model`` on the same server class and settings, run one after the
   other with the same client (4 threads, keep-alive).  Target: >= 0.8x empty;
-  for reference the predictor with the per-request access log on (which
+  for reference the same predictor without the prediction log (its share
+  of the cost), `python -m runtime serve` on the embedded SQLite store, and
+  the predictor with the per-request access log on (which
   also routes v1 through kserve's own endpoint instead of the guard's);
 * ``redis`` -- the in-process predictor over Redis on loopback (a real
   server at 127.0.0.1:6379, unique key prefix, deleted afterwards; every
@@ -169,6 +172,8 @@ from runtime.serving.predictor import SpecOpsPredictor
 from runtime.serving.server import SpecOpsModelServer
 
 config = ServeConfig.model_validate_json(Path("CONFIG_VALUE").read_text())
+if "NO_LOG" == "1":  # the prediction log's share: the same server without it
+    config = config.model_copy(update={"prediction_log": None})
 store = open_store("memory://")
 replay(Path("."), config, store)
 predictor = SpecOpsPredictor(config, features=OnlineFeatures(config.feature_sets, config.features, store))
@@ -234,7 +239,8 @@ def http_bench(root: Path, entities: list[str], at: str, seconds: float) -> dict
     out: dict[str, Any] = {}
     memory_server = MEMORY_SERVER.replace("REPO_VALUE", str(REPO)).replace("CONFIG_VALUE", CONFIG)
     runs = (("empty", [sys.executable, "-c", EMPTY_SERVER.replace("PORT", "PORT_VALUE")], {}),
-            ("predictor", [sys.executable, "-c", memory_server], {}),
+            ("predictor", [sys.executable, "-c", memory_server.replace('"NO_LOG"', '"0"')], {}),
+            ("predictor_no_log", [sys.executable, "-c", memory_server.replace('"NO_LOG"', '"1"')], {}),
             ("predictor_sqlite", [sys.executable, "-m", "runtime", "serve", "--config", CONFIG], {}),
             ("predictor_access_log", [sys.executable, "-m", "runtime", "serve", "--config", CONFIG],
              {"SPECOPS_SERVE_ACCESS_LOG": "1"}))
@@ -309,6 +315,8 @@ def main(argv: list[str] | None = None) -> int:
         "predict_over_raw_p50": memory["predict"]["p50_us"] / memory["raw"]["p50_us"],
         "predict_over_raw_p99": memory["predict"]["p99_us"] / memory["raw"]["p99_us"],
         "http_over_empty": web["predictor"]["requests_per_s"] / web["empty"]["requests_per_s"],
+        "http_no_log_over_empty": web["predictor_no_log"]["requests_per_s"] / web["empty"]["requests_per_s"],
+        "log_on_over_off": web["predictor"]["requests_per_s"] / web["predictor_no_log"]["requests_per_s"],
         "http_sqlite_over_empty": web["predictor_sqlite"]["requests_per_s"] / web["empty"]["requests_per_s"],
         "access_log_over_quiet": web["predictor_access_log"]["requests_per_s"] / web["predictor_sqlite"]["requests_per_s"],
     }
@@ -331,6 +339,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"http empty model      {web['empty']['requests_per_s']:8.0f} req/s")
     print(f"http predictor        {web['predictor']['requests_per_s']:8.0f} req/s  = {ratios['http_over_empty']:.2f}x empty "
           f"(target >= {TARGETS['http_over_empty']}x); statuses {web['predictor']['statuses']}")
+    print(f"http, log off         {web['predictor_no_log']['requests_per_s']:8.0f} req/s  = "
+          f"{ratios['http_no_log_over_empty']:.2f}x empty; the log costs {1 - ratios['log_on_over_off']:.0%} of throughput")
     print(f"http predictor sqlite {web['predictor_sqlite']['requests_per_s']:8.0f} req/s  = "
           f"{ratios['http_sqlite_over_empty']:.2f}x empty (`python -m runtime serve`, the embedded SQLite store)")
     print(f"http + access log     {web['predictor_access_log']['requests_per_s']:8.0f} req/s  "

@@ -17,7 +17,6 @@ commit and survives power loss too (bench/predlog measures both).
 from __future__ import annotations
 
 import json
-import math
 import secrets
 import sqlite3
 import threading
@@ -25,6 +24,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any, Literal
+
+import orjson
 
 from runtime.contracts.monitoring import LOG_COLUMNS, PredictionRecord
 
@@ -54,6 +55,9 @@ class LogError(Exception):
     """The prediction log cannot be opened or written; the message says which file and why."""
 
 
+_NUMPY = orjson.OPT_SERIALIZE_NUMPY  # a feature value may arrive as a numpy scalar
+
+
 @cache
 def _insert(n: int) -> str:
     """One statement for ``n`` rows: one implicit transaction, one round trip."""
@@ -61,13 +65,10 @@ def _insert(n: int) -> str:
             f"{', '.join([_VALUES] * n)} RETURNING seq")
 
 
-def _json_value(v: Any) -> Any:
-    # JSON has no NaN/inf: a missing number is logged as null (the model reads both as missing).
-    return None if isinstance(v, float) and not math.isfinite(v) else v
-
-
 def _row(r: PredictionRecord) -> tuple[Any, ...]:
-    features = json.dumps({k: _json_value(v) for k, v in r.features.items()}, separators=(",", ":"))
+    # orjson writes NaN and +-inf as null (JSON has neither; the model reads both as missing), at a
+    # tenth of json.dumps' cost: this runs on every answered request (bench/predlog).
+    features = orjson.dumps(r.features if type(r.features) is dict else dict(r.features), option=_NUMPY).decode()
     return (r.prediction_id, r.request_id, r.served_at_us, r.at_us, r.entity, r.model, r.version, r.release, r.role,
             r.environment, r.spec_hash, r.score, r.threshold, None if r.decision is None else int(r.decision),
             r.confidence, r.action, r.rule, r.feature_vector_sha256, r.feature_age_s, r.latency_s, r.status, r.error,

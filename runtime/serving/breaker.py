@@ -118,6 +118,7 @@ class CircuitBreaker:
         self._on_change = on_change
         self._lock = threading.Lock()
         self._circuit = Circuit()
+        self._closed_ticket = Ticket(0, probe=False)
         self.opened = 0  # how many times it opened (for tests and incidents)
 
     @property
@@ -131,6 +132,11 @@ class CircuitBreaker:
         return self.circuit.state
 
     def admit(self) -> Ticket | None:
+        c = self._circuit  # one reference read: the lock-free path of every request while closed
+        if c.state == CLOSED:
+            # admit() of a closed circuit changes nothing; a transition racing this read makes
+            # the ticket stale, and record() ignores stale tickets.
+            return self._closed_ticket
         with self._lock:
             nxt, ticket = admit(self._circuit, self.config, self._clock())
             self._set(nxt)
@@ -138,6 +144,9 @@ class CircuitBreaker:
 
     def record(self, ticket: Ticket, ok: bool) -> State:
         """Record an outcome; returns the state after it."""
+        c = self._circuit
+        if ok and c.state == CLOSED and ticket.generation == c.generation:
+            return CLOSED  # record() of a success on a closed circuit changes nothing
         with self._lock:
             self._set(record(self._circuit, self.config, self._clock(), ticket, ok))
             return self._circuit.state
@@ -145,6 +154,8 @@ class CircuitBreaker:
     def _set(self, nxt: Circuit) -> None:
         # Under the lock, so the gauge sees the transitions in their order.
         changed = nxt.generation != self._circuit.generation
+        if changed and nxt.state == CLOSED:
+            self._closed_ticket = Ticket(nxt.generation, probe=False)  # before the circuit is published
         self._circuit = nxt
         if changed:
             if nxt.state == OPEN:
