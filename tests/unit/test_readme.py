@@ -2,9 +2,9 @@
 a real command with options that command accepts, every `make` target
 exists, and the tour's lint step fails exactly where it says it does.
 
-The long-running steps (run, serve, replay, monitor) are executed by
-tests/integration/test_specops_run.py, tests/runtime/serving/test_replay.py
-and tests/monitoring/test_cli_monitor.py."""
+The whole tour (run, serve, replay, monitor, review, audit included) is
+executed line by line, as written, by tests/integration/test_readme_tour.py;
+this file is the fast check that runs without services."""
 
 from __future__ import annotations
 
