@@ -139,8 +139,21 @@ class Prediction:
         return out
 
 
+_SECOND: tuple[int, str] = (-1, "")  # the last second formatted: requests of one second share it
+
+
 def _iso(us: int) -> str:
-    return datetime.fromtimestamp(us / US, tz=timezone.utc).isoformat().replace("+00:00", "Z")
+    """``datetime.isoformat`` of ``us`` in UTC with a ``Z`` (no fraction on a
+    whole second), formatting the date and time once per second."""
+    global _SECOND
+    second, fraction = divmod(us, US)
+    cached = _SECOND  # one reference read: another thread may replace it meanwhile
+    if cached[0] == second:
+        prefix = cached[1]
+    else:
+        prefix = datetime.fromtimestamp(second, tz=timezone.utc).isoformat()[:-6]  # without "+00:00"
+        _SECOND = (second, prefix)
+    return f"{prefix}.{fraction:06d}Z" if fraction else f"{prefix}Z"
 
 
 def request_id(headers: Mapping[str, str] | None) -> str:

@@ -141,3 +141,36 @@ def test_the_per_entity_context_cache_decides_as_a_fresh_context() -> None:
     finally:
         policy._CONTEXT_CACHE = old
     assert {d.rule for d in map(cached.decide, cases)} == {None, "E-1", "C-2", "A-3", "T-4"}
+
+
+def test_rules_evaluated_together_decide_as_one_by_one() -> None:
+    """Without `when`, every rule runs in one CEL program; the decision (action,
+    rule and reason) must be the rule-by-rule one for every context, including
+    a rule that errors on some contexts (then the engine falls back to rule by
+    rule, and the failing rule is named)."""
+    from runtime.contracts.cel import CelError, prepare_context
+
+    rules = [rule("E-1", "decision && entity.criticality == 'critical'"), rule("C-2", "confidence < 0.1"),
+             rule("A-3", "featureAgeSeconds > 7200.0", "abstain"),
+             rule("F-4", "entity.type == 'pump' || features.rpm > 1.0", "abstain")]
+    engine = PolicyEngine(rules)
+    assert engine._together is not None
+    fell_back = errors = 0
+    for i in range(240):
+        variables = {"decision": i % 2 == 0, "confidence": (i % 13) / 100.0, "featureAgeSeconds": float(i * 60),
+                     "entity": {"id": f"e-{i % 5}", "type": ("pump", "turbine")[i % 2],
+                                "criticality": ("critical", "low", "medium")[i % 3]},
+                     "score": 0.5 + (i % 3) / 10.0, "threshold": 0.5}
+        if i % 4 == 1:
+            variables["features"] = {"rpm": float(i)}
+        values = prepare_context({k: v for k, v in variables.items() if k in engine.variables})
+        expected = engine._one_by_one(values)
+        assert engine.decide(variables) == expected, variables
+        fell_back += expected.reason.startswith("rule F-4 could not be evaluated")
+        try:
+            engine._together.evaluate(values)
+        except CelError:
+            errors += 1
+    # turbines without features: the one program fails, rule by rule decides (and names F-4 where it wins)
+    assert errors == 60 and fell_back == 7
+    assert PolicyEngine([rule("W-1", "score > 0.5", when="decision"), rule("B-2", "decision")])._together is None
