@@ -86,4 +86,6 @@ def run_args(argv: Sequence[str]) -> int:
               f"  predictions: {result.predictions} ({acts}); fallbacks {result.fallbacks}; errors {errs}\n"
               f"  labels: {result.labels} tickets in {result.labels_path}\n"
               f"  summary: {plan.work_dir / 'summary.json'}")
+        for note in result.notes:
+            print(f"  note: {note}")
     return 0
