@@ -95,3 +95,15 @@ def db(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-untyp
     finally:
         pg.drop_schema()
         pg.close()
+
+
+@pytest.fixture(scope="session")
+def pipeline_run(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """The example project on the small sample data after one real `specops run`
+    (about a minute and a half on a CI runner), shared by every test that needs a
+    run project. Read-only: tests work on ``copy_project(pipeline_run.root, ...)``."""
+    from pipeline_project import PipelineRun, make_project, specops
+
+    root = make_project(tmp_path_factory.mktemp("pipeline-template"))
+    code, output = specops("run", "specs/", cwd=root)
+    return PipelineRun(root, code, output)

@@ -7,9 +7,10 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["REPO", "WORK", "make_project", "specops", "statuses"]
+__all__ = ["REPO", "WORK", "PipelineRun", "copy_project", "make_project", "specops", "statuses"]
 
 REPO = Path(__file__).resolve().parents[1]
 WORK = Path(".specops/work/pump-failure")
@@ -29,6 +30,21 @@ def make_project(root: Path) -> Path:
         text = text.replace(old, new)
     system.write_text(text, encoding="utf-8")
     return root
+
+
+@dataclass(frozen=True)
+class PipelineRun:
+    """A project after one real `specops run` (a read-only template: copy it)."""
+    root: Path
+    code: int
+    output: str
+
+
+def copy_project(template: Path, dest: Path) -> Path:
+    """A private copy of a run project (DVC cache, lock, registry and all;
+    every path inside is relative, so the copy is a project of its own)."""
+    shutil.copytree(template, dest, symlinks=True)
+    return dest
 
 
 def specops(*args: str, cwd: Path | None = None) -> tuple[int, str]:

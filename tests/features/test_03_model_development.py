@@ -9,7 +9,6 @@ promotion steps run the real pipeline (`specops run`) and CLI as processes."""
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -20,7 +19,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 import yaml
-from pipeline_project import WORK, make_project, specops
+from pipeline_project import WORK, PipelineRun, copy_project, specops
 from pytest_bdd import given, parsers, scenarios, then, when
 
 from runtime.cli import main as runtime_main
@@ -171,13 +170,11 @@ RELEASES = Path("specs/releases/pump-failure.yaml")
 REGISTRY = Path(".specops/artifacts/models/pump-failure")
 
 
-@pytest.fixture(scope="module")
-def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One real run, shared by the scenarios; each scenario works on a copy."""
-    root = make_project(tmp_path_factory.mktemp("promotion"))
-    code, output = specops("run", "specs/", cwd=root)
-    assert code == 0, output
-    return root
+@pytest.fixture
+def pipeline(pipeline_run: PipelineRun) -> Path:
+    """One real run, shared by the scenarios (and tests/integration); each scenario works on a copy."""
+    assert pipeline_run.code == 0, pipeline_run.output
+    return pipeline_run.root
 
 
 @pytest.fixture
@@ -187,8 +184,7 @@ def state() -> dict:
 
 @given('the example system run end to end by "specops run" on a small sample data set')
 def project(pipeline: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, state: dict) -> Path:
-    root = tmp_path / "project"
-    shutil.copytree(pipeline, root, symlinks=True)
+    root = copy_project(pipeline, tmp_path / "project")
     monkeypatch.chdir(root)
     state["root"] = root
     return root
@@ -268,7 +264,7 @@ def tighten(metric: str, bound: str, state: dict) -> None:
 def stopped(stage: str, code: int, state: dict) -> None:
     rc, out = state["run"]
     assert rc == code, out
-    assert f"stopped at {stage}" in out
+    assert f"stopped at {stage}" in out and "FAIL" in out
     report = json.loads((WORK / "reports/evaluation.json").read_text())
     assert not report["passed"] and [g["metric"] for g in report["gates"] if not g["passed"]] == ["ece"]
 
