@@ -20,8 +20,12 @@ What is measured
 * ``http`` -- requests/s through the kserve ModelServer (quiet logging, the
   in-process store filled at start; every answer committed to the
   prediction log first) next to an empty
-  ``kserve.Model`` on the same server class and settings, run one after the
-  other with the same client (4 threads, keep-alive).  Target: >= 0.8x empty;
+  ``kserve.Model`` on the same server class and settings, with the same
+  client (4 threads, keep-alive); every server is started first, then each
+  is loaded in turn for 3 alternating rounds (the median is reported), the
+  server pinned to one core and the client to the other (where there are
+  two), so placement and load changes hit every variant alike.  Target:
+  >= 0.8x empty;
   for reference the same predictor without the prediction log (its share
   of the cost), `python -m runtime serve` on the embedded SQLite store, and
   the predictor with the per-request access log on (which
@@ -91,6 +95,7 @@ from tests.runtime.serving import served  # noqa: E402  (train_example, free_por
 RESULTS_PATH = REPO / "bench" / "results" / "serve.json"
 DISTS = ("kserve", "onnxruntime", "fastapi", "uvicorn", "prometheus-client", "redis", "common-expression-language")
 CONFIG = "generated/runtime/pump-failure/serve.json"
+ROUNDS = 3  # HTTP rounds per variant, alternating; the median is reported
 TARGETS = {"predict_over_raw_p50": 2.5, "http_over_empty": 0.8, "redis_p99_ms": 2.0}
 
 
@@ -100,18 +105,32 @@ def percentiles(ns: list[int]) -> dict[str, float]:
             "calls": len(ns)}
 
 
-def per_call(fn: Callable[[int], object], calls: int, warmup: int = 200) -> list[int]:
-    for i in range(warmup):
-        fn(i)
+def interleaved(fns: dict[str, Callable[[int], object]], calls: int, warmup: int = 200,
+                blocks: int = 10) -> dict[str, list[int]]:
+    """Per-call latencies (ns) of each function, measured in alternating blocks
+    (``calls / blocks`` calls of each in turn): a change in the machine's speed
+    during the run (other tenants, frequency) hits every function alike."""
+    for fn in fns.values():
+        for i in range(warmup):
+            fn(i)
     gc.collect()
     gc.freeze()  # as the server does after loading (runtime/steps/serve.py)
-    out = []
+    out: dict[str, list[int]] = {name: [] for name in fns}
     clock = time.perf_counter_ns
-    for i in range(calls):
-        t = clock()
-        fn(i)
-        out.append(clock() - t)
+    size = max(1, calls // blocks)
+    for block in range(blocks):
+        for name, fn in fns.items():
+            times = out[name]
+            for i in range(block * size, (block + 1) * size):
+                t = clock()
+                fn(i)
+                times.append(clock() - t)
     return out
+
+
+def per_call(fn: Callable[[int], object], calls: int, warmup: int = 200) -> list[int]:
+    """Per-call latencies (ns) of one function (bench/predlog uses it too)."""
+    return interleaved({"fn": fn}, calls, warmup, blocks=1)["fn"]
 
 
 def replay(root: Path, config: ServeConfig, store: Any) -> tuple[list[str], int]:
@@ -127,17 +146,20 @@ def replay(root: Path, config: ServeConfig, store: Any) -> tuple[list[str], int]
     return entities, max(to_us(e[ARRIVAL_TIME] or e["event_time"]) for e in events)
 
 
-def in_process(config: ServeConfig, store: Any, entities: list[str], at_us: int, calls: int) -> dict[str, Any]:
+def in_process(config: ServeConfig, store: Any, entities: list[str], at_us: int, calls: int,
+               warmup: int = 200) -> dict[str, Any]:
     predictor = SpecOpsPredictor(config, features=OnlineFeatures(config.feature_sets, config.features, store))
     predictor.load()
     inputs = [PredictionInput(e, None, at_us) for e in entities]
     rows = [predictor.scorer.vector(predictor.features.read(e, at_us, at_us).values) for e in entities]
     session, feed_name, out_name = predictor.scorer.session, predictor.scorer.input_name, predictor.scorer.output_name
     n = len(entities)
-    raw = per_call(lambda i: session.run([out_name], {feed_name: rows[i % n]}), calls)
-    predict = per_call(lambda i: predictor.predict_one(inputs[i % n], "bench", 0, at_us), calls)
-    features = per_call(lambda i: predictor.features.read(entities[i % n], at_us, at_us), calls)
-    return {"raw": percentiles(raw), "predict": percentiles(predict), "features_only": percentiles(features)}
+    times = interleaved({"raw": lambda i: session.run([out_name], {feed_name: rows[i % n]}),
+                      "predict": lambda i: predictor.predict_one(inputs[i % n], "bench", 0, at_us),
+                      "features_only": lambda i: predictor.features.read(entities[i % n], at_us, at_us)},
+                     calls, warmup)
+    predictor.unload()  # its background threads (log compactor) must not run into the next measurement
+    return {name: percentiles(ns) for name, ns in times.items()}
 
 
 EMPTY_SERVER = '''
@@ -183,8 +205,18 @@ SpecOpsModelServer(host="127.0.0.1", http_port=int(PORT_VALUE)).start([predictor
 '''
 
 
-def start(argv: list[str], cwd: Path, env: dict[str, str], port: int) -> subprocess.Popen:
-    process = subprocess.Popen(argv, cwd=cwd, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+SERVER_CPU, CLIENT_CPU = 1, 0  # with 2+ cores: the server has a core of its own (a 1-CPU pod), the client the other
+
+
+def _pinned() -> bool:
+    return hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) >= 2
+
+
+def start(argv: list[str], cwd: Path, env: dict[str, str], port: int, pinned: bool = False) -> subprocess.Popen:
+    # Pinned before exec, so every thread of the server inherits it.
+    pin = (lambda: os.sched_setaffinity(0, {SERVER_CPU})) if pinned and _pinned() else None
+    process = subprocess.Popen(argv, cwd=cwd, env={**os.environ, **env}, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, preexec_fn=pin)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -236,7 +268,6 @@ def load(port: int, bodies: list[bytes], seconds: float, threads: int = 4) -> di
 
 def http_bench(root: Path, entities: list[str], at: str, seconds: float) -> dict[str, Any]:
     bodies = [json.dumps({"instances": [{"entity": e, "at": at}]}).encode() for e in entities]
-    out: dict[str, Any] = {}
     memory_server = MEMORY_SERVER.replace("REPO_VALUE", str(REPO)).replace("CONFIG_VALUE", CONFIG)
     runs = (("empty", [sys.executable, "-c", EMPTY_SERVER.replace("PORT", "PORT_VALUE")], {}),
             ("predictor", [sys.executable, "-c", memory_server.replace('"NO_LOG"', '"0"')], {}),
@@ -244,15 +275,37 @@ def http_bench(root: Path, entities: list[str], at: str, seconds: float) -> dict
             ("predictor_sqlite", [sys.executable, "-m", "runtime", "serve", "--config", CONFIG], {}),
             ("predictor_access_log", [sys.executable, "-m", "runtime", "serve", "--config", CONFIG],
              {"SPECOPS_SERVE_ACCESS_LOG": "1"}))
-    for name, argv, env in runs:
-        port = served.free_port()
-        argv = [a.replace("PORT_VALUE", str(port)) for a in argv]
-        process = start(argv, root, {"SPECOPS_SERVE_PORT": str(port), "PYTHONPATH": str(REPO), **env}, port)
-        try:
-            out[name] = load(port, bodies, seconds)
-        finally:
+    servers: dict[str, tuple[subprocess.Popen, int]] = {}
+    rounds: dict[str, list[dict[str, Any]]] = {name: [] for name, _, _ in runs}
+    before = os.sched_getaffinity(0) if _pinned() else None
+    try:
+        for name, argv, env in runs:
+            port = served.free_port()
+            argv = [a.replace("PORT_VALUE", str(port)) for a in argv]
+            servers[name] = start(argv, root, {"SPECOPS_SERVE_PORT": str(port), "PYTHONPATH": str(REPO), **env},
+                                  port, pinned=True), port
+        if before is not None:
+            os.sched_setaffinity(0, {CLIENT_CPU})  # the load threads, created after this, inherit it
+        # Alternating rounds: a change in the machine's load or placement hits every variant alike.
+        for _ in range(ROUNDS):
+            for name, _, _ in runs:
+                rounds[name].append(load(servers[name][1], bodies, seconds))
+    finally:
+        if before is not None:
+            os.sched_setaffinity(0, before)
+        for process, _ in servers.values():
             process.terminate()
             process.wait(timeout=30)
+    out: dict[str, Any] = {}
+    for name, results in rounds.items():
+        rates = [r["requests_per_s"] for r in results]
+        statuses: dict[int, int] = {}
+        for r in results:
+            for code, count in r["statuses"].items():
+                statuses[code] = statuses.get(code, 0) + count
+        out[name] = {"requests_per_s": statistics.median(rates), "rounds_requests_per_s": rates,
+                     "requests": sum(r["requests"] for r in results), "statuses": statuses}
+    out["pinned"] = {"server_cpu": SERVER_CPU, "client_cpu": CLIENT_CPU} if before is not None else None
     return out
 
 
