@@ -37,6 +37,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from runtime.features.state import EntityState
+from runtime.features.stores.decoded import DecodedStates
 from runtime.features.store import ApplyResult, StoreError
 
 __all__ = ["CONNECTION_RETRIES", "CONNECT_TIMEOUT_S", "SOCKET_TIMEOUT_S", "RedisStore"]
@@ -48,12 +49,6 @@ CONNECTION_RETRIES = 1
 # States this store wrote last, kept to skip the GET of the next apply to the
 # same entity; bounded (oldest first out), a miss only costs that GET.
 _CACHE_ENTRIES = 4096
-# Decoded states kept for reads, with the bytes they were decoded from: a read
-# still GETs (so it sees every writer), but an unchanged state is not decoded
-# again and keeps its read index (decoding is most of a read of a week's
-# window).  Few entries: a decoded state is large, and it is the hot entities
-# that are read again before they change.
-_READ_CACHE_ENTRIES = 64
 
 # KEYS[1] state, KEYS[2] quarantine list; ARGV[1] "1" if the step read a state,
 # ARGV[2] its bytes, ARGV[3] the new state ("" = unchanged), ARGV[4] TTL in ms
@@ -112,7 +107,7 @@ class RedisStore:
             raise StoreError(f"online store URL {url!r}: {exc}") from None
         self._compare_and_set = self.client.register_script(_COMPARE_AND_SET)
         self._written: dict[str, tuple[bytes, EntityState]] = {}
-        self._decoded: dict[str, tuple[bytes, EntityState]] = {}  # reads only: never handed to a step
+        self._decoded = DecodedStates()  # reads only: never handed to a step
 
     def key(self, feature_set: str, entity: str) -> str:
         return f"{self.prefix}:fs:{feature_set}:{entity}"
@@ -148,19 +143,7 @@ class RedisStore:
 
     def get(self, feature_set: str, entity: str) -> EntityState | None:
         key = self.key(feature_set, entity)
-        raw = self.client.get(key)
-        decoded = self._decoded
-        if raw is None:
-            decoded.pop(key, None)
-            return None
-        cached = decoded.get(key)
-        if cached is not None and cached[0] == raw:
-            return cached[1]
-        state = EntityState.from_bytes(raw).resident()
-        if cached is None and len(decoded) >= _READ_CACHE_ENTRIES:
-            del decoded[next(iter(decoded))]
-        decoded[key] = (raw, state)
-        return state
+        return self._decoded.state(key, self.client.get(key))
 
     def quarantined(self, feature_set: str) -> list[str]:
         return [r.decode() for r in self.client.lrange(self.quarantine_key(feature_set), 0, -1)]

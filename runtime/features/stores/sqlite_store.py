@@ -26,12 +26,12 @@ from collections.abc import Callable
 from urllib.parse import parse_qs, urlsplit
 
 from runtime.features.state import EntityState
+from runtime.features.stores.decoded import DecodedStates
 from runtime.features.store import ApplyResult, StoreError
 
 __all__ = ["SqliteStore"]
 
 _SYNCHRONOUS = ("normal", "full")
-_READ_CACHE_ENTRIES = 64  # decoded states kept for reads (as the Redis store): the entities being served
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS feature_state (
@@ -66,7 +66,7 @@ class SqliteStore:
             self._db.executescript(_SCHEMA)
         except sqlite3.Error as exc:
             raise StoreError(f"online store {url!r}: cannot open {path!r}: {exc}") from None
-        self._decoded: dict[tuple[str, str], tuple[bytes, EntityState]] = {}  # reads only: never handed to a step
+        self._decoded = DecodedStates()  # reads only: never handed to a step
 
     def update(self, feature_set: str, entity: str, step: Callable[[EntityState | None], ApplyResult],
                ttl_s: float | None) -> bool:
@@ -93,28 +93,13 @@ class SqliteStore:
         return result.applied
 
     def get(self, feature_set: str, entity: str) -> EntityState | None:
-        """The stored state, decoded once per distinct value: the bytes are read
-        every time (another process may have written them) and compared with
-        those last decoded, which is microseconds where decoding a week of
-        events is milliseconds (bench/serve).  The state returned is for
-        reading only; ``update`` decodes its own copy for the step."""
+        """The stored state, decoded once per distinct value (``DecodedStates``):
+        for reading only; ``update`` decodes its own copy for the step."""
         key = (feature_set, entity)
         with self._lock:
             row = self._db.execute("SELECT state FROM feature_state WHERE feature_set = ? AND entity = ?",
                                    key).fetchone()
-            decoded = self._decoded
-            if row is None:
-                decoded.pop(key, None)
-                return None
-            raw = row[0]
-            cached = decoded.get(key)
-            if cached is not None and cached[0] == raw:
-                return cached[1]
-            state = EntityState.from_bytes(raw).resident()
-            if cached is None and len(decoded) >= _READ_CACHE_ENTRIES:
-                del decoded[next(iter(decoded))]
-            decoded[key] = (raw, state)
-            return state
+            return self._decoded.state(key, row[0] if row else None)
 
     def quarantined(self, feature_set: str) -> list[str]:
         with self._lock:

@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -59,6 +60,17 @@ def test_an_unknown_scenario_is_refused_with_the_list() -> None:
     assert "no replay scenario 'nope'" in done.stderr and "recalibration" in done.stderr
 
 
+def _replay(root: Path, server: Any, run_id: str) -> dict[str, Any]:
+    """A 6-hour recalibration replay against ``server``, as `specops replay` runs it; its summary."""
+    done = subprocess.run(
+        [sys.executable, "-m", "runtime", "replay", "--scenario", "recalibration", "--ingest-config", INGEST,
+         "--sample-config", SAMPLE, "--serve-url", server.url, "--model", MODEL, "--days", "0.25",
+         "--run-id", run_id, "--json"],
+        cwd=root, capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert done.returncode == 0, done.stderr + server.log()[-3000:]
+    return json.loads(done.stdout)  # type: ignore[no-any-return]
+
+
 @pytest.mark.services
 def test_replay_drives_ingester_and_server_through_nats(tmp_path: Path) -> None:
     require_service("NATS", "127.0.0.1", 4222)
@@ -68,14 +80,7 @@ def test_replay_drives_ingester_and_server_through_nats(tmp_path: Path) -> None:
         shutil.copy(REPO / rel, tmp_path / rel)
     server = start_server(repo)
     try:
-        done = subprocess.run(
-            [sys.executable, "-m", "runtime", "replay", "--scenario", "recalibration", "--ingest-config", INGEST,
-             "--sample-config", SAMPLE, "--serve-url", server.url, "--model", MODEL, "--days", "0.25",
-             "--run-id", f"t{os.getpid()}", "--json"],
-            cwd=tmp_path, capture_output=True, text=True, timeout=300,
-            env={**os.environ, "PYTHONPATH": str(REPO)})
-        assert done.returncode == 0, done.stderr + server.log()[-3000:]
-        summary = json.loads(done.stdout)
+        summary = _replay(tmp_path, server, f"t{os.getpid()}")
     finally:
         stop_server(server)
     print(f"\nreplay recalibration 6 h: {summary['published']} events, {summary['applied']} applied, "
@@ -182,14 +187,7 @@ def test_a_replay_asks_no_asset_before_an_arrival_the_store_already_holds(tmp_pa
         r = httpx.post(f"{server.url}/v1/models/{MODEL}:predict",
                        json={"instances": [{"entity": "A00020", "at": "2026-06-29T00:30:00Z"}]}, timeout=10)
         assert r.status_code == 400 and "2026-06-29T00:32:55.069997" in r.text, r.text
-        done = subprocess.run(
-            [sys.executable, "-m", "runtime", "replay", "--scenario", "recalibration", "--ingest-config", INGEST,
-             "--sample-config", SAMPLE, "--serve-url", server.url, "--model", MODEL, "--days", "0.25",
-             "--run-id", f"h{os.getpid()}", "--json"],
-            cwd=tmp_path, capture_output=True, text=True, timeout=300,
-            env={**os.environ, "PYTHONPATH": str(REPO)})
-        assert done.returncode == 0, done.stderr + server.log()[-3000:]
-        summary = json.loads(done.stdout)
+        summary = _replay(tmp_path, server, f"h{os.getpid()}")
     finally:
         stop_server(server)
     # The rounds the driver should make: every asset with a replay event by the step end, less
