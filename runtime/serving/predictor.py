@@ -31,6 +31,7 @@ score is set at the threshold (its "failure predicted" side).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import math
@@ -51,6 +52,7 @@ from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
 from runtime.contracts.monitoring import PredictionRecord
 from runtime.contracts.policy import ModelInfo, PolicyBundle
 from runtime.contracts.steps import ServeConfig
+from runtime.predlog.group import GroupCommit
 from runtime.predlog.store import LogError, PredictionLog
 from runtime.serving.breaker import CLOSED, OPEN, CircuitBreaker
 from runtime.serving.canary import CanaryController
@@ -176,6 +178,7 @@ class SpecOpsPredictor(kserve.Model):
         self._given_control = control
         self._given_log = prediction_log
         self.prediction_log: PredictionLog | None = None
+        self._group: GroupCommit | None = None  # the server loop's group commit (predict_grouped)
         self._compactor: Any = None
         self._clock_us = clock_us or (lambda: time.time_ns() // 1000)
         self._breaker_clock = breaker_clock or time.monotonic
@@ -311,15 +314,37 @@ class SpecOpsPredictor(kserve.Model):
 
     def predict(self, payload: Any, headers: dict[str, str] | None = None) -> Any:
         started = time.perf_counter()
+        results, rid = self._predictions(payload, headers)
+        self._log_answered(results, started)
+        return self._response(payload, results, rid)
+
+    async def predict_grouped(self, payload: Any, headers: dict[str, str] | None = None) -> Any:
+        """``predict`` for the server's event loop (the guard's v1 route): the
+        answer waits for its log rows to be committed together with those of
+        the other requests answered in the same turn of the loop (``GroupCommit``)."""
+        started = time.perf_counter()
+        results, rid = self._predictions(payload, headers)
+        log = self.prediction_log
+        if log is not None:
+            group = self._group
+            if group is None or group.log is not log:
+                group = self._group = GroupCommit(log, asyncio.get_running_loop())
+            try:
+                await group.append(self._records(results, started))
+            except LogError as exc:
+                raise LogUnavailable(f"the prediction log cannot record this answer: {exc}") from None
+        return self._response(payload, results, rid)
+
+    def _predictions(self, payload: Any, headers: dict[str, str] | None) -> tuple[list[Prediction], str]:
         deadline = time.monotonic() + self.config.timeout_s
         rid = request_id(headers)
         arms = self._arms  # one snapshot per request: a reload mid-request changes nothing for it
+        inputs = parse_v2(payload) if isinstance(payload, InferRequest) else parse_v1(payload)
+        return self._analysed(inputs, rid, arms, deadline), rid
+
+    def _response(self, payload: Any, results: list[Prediction], rid: str) -> Any:
         if isinstance(payload, InferRequest):
-            results = self._analysed(parse_v2(payload), rid, arms, deadline)
-            self._log_answered(results, started)
             return self._v2_response(results, rid)
-        results = self._analysed(parse_v1(payload), rid, arms, deadline)
-        self._log_answered(results, started)
         return {"predictions": [p.to_json() for p in results]}
 
     # --------------------------------------------------------- prediction log
@@ -345,19 +370,22 @@ class SpecOpsPredictor(kserve.Model):
         log = self.prediction_log
         if log is None:
             return
-        latency = time.perf_counter() - started
-        served = self._clock_us()
         try:
-            log.append([PredictionRecord(
-                seq=0, prediction_id=p.prediction_id, request_id=p.request_id, served_at_us=served, at_us=p.at_us,
-                entity=p.entity, model=p.model, version=p.version, release=p.release, role=p.role,
-                environment=p.environment, spec_hash=p.spec_hash, score=p.score, threshold=p.threshold,
-                decision=p.decision, confidence=p.confidence, action=p.action, rule=p.rule,
-                feature_vector_sha256=p.feature_vector_sha256, feature_age_s=p.feature_age_seconds,
-                latency_s=latency, status=200, error=None,
-                fallback=p.breaker.get("fallback") if p.breaker else None, features=p.features) for p in results])
+            log.append(self._records(results, started))
         except LogError as exc:
             raise LogUnavailable(f"the prediction log cannot record this answer: {exc}") from None
+
+    def _records(self, results: list[Prediction], started: float) -> list[PredictionRecord]:
+        latency = time.perf_counter() - started
+        served = self._clock_us()
+        return [PredictionRecord(
+            seq=0, prediction_id=p.prediction_id, request_id=p.request_id, served_at_us=served, at_us=p.at_us,
+            entity=p.entity, model=p.model, version=p.version, release=p.release, role=p.role,
+            environment=p.environment, spec_hash=p.spec_hash, score=p.score, threshold=p.threshold,
+            decision=p.decision, confidence=p.confidence, action=p.action, rule=p.rule,
+            feature_vector_sha256=p.feature_vector_sha256, feature_age_s=p.feature_age_seconds,
+            latency_s=latency, status=200, error=None,
+            fallback=p.breaker.get("fallback") if p.breaker else None, features=p.features) for p in results]
 
     def log_failure(self, rid: str, status: int, reason: str, latency_s: float) -> None:
         """A refused or failed request (the HTTP edge calls this with its final status)."""
