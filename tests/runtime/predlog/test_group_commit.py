@@ -7,19 +7,9 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import pytest
-
 from runtime.predlog.group import GroupCommit
 from runtime.predlog.store import LogError, PredictionLog
-from tests.runtime.predlog.test_predlog_store import TYPES, rec
-
-
-@pytest.fixture
-def log(tmp_path: Path) -> PredictionLog:
-    store = PredictionLog(tmp_path / "wal" / "log.db")
-    store.set_feature_types("pump-failure", TYPES)
-    yield store
-    store.close()
+from tests.runtime.predlog.test_predlog_store import rec
 
 
 def test_requests_of_one_loop_turn_share_one_transaction_and_wait_for_it(log: PredictionLog, tmp_path: Path) -> None:

@@ -15,10 +15,10 @@ from runtime.contracts.monitoring import LOG_COLUMNS, PredictionRecord
 from runtime.predlog.parquet import PART, compact
 from runtime.predlog.reader import read_log, read_records
 from runtime.predlog.store import LogError, PredictionLog
+from tests.runtime.predlog.conftest import TYPES
 
 DAY_US = 86_400_000_000
 T0 = 1_772_366_400_000_000  # 2026-03-01T12:00:00Z
-TYPES = {"vibration_max_1h": "float64", "asset_type": "string"}
 
 
 def rec(n: int, *, served: int = T0, model: str = "pump-failure", status: int = 200) -> PredictionRecord:
@@ -31,14 +31,6 @@ def rec(n: int, *, served: int = T0, model: str = "pump-failure", status: int = 
         rule=None, feature_vector_sha256=f"{n:064x}" if ok else None, feature_age_s=1.5 if ok else None,
         latency_s=0.001, status=status, error=None if ok else "invalid_input", fallback=None,
         features={"vibration_max_1h": float(n), "asset_type": "pump"} if ok else {})
-
-
-@pytest.fixture
-def log(tmp_path: Path) -> PredictionLog:
-    store = PredictionLog(tmp_path / "wal" / "log.db")
-    store.set_feature_types("pump-failure", TYPES)
-    yield store
-    store.close()
 
 
 def test_append_assigns_consecutive_seq_and_round_trips(log: PredictionLog, tmp_path: Path) -> None:
