@@ -1,8 +1,9 @@
 """The prediction log's write-ahead store: SQLite in WAL mode.
 
-The predictor appends every answered request (one row per prediction) in
-one transaction before its response leaves, and every failed request (one
-row, no score) from the HTTP edge.  ``seq`` is an AUTOINCREMENT key: SQLite
+The predictor appends every answered request (one row per prediction)
+before its response leaves -- on the server's v1 route the requests of one
+event-loop turn together, in one transaction (``runtime.predlog.group``) --
+and every failed request (one row, no score) from the HTTP edge.  ``seq`` is an AUTOINCREMENT key: SQLite
 has one writer, so commit order is seq order and any read snapshot holds a
 prefix of the sequence (with gaps only where a transaction rolled back);
 compaction relies on both, and on seq never being reused after rows are
