@@ -14,7 +14,7 @@ an error never lets a prediction through unreviewed.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -131,17 +131,13 @@ class PolicyEngine:
                 pass  # rule by rule below: the failing rule is named and sends the prediction to a human
             else:
                 if isinstance(fired, list) and all(isinstance(f, bool) for f in fired):
-                    best = None
-                    for compiled, hit in zip(self.rules, fired):
-                        if hit:
-                            candidate = compiled.fired
-                            if best is None or _RANK[candidate.action] > _RANK[best.action]:  # type: ignore[union-attr]
-                                best = candidate
-                    return best or _NONE_FIRED
+                    return _highest(c.fired for c, hit in zip(self.rules, fired) if hit)
         return self._one_by_one(values)
 
     def _one_by_one(self, values: Any) -> Decision:
-        best: Decision | None = None
+        return _highest(self._fired_one_by_one(values))
+
+    def _fired_one_by_one(self, values: Any) -> Iterator[Decision]:
         for compiled in self.rules:
             rule = compiled.rule
             try:
@@ -149,12 +145,17 @@ class PolicyEngine:
                     continue
                 fired = compiled.program.evaluate_bool(values)
             except CelError as exc:
-                candidate = Decision(action="human_review", rule=rule.id,
-                                     reason=f"rule {rule.id} could not be evaluated ({exc.message}); a human decides")
+                yield Decision(action="human_review", rule=rule.id,
+                               reason=f"rule {rule.id} could not be evaluated ({exc.message}); a human decides")
             else:
-                if not fired:
-                    continue
-                candidate = compiled.fired or Decision(action=rule.action, rule=rule.id, reason=rule.message)
-            if best is None or _RANK[candidate.action] > _RANK[best.action]:
-                best = candidate
-        return best or _NONE_FIRED
+                if fired:
+                    yield compiled.fired or Decision(action=rule.action, rule=rule.id, reason=rule.message)
+
+
+def _highest(fired: Iterable[Decision | None]) -> Decision:
+    """The decision of the highest action among those fired; the first (bundle order) among equals."""
+    best: Decision | None = None
+    for candidate in fired:
+        if candidate is not None and (best is None or _RANK[candidate.action] > _RANK[best.action]):
+            best = candidate
+    return best or _NONE_FIRED

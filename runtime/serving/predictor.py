@@ -326,9 +326,9 @@ class SpecOpsPredictor(kserve.Model):
         results, rid = self._predictions(payload, headers)
         log = self.prediction_log
         if log is not None:
-            group = self._group
-            if group is None or group.log is not log:
-                group = self._group = GroupCommit(log, asyncio.get_running_loop())
+            group, loop = self._group, asyncio.get_running_loop()
+            if group is None or group.log is not log or group.loop is not loop:  # one per (log, loop)
+                group = self._group = GroupCommit(log, loop)
             try:
                 await group.append(self._records(results, started))
             except LogError as exc:
