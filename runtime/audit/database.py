@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from runtime.contracts.steps import ReviewStoreConfig
+from runtime.sqlite_wal import connect_wal
 
 __all__ = ["Database", "DatabaseError", "PostgresDatabase", "SqliteDatabase", "Tx", "open_database"]
 
@@ -93,9 +94,7 @@ class SqliteDatabase:
         conn = getattr(self._local, "conn", None)
         if conn is None:
             try:
-                conn = sqlite3.connect(self.path, isolation_level=None, timeout=60.0, check_same_thread=False)
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute("PRAGMA synchronous=FULL")
+                conn = connect_wal(self.path, synchronous="full", timeout=60.0)
                 conn.execute("PRAGMA foreign_keys=ON")
             except sqlite3.Error as exc:
                 raise DatabaseError(f"review store {self.path}: cannot open: {exc}") from None

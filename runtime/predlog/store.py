@@ -29,6 +29,7 @@ from typing import Any, Literal
 import orjson
 
 from runtime.contracts.monitoring import LOG_COLUMNS, PredictionRecord
+from runtime.sqlite_wal import connect_wal
 
 __all__ = ["FEATURE_TYPES", "LogError", "PredictionLog", "record_of"]
 
@@ -92,9 +93,7 @@ class PredictionLog:
         self.path = Path(path)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, isolation_level=None, timeout=60.0, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute(f"PRAGMA synchronous={synchronous.upper()}")
+            conn = connect_wal(self.path, synchronous=synchronous, timeout=60.0)
             for stmt in _DDL:
                 conn.execute(stmt)
             conn.execute("INSERT OR IGNORE INTO log_meta VALUES ('log_id', ?)", (secrets.token_hex(4),))

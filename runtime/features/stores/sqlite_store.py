@@ -26,6 +26,7 @@ from collections.abc import Callable
 from urllib.parse import parse_qs, urlsplit
 
 from runtime.features.state import EntityState
+from runtime.sqlite_wal import connect_wal
 from runtime.features.stores.decoded import DecodedStates
 from runtime.features.store import ApplyResult, StoreError
 
@@ -59,10 +60,8 @@ class SqliteStore:
         # are serialized by BEGIN IMMEDIATE).
         self._lock = threading.Lock()
         try:
-            self._db = sqlite3.connect(path or ":memory:", isolation_level=None, timeout=30.0,
-                                       check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")  # an in-memory database stays "memory"
-            self._db.execute(f"PRAGMA synchronous={synchronous.upper()}")
+            self._db = connect_wal(path or ":memory:", synchronous="full" if synchronous == "full" else "normal",
+                                   timeout=30.0)
             self._db.executescript(_SCHEMA)
         except sqlite3.Error as exc:
             raise StoreError(f"online store {url!r}: cannot open {path!r}: {exc}") from None
