@@ -58,8 +58,9 @@ class ServingMetrics:
         self._decisions = {a: fam[_DECISIONS].labels(**req, action=a) for a in DECISION_ACTIONS}
         self._escalations = fam[_ESCALATIONS]
         self._env = env
-        for rule in rules:  # initialised at 0 as well: a rate over a fresh series needs a first sample
-            self._escalations.labels(**env, rule=rule)
+        # .labels() costs microseconds per call: children are kept.  Initialised at 0 as
+        # well: a rate over a fresh series needs a first sample.
+        self._escalation_children = {rule: self._escalations.labels(**env, rule=rule) for rule in rules}
         self._age = fam[_FEATURE_AGE]
         self._req = req
         self._age_children: dict[str, Any] = {}
@@ -78,7 +79,11 @@ class ServingMetrics:
     def decision(self, action: str, rule: str | None) -> None:
         self._decisions[action].inc()
         if action == "human_review":
-            self._escalations.labels(**self._env, rule=rule or "none").inc()
+            rule = rule or "none"
+            child = self._escalation_children.get(rule)
+            if child is None:
+                child = self._escalation_children[rule] = self._escalations.labels(**self._env, rule=rule)
+            child.inc()
 
     def feature_age(self, feature_set: str, seconds: float) -> None:
         child = self._age_children.get(feature_set)

@@ -199,6 +199,8 @@ class SpecOpsPredictor(kserve.Model):
         self.features = self._given_features or OnlineFeatures.open(
             cfg.feature_sets, cfg.features, cfg.online_store, cfg.sources or ())
         self._rules_read_features = "features" in self.policy.variables
+        # The entity's type for the rules: the first of these (model order) holding a string.
+        self._type_features = tuple(k for k in self.features.features if k == "type" or k.endswith("_type"))
         self.previous: LoadedRelease | None = None
         if cfg.breaker is not None and cfg.breaker.fallback == "previous_model":  # refused here, not in an outage
             self.previous = load_release(cfg, resolve_previous(cfg), cfg.role, self._review_rules)
@@ -484,11 +486,11 @@ class SpecOpsPredictor(kserve.Model):
         threshold = loaded.scorer.threshold
         decision = score >= threshold
         conf = confidence(score, threshold)
-        context = self._context(inp.entity, read, score, threshold, decision, conf, loaded)
+        age = read.age_s
+        context = self._context(inp.entity, read, score, threshold, decision, conf, loaded, age)
         verdict = self.policy.decide(context)
         action, rule, reason = verdict.action, verdict.rule, verdict.reason
         limit = self.config.max_feature_age_s
-        age = read.age_s
         if action != "abstain" and limit is not None and age > limit:
             action, rule = "abstain", "max-feature-age"
             reason = f"features are {age:.0f}s old, beyond the model's maxFeatureAge of {limit:g}s"
@@ -502,8 +504,8 @@ class SpecOpsPredictor(kserve.Model):
             model_sha256=loaded.served.sha256, feature_vector_sha256=OnnxScorer.vector_hash(row),
             feature_age_seconds=age, features=read.values,
             shadow=self._shadow(row, arms) if breaker is None else None, breaker=breaker, at_us=read.at_us)
-        for fs_name, age in read.ages_s:
-            loaded.metrics.feature_age(fs_name, age)
+        for fs_name, fs_age in read.ages_s:
+            loaded.metrics.feature_age(fs_name, fs_age)
         return self._answered(prediction, loaded)
 
     def _answered(self, prediction: Prediction, loaded: LoadedRelease) -> Prediction:
@@ -612,18 +614,18 @@ class SpecOpsPredictor(kserve.Model):
             at_us=read.at_us if read is not None else at), loaded)
 
     def _context(self, entity: str, read: FeatureRead, score: float, threshold: float, decision: bool,
-                 conf: float, loaded: LoadedRelease | None = None) -> dict[str, Any]:
+                 conf: float, loaded: LoadedRelease | None = None, age_s: float | None = None) -> dict[str, Any]:
         """The prediction rules' variables: ``PredictionContext.variables()``
         built directly (a validated model per request costs more than the rules;
         tests/runtime/serving/test_policy.py keeps the two identical)."""
         values = read.values
         criticality = values.get("criticality")
-        kind = next((v for k, v in values.items() if (k == "type" or k.endswith("_type")) and isinstance(v, str)), "")
+        kind = next((v for k in self._type_features if isinstance(v := values.get(k), str)), "")
         out = {
             "score": score, "threshold": threshold, "decision": decision, "confidence": conf,
             "model": (loaded or self._arms.champion).model_variables,
             "entity": {"id": entity, "type": kind, "criticality": criticality if criticality in _CRITICALITY else "medium"},
-            "featureAgeSeconds": read.age_s, "environment": self.config.environment,
+            "featureAgeSeconds": read.age_s if age_s is None else age_s, "environment": self.config.environment,
         }
         if self._rules_read_features:  # the largest variable: built only when a rule reads it
             out["features"] = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in values.items()}
