@@ -9,6 +9,10 @@ prefix of the sequence (with gaps only where a transaction rolled back);
 compaction relies on both, and on seq never being reused after rows are
 deleted.
 
+Checkpoints (copying the WAL back into the database file, with its fsyncs)
+run in a background thread (``runtime.predlog.checkpoint``), not inside a
+request's commit.
+
 Durability: a committed transaction is in the WAL file before ``append``
 returns, so it survives kill -9 of the process with ``synchronous=NORMAL``
 (the default: no fsync per request); ``synchronous=FULL`` adds an fsync per
@@ -29,6 +33,7 @@ from typing import Any, Literal
 import orjson
 
 from runtime.contracts.monitoring import LOG_COLUMNS, PredictionRecord
+from runtime.predlog.checkpoint import WRITER_AUTOCHECKPOINT_PAGES, BackgroundCheckpoint
 from runtime.sqlite_wal import connect_wal
 
 __all__ = ["FEATURE_TYPES", "LogError", "PredictionLog", "record_of"]
@@ -94,6 +99,7 @@ class PredictionLog:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = connect_wal(self.path, synchronous=synchronous, timeout=60.0)
+            conn.execute(f"PRAGMA wal_autocheckpoint={WRITER_AUTOCHECKPOINT_PAGES}")  # BackgroundCheckpoint does it
             for stmt in _DDL:
                 conn.execute(stmt)
             conn.execute("INSERT OR IGNORE INTO log_meta VALUES ('log_id', ?)", (secrets.token_hex(4),))
@@ -102,6 +108,7 @@ class PredictionLog:
             raise LogError(f"prediction log {self.path}: cannot open: {exc}") from None
         self._conn = conn
         self._lock = threading.Lock()
+        self._checkpoint: BackgroundCheckpoint | None = None  # started by the first append: readers need none
 
     # ------------------------------------------------------------- writing
 
@@ -112,6 +119,8 @@ class PredictionLog:
             raise LogError(f"prediction log {self.path}: nothing to append")
         args = [v for r in records for v in _row(r)]
         with self._lock:
+            if self._checkpoint is None:
+                self._checkpoint = BackgroundCheckpoint(self.path).start()
             try:
                 seqs = [s for (s,) in self._conn.execute(_insert(len(records)), args).fetchall()]
             except sqlite3.Error as exc:
@@ -180,4 +189,7 @@ class PredictionLog:
 
     def close(self) -> None:
         with self._lock:
+            if self._checkpoint is not None:
+                self._checkpoint.stop()
+                self._checkpoint = None
             self._conn.close()
