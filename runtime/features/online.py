@@ -77,66 +77,70 @@ def transform_row(fs: FeatureSetDef, record: Mapping[str, Any]) -> dict[str, Any
     return row
 
 
-# A prepared aggregation: (columns of the state, event times, at, window bounds) -> value, where
-# the bounds are indexed by the window's position in the reader's distinct windows.
-_Op = Callable[[Mapping[str, Column], list[int], int, list[tuple[int, int]]], FeatureValue]
+# A prepared aggregation: (its column, that column's prefix counts of values present or None,
+# event times, at, window bounds) -> value; the bounds are indexed by the window's position in
+# the reader's distinct windows.  The column (None for the events' own aggregations) is looked
+# up, settled and counted once per read for a run of aggregations (see FeatureReader).
+_Op = Callable[[Column | None, list[int] | None, list[int], int, list[tuple[int, int]]], FeatureValue]
+
+
+def _present(column: Column, counts: list[int] | None, lo: int, hi: int) -> int:
+    """``column.present(lo, hi)``, from the counts the reader took once (a resident state)."""
+    return counts[hi] - counts[lo] if counts is not None else column.present(lo, hi)
 
 
 def _op(agg: AggregationDef, k: int) -> _Op:
-    """``agg`` as a small function specialised once for its function and column, so a read
-    does not branch on the function name nor look the window up per aggregation.  Each
-    returns exactly what the generic version did (same operations in the same order; the
-    tests keep that version as their oracle)."""
-    fn, name = agg.function, agg.column
-    if name is None:  # over the events themselves
+    """``agg`` as a small function specialised once for its function, so a read does not
+    branch on the function name nor look the window up per aggregation.  Each returns
+    exactly what the generic version did (same operations in the same order; the tests
+    keep that version as their oracle)."""
+    fn = agg.function
+    if agg.column is None:  # over the events themselves
         if fn == "count":
-            def count_events(series, ets, at, bounds):  # type: ignore[no-untyped-def]
+            def count_events(column, counts, ets, at, bounds):  # type: ignore[no-untyped-def]
                 lo, hi = bounds[k]
                 return hi - lo
             return count_events
 
-        def since_last_event(series, ets, at, bounds):  # type: ignore[no-untyped-def]
+        def since_last_event(column, counts, ets, at, bounds):  # type: ignore[no-untyped-def]
             lo, hi = bounds[k]
             return (at - ets[hi - 1]) / US if hi > lo else None
         return since_last_event
     if fn == "last":
-        def last(series, ets, at, bounds):  # type: ignore[no-untyped-def]
-            column = series[name]
+        def last(column, counts, ets, at, bounds):  # type: ignore[no-untyped-def]
             i = column.last(*bounds[k])
             return column.vals[i] if i >= 0 else None
         return last
     if fn == "time_since_last":
-        def since_last(series, ets, at, bounds):  # type: ignore[no-untyped-def]
-            i = series[name].last(*bounds[k])
+        def since_last(column, counts, ets, at, bounds):  # type: ignore[no-untyped-def]
+            i = column.last(*bounds[k])
             return (at - ets[i]) / US if i >= 0 else None
         return since_last
     if fn == "max" or fn == "min":
         greater = fn == "max"
 
-        def extreme(series, ets, at, bounds):  # type: ignore[no-untyped-def]
+        def extreme(column, counts, ets, at, bounds):  # type: ignore[no-untyped-def]
             lo, hi = bounds[k]
-            return series[name].extreme(lo, hi, greater)
+            return column.extreme(lo, hi, greater)
         return extreme
     if fn == "count":
-        def count(series, ets, at, bounds):  # type: ignore[no-untyped-def]
+        def count(column, counts, ets, at, bounds):  # type: ignore[no-untyped-def]
             lo, hi = bounds[k]
-            return series[name].present(lo, hi)
+            return _present(column, counts, lo, hi)
         return count
-    # sum, mean, std: the reader settles the column's prefix sums once per read, before any op.
+    # sum, mean, std: the column's prefix sums are settled (once per read) before any of these.
     if fn == "sum":
-        def total(series, ets, at, bounds):  # type: ignore[no-untyped-def]
+        def total(column, counts, ets, at, bounds):  # type: ignore[no-untyped-def]
             lo, hi = bounds[k]
-            column = series[name]
-            if not column.present(lo, hi):
+            if not _present(column, counts, lo, hi):
                 return 0.0
             s = column.s
             return (s[hi] - s[lo]) / (1 << column.shift)
         return total
     if fn == "mean":
-        def mean(series, ets, at, bounds):  # type: ignore[no-untyped-def]
+        def mean(column, counts, ets, at, bounds):  # type: ignore[no-untyped-def]
             lo, hi = bounds[k]
-            column = series[name]
-            n = column.present(lo, hi)
+            n = counts[hi] - counts[lo] if counts is not None else column.present(lo, hi)  # _present, inlined
             if not n:
                 return None
             s = column.s
@@ -144,11 +148,10 @@ def _op(agg: AggregationDef, k: int) -> _Op:
         return mean
     assert fn == "std", fn
 
-    def std(series, ets, at, bounds):  # type: ignore[no-untyped-def]
+    def std(column, counts, ets, at, bounds):  # type: ignore[no-untyped-def]
         # sample standard deviation from exact sums: (n*Q - S^2) / (n (n-1))
         lo, hi = bounds[k]
-        column = series[name]
-        n = column.present(lo, hi)
+        n = counts[hi] - counts[lo] if counts is not None else column.present(lo, hi)  # _present, inlined
         if n < 2:
             return None
         s, q = column.s, column.q
@@ -162,13 +165,19 @@ def _empty_value(agg: AggregationDef) -> FeatureValue:
     return 0 if agg.function == "count" else (0.0 if agg.function == "sum" else None)
 
 
+_SUMMED = frozenset({"sum", "mean", "std"})
+_COUNTED = frozenset({"count", "sum", "mean", "std"})  # those reading the count of values present
+
+
 class FeatureReader:
     """``features_from_state`` for one feature set, prepared once (per engine): the distinct
-    windows (one bisection pair each per read, the as-of lookup sharing the largest), the
-    summed columns to settle once per read, and each aggregation bound to a specialised
-    function.  ``read_into`` fills a caller's dict, so a multi-set read copies nothing."""
+    windows (one bisection pair each per read, the as-of lookup sharing the largest), and the
+    aggregations as runs over one column, each bound to a specialised function; per read a
+    run looks its column up, settles its prefix sums and takes its counts once.  Runs are of
+    consecutive aggregations, so the features come in the definition's order.  ``read_into``
+    fills a caller's dict, so a read of several feature sets copies nothing."""
 
-    __slots__ = ("fs", "widths", "as_of", "as_of_window", "settle", "ops", "empty", "ttl_us")
+    __slots__ = ("fs", "widths", "as_of", "as_of_window", "runs", "empty", "ttl_us")
 
     def __init__(self, fs: FeatureSetDef) -> None:
         widths: list[int] = []
@@ -181,16 +190,22 @@ class FeatureReader:
         self.fs = fs
         self.widths = tuple(widths)
         self.as_of_window = widths.index(fs.max_window_us) if self.as_of else -1
-        self.settle = tuple(c for c in dict.fromkeys(a.column for a in fs.aggregations
-                                                     if a.function in ("sum", "mean", "std")) if c is not None)
-        self.ops = tuple((a.name, _op(a, widths.index(a.window_us))) for a in fs.aggregations)
+        # (column or None, settle its sums, take its counts, ((feature, op), ...)) per run
+        runs: list[tuple[str | None, bool, bool, list[tuple[str, _Op]]]] = []
+        for agg in fs.aggregations:
+            if not runs or runs[-1][0] != agg.column:
+                runs.append((agg.column, False, False, []))
+            column, settle, count, ops = runs[-1]
+            ops.append((agg.name, _op(agg, widths.index(agg.window_us))))
+            runs[-1] = (column, settle or agg.function in _SUMMED, count or agg.function in _COUNTED, ops)
+        self.runs = tuple((column, settle, count, tuple(ops)) for column, settle, count, ops in runs)
         self.empty: dict[str, FeatureValue] = {**dict.fromkeys(self.as_of),
                                                **{a.name: _empty_value(a) for a in fs.aggregations}}
         self.ttl_us = fs.ttl_us
 
     def read_into(self, state: EntityState | None, at: int, out: dict[str, FeatureValue]) -> None:
         ttl = self.ttl_us
-        if state is None or (ttl is not None and at - state.clock > ttl):
+        if state is None or (ttl is not None and at - state.clock > ttl):  # none, or expired
             out.update(self.empty)
             return
         events = state.events
@@ -201,13 +216,23 @@ class FeatureReader:
         if self.as_of:
             lo, hi = bounds[self.as_of_window]
             for name in self.as_of:
+                vals = series[name].vals
+                # Column.last, with its common case first: the latest event has a value.
+                if hi > lo and vals[hi - 1] is not None:
+                    out[name] = vals[hi - 1]
+                else:
+                    i = series[name].last(lo, hi)
+                    out[name] = vals[i] if i >= 0 else None
+        for name, settle, count, ops in self.runs:
+            column = counts = None
+            if name is not None:
                 column = series[name]
-                i = column.last(lo, hi)
-                out[name] = column.vals[i] if i >= 0 else None
-        for name in self.settle:
-            series[name].settle()
-        for name, op in self.ops:
-            out[name] = op(series, ets, at, bounds)
+                if settle:
+                    column.settle()
+                if count and column.index is not None:  # a resident state: prefix counts of values present
+                    counts = column.index.counts(column.vals)
+            for feature, op in ops:
+                out[feature] = op(column, counts, ets, at, bounds)
 
     def __call__(self, state: EntityState | None, at: int) -> dict[str, FeatureValue]:
         out: dict[str, FeatureValue] = {}
