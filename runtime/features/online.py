@@ -10,7 +10,7 @@ after apply and the stream redelivers after a crash.  Semantics are those of
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,11 +18,19 @@ from runtime.contracts.steps import FeatureSetConfig, LabelConfig
 from runtime.events import ARRIVAL_TIME, canonical_json, event_id
 from runtime.features.definition import AggregationDef, FeatureSetDef, define
 from runtime.features.expression import evaluate
-from runtime.features.state import EntityState, Events
+from runtime.features.state import Column, EntityState, Events
 from runtime.features.store import ApplyResult, OnlineStore
 from runtime.features.timestamps import to_us
 
-__all__ = ["FeatureValue", "OnlineEngine", "features_from_state", "transform_row", "window_bounds"]
+__all__ = [
+    "FeatureReader",
+    "FeatureValue",
+    "OnlineEngine",
+    "feature_reader",
+    "features_from_state",
+    "transform_row",
+    "window_bounds",
+]
 
 FeatureValue = float | int | str | bool | None
 US = 1_000_000.0
@@ -69,71 +77,189 @@ def transform_row(fs: FeatureSetDef, record: Mapping[str, Any]) -> dict[str, Any
     return row
 
 
-def _aggregate(agg: AggregationDef, state: EntityState | None, at: int,
-               bounds: dict[int, tuple[int, int]]) -> FeatureValue:
-    """One aggregation; ``bounds`` caches the window bounds per width (one bisection
-    pair per window for the whole read, every column being aligned with the events)."""
-    if state is None:
-        return 0 if agg.function == "count" else (0.0 if agg.function == "sum" else None)
-    events = state.events
-    window_us = agg.window_us
-    lo_hi = bounds.get(window_us)
-    if lo_hi is None:
-        lo_hi = bounds[window_us] = window_bounds(events, at, window_us)
-    lo, hi = lo_hi
+# A prepared aggregation: (its column, that column's prefix counts of values present or None,
+# event times, at, window bounds) -> value; the bounds are indexed by the window's position in
+# the reader's distinct windows.  The column (None for the events' own aggregations) is looked
+# up, settled and counted once per read for a run of aggregations (see FeatureReader).
+_Op = Callable[[Column | None, list[int] | None, list[int], int, list[tuple[int, int]]], FeatureValue]
+
+
+def _present(column: Column, counts: list[int] | None, lo: int, hi: int) -> int:
+    """``column.present(lo, hi)``, from the counts the reader took once (a resident state)."""
+    return counts[hi] - counts[lo] if counts is not None else column.present(lo, hi)
+
+
+def _op(agg: AggregationDef, k: int) -> _Op:
+    """``agg`` as a small function specialised once for its function, so a read does not
+    branch on the function name nor look the window up per aggregation.  Each returns
+    exactly what the generic version did (same operations in the same order; the tests
+    keep that version as their oracle)."""
     fn = agg.function
     if agg.column is None:  # over the events themselves
         if fn == "count":
-            return hi - lo
-        return (at - events.ets[hi - 1]) / US if hi > lo else None  # time_since_last
-    column = state.series[agg.column]
-    if fn in ("last", "time_since_last"):
-        i = column.last(lo, hi)
-        if i < 0:
-            return None
-        return column.vals[i] if fn == "last" else (at - events.ets[i]) / US
+            def count_events(column, counts, ets, at, bounds):  # type: ignore[no-untyped-def]
+                lo, hi = bounds[k]
+                return hi - lo
+            return count_events
+
+        def since_last_event(column, counts, ets, at, bounds):  # type: ignore[no-untyped-def]
+            lo, hi = bounds[k]
+            return (at - ets[hi - 1]) / US if hi > lo else None
+        return since_last_event
+    if fn == "last":
+        def last(column, counts, ets, at, bounds):  # type: ignore[no-untyped-def]
+            i = column.last(*bounds[k])
+            return column.vals[i] if i >= 0 else None
+        return last
+    if fn == "time_since_last":
+        def since_last(column, counts, ets, at, bounds):  # type: ignore[no-untyped-def]
+            i = column.last(*bounds[k])
+            return (at - ets[i]) / US if i >= 0 else None
+        return since_last
     if fn == "max" or fn == "min":
-        return column.extreme(lo, hi, fn == "max")
-    n = column.present(lo, hi)
+        greater = fn == "max"
+
+        def extreme(column, counts, ets, at, bounds):  # type: ignore[no-untyped-def]
+            lo, hi = bounds[k]
+            return column.extreme(lo, hi, greater)
+        return extreme
     if fn == "count":
-        return n
-    column.settle()
-    assert column.s is not None
-    total = column.s[hi] - column.s[lo]
+        def count(column, counts, ets, at, bounds):  # type: ignore[no-untyped-def]
+            lo, hi = bounds[k]
+            return _present(column, counts, lo, hi)
+        return count
+    # sum, mean, std: the column's prefix sums are settled (once per read) before any of these.
     if fn == "sum":
-        return total / (1 << column.shift) if n else 0.0
+        def total(column, counts, ets, at, bounds):  # type: ignore[no-untyped-def]
+            lo, hi = bounds[k]
+            if not _present(column, counts, lo, hi):
+                return 0.0
+            s = column.s
+            return (s[hi] - s[lo]) / (1 << column.shift)
+        return total
     if fn == "mean":
-        return total / (n << column.shift) if n else None
-    # std: sample standard deviation from exact sums: (n*Q - S^2) / (n (n-1))
-    if n < 2:
-        return None
-    assert column.q is not None
-    squares = column.q[hi] - column.q[lo]
-    return math.sqrt((n * squares - total * total) / ((n * (n - 1)) << (2 * column.shift)))
+        def mean(column, counts, ets, at, bounds):  # type: ignore[no-untyped-def]
+            lo, hi = bounds[k]
+            n = counts[hi] - counts[lo] if counts is not None else column.present(lo, hi)  # _present, inlined
+            if not n:
+                return None
+            s = column.s
+            return (s[hi] - s[lo]) / (n << column.shift)
+        return mean
+    assert fn == "std", fn
+
+    def std(column, counts, ets, at, bounds):  # type: ignore[no-untyped-def]
+        # sample standard deviation from exact sums: (n*Q - S^2) / (n (n-1))
+        lo, hi = bounds[k]
+        n = counts[hi] - counts[lo] if counts is not None else column.present(lo, hi)  # _present, inlined
+        if n < 2:
+            return None
+        s, q = column.s, column.q
+        t = s[hi] - s[lo]
+        return math.sqrt((n * (q[hi] - q[lo]) - t * t) / ((n * (n - 1)) << (2 * column.shift)))
+    return std
 
 
-def _expired(fs: FeatureSetDef, state: EntityState, now: int) -> bool:
-    """online.ttl: state not updated for longer than the TTL is gone (Redis expires the key;
-    every store behaves the same, so parity sees what serving will see)."""
-    return fs.ttl_us is not None and now - state.clock > fs.ttl_us
+def _empty_value(agg: AggregationDef) -> FeatureValue:
+    """What an aggregation is without state (none, or expired)."""
+    return 0 if agg.function == "count" else (0.0 if agg.function == "sum" else None)
+
+
+_SUMMED = frozenset({"sum", "mean", "std"})
+_COUNTED = frozenset({"count", "sum", "mean", "std"})  # those reading the count of values present
+
+
+class FeatureReader:
+    """``features_from_state`` for one feature set, prepared once (per engine): the distinct
+    windows (one bisection pair each per read, the as-of lookup sharing the largest), and the
+    aggregations as runs over one column, each bound to a specialised function; per read a
+    run looks its column up, settles its prefix sums and takes its counts once.  Runs are of
+    consecutive aggregations, so the features come in the definition's order.  ``read_into``
+    fills a caller's dict, so a read of several feature sets copies nothing."""
+
+    __slots__ = ("fs", "widths", "as_of", "as_of_window", "runs", "empty", "ttl_us")
+
+    def __init__(self, fs: FeatureSetDef) -> None:
+        widths: list[int] = []
+        for agg in fs.aggregations:
+            if agg.window_us not in widths:
+                widths.append(agg.window_us)
+        self.as_of = fs.as_of  # a property building a tuple: once here, not per read
+        if self.as_of and fs.max_window_us not in widths:
+            widths.append(fs.max_window_us)
+        self.fs = fs
+        self.widths = tuple(widths)
+        self.as_of_window = widths.index(fs.max_window_us) if self.as_of else -1
+        # (column or None, settle its sums, take its counts, ((feature, op), ...)) per run
+        runs: list[tuple[str | None, bool, bool, list[tuple[str, _Op]]]] = []
+        for agg in fs.aggregations:
+            if not runs or runs[-1][0] != agg.column:
+                runs.append((agg.column, False, False, []))
+            column, settle, count, ops = runs[-1]
+            ops.append((agg.name, _op(agg, widths.index(agg.window_us))))
+            runs[-1] = (column, settle or agg.function in _SUMMED, count or agg.function in _COUNTED, ops)
+        self.runs = tuple((column, settle, count, tuple(ops)) for column, settle, count, ops in runs)
+        self.empty: dict[str, FeatureValue] = {**dict.fromkeys(self.as_of),
+                                               **{a.name: _empty_value(a) for a in fs.aggregations}}
+        self.ttl_us = fs.ttl_us
+
+    def read_into(self, state: EntityState | None, at: int, out: dict[str, FeatureValue]) -> None:
+        ttl = self.ttl_us
+        if state is None or (ttl is not None and at - state.clock > ttl):  # none, or expired
+            out.update(self.empty)
+            return
+        events = state.events
+        ets = events.ets
+        series = state.series
+        bounds_of = window_bounds  # looked up per read: the parity tests swap in a faulty one
+        bounds = [bounds_of(events, at, w) for w in self.widths]
+        if self.as_of:
+            lo, hi = bounds[self.as_of_window]
+            for name in self.as_of:
+                vals = series[name].vals
+                # Column.last, with its common case first: the latest event has a value.
+                if hi > lo and vals[hi - 1] is not None:
+                    out[name] = vals[hi - 1]
+                else:
+                    i = series[name].last(lo, hi)
+                    out[name] = vals[i] if i >= 0 else None
+        for name, settle, count, ops in self.runs:
+            column = counts = None
+            if name is not None:
+                column = series[name]
+                if settle:
+                    column.settle()
+                if count and column.index is not None:  # a resident state: prefix counts of values present
+                    counts = column.index.counts(column.vals)
+            for feature, op in ops:
+                out[feature] = op(column, counts, ets, at, bounds)
+
+    def __call__(self, state: EntityState | None, at: int) -> dict[str, FeatureValue]:
+        out: dict[str, FeatureValue] = {}
+        self.read_into(state, at, out)
+        return out
+
+
+# Readers prepared on first use, for callers that hold only the FeatureSetDef (keyed by
+# identity: hashing a definition per read would cost more than it saves; the entry keeps
+# the definition alive, so its id cannot be reused while cached).
+_READERS: dict[int, FeatureReader] = {}
+_READERS_MAX = 256
+
+
+def feature_reader(fs: FeatureSetDef) -> FeatureReader:
+    """The prepared reader of ``fs`` (cached)."""
+    reader = _READERS.get(id(fs))
+    if reader is None or reader.fs is not fs:
+        if len(_READERS) >= _READERS_MAX:
+            _READERS.clear()
+        reader = _READERS[id(fs)] = FeatureReader(fs)
+    return reader
 
 
 def features_from_state(fs: FeatureSetDef, state: EntityState | None, at: int) -> dict[str, FeatureValue]:
-    if state is not None and _expired(fs, state, at):
-        state = None
-    out: dict[str, FeatureValue] = {}
-    for name in fs.as_of:
-        value = None
-        if state is not None:
-            column = state.series[name]
-            lo, hi = window_bounds(state.events, at, fs.max_window_us)
-            i = column.last(lo, hi)
-            value = column.vals[i] if i >= 0 else None
-        out[name] = value
-    bounds: dict[int, tuple[int, int]] = {}
-    for agg in fs.aggregations:
-        out[agg.name] = _aggregate(agg, state, at, bounds)
-    return out
+    """The features of ``fs`` as of ``at`` from ``state`` (None: no state)."""
+    return feature_reader(fs)(state, at)
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,6 +359,7 @@ class OnlineEngine:
         self.definitions = define(feature_sets, label)
         self.store = store
         self._plans = tuple(_plan_apply(fs) for fs in self.definitions)
+        self.readers = tuple(FeatureReader(fs) for fs in self.definitions)  # aligned with definitions
 
     def apply(self, record: Mapping[str, Any]) -> bool:
         """Apply one event; False when its event id was already applied."""
@@ -265,7 +392,9 @@ class OnlineEngine:
         """The feature values of ``entity`` as of ``at`` (a datetime, ISO string or microseconds),
         which must not be before the latest event applied for it."""
         at_us = to_us(at)
+        entity = str(entity)
+        get = self.store.get
         out: dict[str, FeatureValue] = {}
-        for fs in self.definitions:
-            out.update(features_from_state(fs, self.store.get(fs.name, str(entity)), at_us))
+        for reader in self.readers:
+            reader.read_into(get(reader.fs.name, entity), at_us, out)
         return out

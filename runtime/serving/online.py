@@ -18,7 +18,7 @@ from typing import Any
 
 from runtime.contracts.steps import DataSourceConfig, FeatureSetConfig, OnlineStoreConfig
 from runtime.events import ARRIVAL_TIME
-from runtime.features.online import FeatureValue, OnlineEngine, features_from_state
+from runtime.features.online import FeatureValue, OnlineEngine
 from runtime.features.store import OnlineStore, StoreError, open_store
 from runtime.features.timestamps import to_us
 from runtime.serving.errors import BadInput, FeaturesUnavailable, UnknownEntity
@@ -79,6 +79,7 @@ class OnlineFeatures:
         self.store = store
         self.features = tuple(features)
         self.definitions = self.engine.definitions
+        self._readers = self.engine.readers  # prepared once per feature set (aligned with definitions)
         produced = {n for fs in self.definitions for n in (*fs.as_of, *(a.name for a in fs.aggregations))}
         missing = [f for f in self.features if f not in produced]
         if missing:
@@ -154,8 +155,8 @@ class OnlineFeatures:
             at = at_us
         values: dict[str, FeatureValue] = {}
         ages = []
-        for fs, state in states:
-            values.update(features_from_state(fs, state, at))
+        for reader, (fs, state) in zip(self._readers, states):
+            reader.read_into(state, at, values)  # every set into one dict: no per-set copy
             if state is not None:
                 ages.append((fs.name, (at - state.clock) / US))
         return FeatureRead({f: values[f] for f in self.features}, tuple(ages), at)
