@@ -95,10 +95,11 @@ class PolicyEngine:
         if not self.rules:
             return _NO_RULE
         variables = context.variables() if isinstance(context, PredictionContext) else context
-        if self._cacheable and all(k in variables for k in self.variables):
+        if self._cacheable and variables.keys() >= self.variables:
             # The types are part of the key: 1, 1.0 and True are equal in Python, not in CEL.
-            key = tuple(tuple((n, type(v), v) for n, v in m.items()) if isinstance(m := variables[k], Mapping)
-                        else (type(m), m) for k in self._maps)
+            key = tuple(tuple(zip(m.keys(), map(type, m.values()), m.values()))
+                        if type(m := variables[k]) is dict or isinstance(m, Mapping) else (type(m), m)
+                        for k in self._maps)
             with self._lock:
                 try:
                     values = self._contexts.get(key)
