@@ -1,4 +1,5 @@
-"""The HTTP edge of the prediction routes, as a plain ASGI middleware:
+"""The HTTP edge of the prediction routes, as a plain ASGI application
+wrapped around kserve's FastAPI app (the one uvicorn runs; ``server``):
 content type and body size are checked before kserve decodes anything, and
 every request is counted (requests, latency, errors by reason) from the
 status it finally got, wherever it was refused.
@@ -14,9 +15,9 @@ NotImplementedError; one version is served, the one git names).
 The v1 predict route of a model the server hands it (``direct``) is answered
 here, as kserve's route would: the same steps (readiness, JSON decode,
 ``validate``, ``preprocess``, ``predict``, ``postprocess``), the same error
-bodies and statuses, the same orjson encoding, without FastAPI's routing
-and dependency resolution and kserve's dataplane, which cost more per
-request than the prediction itself (bench/serve).  CloudEvents and every
+bodies and statuses, the same orjson encoding, without FastAPI's middleware
+layers, routing and dependency resolution and kserve's dataplane, which
+cost more per request than the prediction itself (bench/serve).  CloudEvents and every
 other route still go through kserve.
 """
 
