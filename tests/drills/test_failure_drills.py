@@ -4,34 +4,10 @@ The drills are bench/drills' own code (one definition of each drill)."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _runner() -> Any:
-    path = REPO / "bench" / "drills" / "run_drills.py"
-    spec = importlib.util.spec_from_file_location("run_drills", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-RUN = _runner()
-_CACHE: dict[str, dict[str, Any]] = {}
-
-
-def drill(name: str) -> dict[str, Any]:
-    if name not in _CACHE:
-        _CACHE[name] = RUN.run_drill(name, "ci")
-    return _CACHE[name]
+from drill_runs import RUN, drill
 
 
 def actions(r: dict[str, Any]) -> set[str]:

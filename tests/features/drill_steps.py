@@ -5,35 +5,16 @@ code, and acted on by the real enforcement with the compiled ServiceLevel's obje
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 from typing import Any
 
-import pytest
+from drill_runs import drill as run_once
 from pytest_bdd import parsers, then, when
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-
-def _runner() -> Any:
-    spec = importlib.util.spec_from_file_location("run_drills", REPO / "bench" / "drills" / "run_drills.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture(scope="module")
-def drills() -> Any:
-    return _runner()
 
 
 @when(parsers.parse('the drill "{name}" runs'), target_fixture="drill")
-def run_drill(drills: Any, name: str) -> dict[str, Any]:
-    return drills.run_drill(name, "ci")
+def run_drill(name: str) -> dict[str, Any]:
+    """The drill's result, run once a session and shared with tests/drills (deterministic, read-only)."""
+    return run_once(name)
 
 
 @then(parsers.parse("it is detected within {n:d} windows"))

@@ -186,9 +186,12 @@ def test_metrics_follow_the_catalog(server: Server) -> None:
 def test_schemathesis_finds_no_server_error(server: Server, tmp_path: Path) -> None:
     cli = shutil.which("schemathesis", path=str(Path(sys.executable).parent))
     assert cli, "schemathesis is a dev dependency (pip install -e '.[dev]')"
+    # --max-time is a budget, not a cap: fuzzing and stateful testing repeat until it is spent.
+    # One full pass of every phase (25 examples an operation) takes about 4 s here; 15 s is
+    # three passes or more. The 5xx it once found are pinned by test_health_openapi_and_binding.
     result = subprocess.run(
         [cli, "run", f"{server.url}/openapi.json", "--checks", "not_a_server_error", "--max-examples", "25",
-         "--max-time", "45", "--seed", "7", "--request-timeout", "10", "--no-shrink", "--warnings", "off",
+         "--max-time", "15", "--seed", "7", "--request-timeout", "10", "--no-shrink", "--warnings", "off",
          "--report", "junit", "--report-junit-path", str(tmp_path / "junit.xml")],
         capture_output=True, text=True, timeout=240, cwd=tmp_path)  # it keeps a cache in its working directory
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
