@@ -138,14 +138,16 @@ class OnlineFeatures:
             raise BadInput(f"{where}.{v.column}: {v.message} (data contract of {source.name!r}){more}")
 
     def read(self, entity: str, at_us: int | None, now_us: int) -> FeatureRead:
+        get = self.store.get
         try:
-            states = [(fs, self.store.get(fs.name, entity)) for fs in self.definitions]
+            states = [get(fs.name, entity) for fs in self.definitions]
         except STORE_ERRORS as exc:
             raise FeaturesUnavailable(f"the online store is unavailable: {type(exc).__name__}: {exc}") from None
-        if all(state is None for _, state in states):
+        clocks = [state.clock for state in states if state is not None]
+        if not clocks:
             raise UnknownEntity(f"entity {entity!r} has no online features (unknown, or no event within the "
                                 "feature sets' time-to-live)")
-        latest = max(state.clock for _, state in states if state is not None)
+        latest = max(clocks)
         if at_us is None:
             at = max(now_us, latest)  # the ingester's clock may run slightly ahead of ours
         elif at_us < latest:
@@ -155,7 +157,7 @@ class OnlineFeatures:
             at = at_us
         values: dict[str, FeatureValue] = {}
         ages = []
-        for reader, (fs, state) in zip(self._readers, states):
+        for reader, fs, state in zip(self._readers, self.definitions, states):
             reader.read_into(state, at, values)  # every set into one dict: no per-set copy
             if state is not None:
                 ages.append((fs.name, (at - state.clock) / US))

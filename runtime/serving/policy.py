@@ -131,7 +131,9 @@ class PolicyEngine:
             except CelError:
                 pass  # rule by rule below: the failing rule is named and sends the prediction to a human
             else:
-                if isinstance(fired, list) and all(isinstance(f, bool) for f in fired):
+                if type(fired) is list and all(type(f) is bool for f in fired):
+                    if True not in fired:  # the common case: nothing fired
+                        return _NONE_FIRED
                     return _highest(c.fired for c, hit in zip(self.rules, fired) if hit)
         return self._one_by_one(values)
 
