@@ -30,6 +30,8 @@ What is measured
   of the cost), `python -m runtime serve` on the embedded SQLite store, and
   the predictor with the per-request access log on (which
   also routes v1 through kserve's own endpoint instead of the guard's);
+  then the empty model and the predictor with and without the log again at
+  saturation (16 connections, 3 alternating rounds);
 * ``redis`` -- the in-process predictor over Redis on loopback (a real
   server at 127.0.0.1:6379, unique key prefix, deleted afterwards; every
   read is a GET of the entity's whole state, the decoded state is reused
@@ -266,6 +268,20 @@ def load(port: int, bodies: list[bytes], seconds: float, threads: int = 4) -> di
     return {"requests_per_s": sum(counts) / elapsed, "requests": sum(counts), "statuses": statuses}
 
 
+SATURATED = ("empty", "predictor", "predictor_no_log")
+SATURATED_THREADS = 16
+
+
+def _summary(results: list[dict[str, Any]]) -> dict[str, Any]:
+    rates = [r["requests_per_s"] for r in results]
+    statuses: dict[int, int] = {}
+    for r in results:
+        for code, count in r["statuses"].items():
+            statuses[code] = statuses.get(code, 0) + count
+    return {"requests_per_s": statistics.median(rates), "rounds_requests_per_s": rates,
+            "requests": sum(r["requests"] for r in results), "statuses": statuses}
+
+
 def http_bench(root: Path, entities: list[str], at: str, seconds: float) -> dict[str, Any]:
     bodies = [json.dumps({"instances": [{"entity": e, "at": at}]}).encode() for e in entities]
     memory_server = MEMORY_SERVER.replace("REPO_VALUE", str(REPO)).replace("CONFIG_VALUE", CONFIG)
@@ -277,6 +293,7 @@ def http_bench(root: Path, entities: list[str], at: str, seconds: float) -> dict
              {"SPECOPS_SERVE_ACCESS_LOG": "1"}))
     servers: dict[str, tuple[subprocess.Popen, int]] = {}
     rounds: dict[str, list[dict[str, Any]]] = {name: [] for name, _, _ in runs}
+    saturated: dict[str, list[dict[str, Any]]] = {name: [] for name in SATURATED}
     before = os.sched_getaffinity(0) if _pinned() else None
     try:
         for name, argv, env in runs:
@@ -290,21 +307,19 @@ def http_bench(root: Path, entities: list[str], at: str, seconds: float) -> dict
         for _ in range(ROUNDS):
             for name, _, _ in runs:
                 rounds[name].append(load(servers[name][1], bodies, seconds))
+        # Then at saturation: with 16 connections the server always has requests waiting, and
+        # the log's group commit takes several rows per transaction (4 connections: ~1.5).
+        for _ in range(ROUNDS):
+            for name in SATURATED:
+                saturated[name].append(load(servers[name][1], bodies, seconds, threads=SATURATED_THREADS))
     finally:
         if before is not None:
             os.sched_setaffinity(0, before)
         for process, _ in servers.values():
             process.terminate()
             process.wait(timeout=30)
-    out: dict[str, Any] = {}
-    for name, results in rounds.items():
-        rates = [r["requests_per_s"] for r in results]
-        statuses: dict[int, int] = {}
-        for r in results:
-            for code, count in r["statuses"].items():
-                statuses[code] = statuses.get(code, 0) + count
-        out[name] = {"requests_per_s": statistics.median(rates), "rounds_requests_per_s": rates,
-                     "requests": sum(r["requests"] for r in results), "statuses": statuses}
+    out: dict[str, Any] = {name: _summary(results) for name, results in rounds.items()}
+    out["saturated"] = {"threads": SATURATED_THREADS, **{name: _summary(r) for name, r in saturated.items()}}
     out["pinned"] = {"server_cpu": SERVER_CPU, "client_cpu": CLIENT_CPU} if before is not None else None
     return out
 
@@ -364,6 +379,7 @@ def main(argv: list[str] | None = None) -> int:
         web = http_bench(root, entities, at, seconds)
         on_redis = redis_bench(root, config, calls)
         os.chdir(REPO)
+    sat = web["saturated"]
     ratios = {
         "predict_over_raw_p50": memory["predict"]["p50_us"] / memory["raw"]["p50_us"],
         "predict_over_raw_p99": memory["predict"]["p99_us"] / memory["raw"]["p99_us"],
@@ -372,6 +388,8 @@ def main(argv: list[str] | None = None) -> int:
         "log_on_over_off": web["predictor"]["requests_per_s"] / web["predictor_no_log"]["requests_per_s"],
         "http_sqlite_over_empty": web["predictor_sqlite"]["requests_per_s"] / web["empty"]["requests_per_s"],
         "access_log_over_quiet": web["predictor_access_log"]["requests_per_s"] / web["predictor_sqlite"]["requests_per_s"],
+        "saturated_http_over_empty": sat["predictor"]["requests_per_s"] / sat["empty"]["requests_per_s"],
+        "saturated_http_no_log_over_empty": sat["predictor_no_log"]["requests_per_s"] / sat["empty"]["requests_per_s"],
     }
     if "predict" in on_redis:
         ratios["redis_p99_ms"] = on_redis["predict"]["p99_us"] / 1000.0
@@ -398,6 +416,9 @@ def main(argv: list[str] | None = None) -> int:
           f"{ratios['http_sqlite_over_empty']:.2f}x empty (`python -m runtime serve`, the embedded SQLite store)")
     print(f"http + access log     {web['predictor_access_log']['requests_per_s']:8.0f} req/s  "
           f"= {ratios['access_log_over_quiet']:.2f}x quiet")
+    print(f"at {sat['threads']} connections: empty {sat['empty']['requests_per_s']:.0f} req/s, predictor "
+          f"{sat['predictor']['requests_per_s']:.0f} = {ratios['saturated_http_over_empty']:.2f}x, log off "
+          f"{sat['predictor_no_log']['requests_per_s']:.0f} = {ratios['saturated_http_no_log_over_empty']:.2f}x")
     print(f"results: {RESULTS_PATH.relative_to(REPO)}")
     return 0
 
