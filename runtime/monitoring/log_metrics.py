@@ -47,6 +47,7 @@ class ReviewEvent:
     enqueued_us: int
     decided_us: int | None
     conservative: bool = False  # decided by the timeout's conservative default, not a human
+    prediction_id: str = ""  # the escalated prediction (maps the item onto the event clock)
 
 
 def scrape_times(start_ms: int, at_ms: int) -> np.ndarray:

@@ -59,7 +59,8 @@ from runtime.monitoring.series import SeriesSet
 from runtime.monitoring.skew_section import skew_outcome
 from runtime.monitoring.slo import BURN_RATES, evaluate, objectives_of
 
-__all__ = ["build_report", "enforce_breaches", "load_records", "load_reviews", "read_log", "run", "step_options"]
+__all__ = ["build_report", "enforce_breaches", "load_records", "load_reviews", "on_event_clock", "read_log", "run",
+           "step_options"]
 
 AT_ENV, EVERY_ENV, FORMAT_ENV, OUT_ENV, ACT_ENV = (
     "SPECOPS_MONITOR_AT", "SPECOPS_MONITOR_EVERY", "SPECOPS_MONITOR_FORMAT", "SPECOPS_MONITOR_OUT", "SPECOPS_MONITOR_ACT")
@@ -133,7 +134,28 @@ def load_reviews(config: MonitorConfig) -> list[ReviewEvent] | None:
     queue = open_queue(config.review)
     items = queue.items(limit=1_000_000_000)
     return [ReviewEvent(environment=i.prediction.environment, enqueued_us=i.enqueued_us, decided_us=i.decided_us,
-                        conservative=i.verdict == "conservative_default") for i in items]
+                        conservative=i.verdict == "conservative_default", prediction_id=i.prediction.prediction_id)
+            for i in items]
+
+
+def on_event_clock(records: list[PredictionRecord], reviews: list[ReviewEvent] | None
+                   ) -> tuple[list[PredictionRecord], list[ReviewEvent] | None, int]:
+    """The log and the review items on the event clock (a replay's or a backfill's simulated time):
+    each prediction served at its ``at``, and each review item moved by its prediction's
+    offset (at - served), so its age and time to decision stay what they were in wall time.
+    Review items whose prediction is not in the log cannot be placed and are left out (their
+    count is the third value): on the served clock they would be months off, with negative ages."""
+    offsets = {r.prediction_id: r.at_us - r.served_at_us for r in records}
+    moved = [dataclasses.replace(r, served_at_us=r.at_us) for r in records]
+    if reviews is None:
+        return moved, None, 0
+    placed = []
+    for e in reviews:
+        offset = offsets.get(e.prediction_id)
+        if offset is not None:
+            placed.append(dataclasses.replace(e, enqueued_us=e.enqueued_us + offset,
+                                              decided_us=None if e.decided_us is None else e.decided_us + offset))
+    return moved, placed, len(reviews) - len(placed)
 
 
 # Which objectives each local source feeds: its series are rebuilt only as far back as their longest window needs.
@@ -258,13 +280,17 @@ def once(config: MonitorConfig, at: str | None, out: Path, fmt: str, act: bool) 
         records, note = read_log(config), None
     except LogUnreachable as exc:
         records, note = [], str(exc)
+    reviews = load_reviews(config)
     if os.environ.get(CLOCK_ENV) == "event":
-        records = [dataclasses.replace(r, served_at_us=r.at_us) for r in records]
+        records, reviews, unplaced = on_event_clock(records, reviews)
+        if unplaced:
+            print(f"note: {unplaced} review item(s) left out on the event clock: their predictions are not in the "
+                  "log read", file=sys.stderr)
     extra = tuple(p for p in (os.environ.get(LABELS_ENV) or "").split(":") if p)
     import glob
 
     events = tuple(sorted({f for g in (os.environ.get(EVENTS_ENV) or "").split(":") if g for f in glob.glob(g)}))
-    report = build_report(config, records, load_reviews(config), _at_ms(records, at), extra, note, events)
+    report = build_report(config, records, reviews, _at_ms(records, at), extra, note, events)
     ok = True
     if act:
         try:

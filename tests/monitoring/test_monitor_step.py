@@ -229,3 +229,36 @@ def test_breaches_are_enforced_once_and_recorded(tmp_path: Path) -> None:
     again = json.loads(second.stdout)["sections"]["actions"]["data"]
     assert second.returncode == 0 and again["opened"] == [] and again["fired"] == []
     assert len(again["open_incidents"]) == len(actions["data"]["opened"])
+
+
+def test_review_items_move_onto_the_event_clock_with_their_predictions(tmp_path: Path) -> None:
+    """A replay serves months of simulated time in minutes of wall time: on the event clock each
+    review item moves with its prediction, so its age is what it was in wall time, never negative
+    (before: the items stayed on the wall clock, ~180 days after the event-clock "now")."""
+    import dataclasses
+
+    from runtime.monitoring.log_metrics import ReviewEvent
+    from runtime.steps.monitor import on_event_clock
+
+    wall = T0_US + 180 * 86_400 * 1_000_000  # the replay ran half a year after its simulated days
+    records = [dataclasses.replace(r, served_at_us=wall + r.seq * 10_000) for r in make_log(minutes=5)]
+    escalated = [r for r in records if r.action == "human_review"]
+    assert len(escalated) >= 10
+    reviews = [ReviewEvent(environment="local", enqueued_us=r.served_at_us + 1_000, prediction_id=r.prediction_id,
+                           decided_us=r.served_at_us + 60_000_000 if i % 2 else None)  # half decided a minute later
+               for i, r in enumerate(escalated)]
+    reviews.append(ReviewEvent(environment="local", enqueued_us=wall, decided_us=None, prediction_id="gone/0"))
+    moved, placed, unplaced = on_event_clock(records, reviews)
+    assert [r.served_at_us for r in moved] == [r.at_us for r in records]
+    assert placed is not None and unplaced == 1 and len(placed) == len(escalated)
+    for event, r in zip(placed, escalated):
+        assert event.enqueued_us == r.at_us + 1_000
+        assert event.decided_us is None or event.decided_us - event.enqueued_us == 60_000_000 - 1_000
+    config = MonitorConfig.model_validate_json(local_config(tmp_path, None).read_text())
+    at_ms = moved[-1].served_at_us // 1000 + 120_000  # two minutes after the last prediction: all decisions made
+    review = build_report(config, moved, placed, at_ms).to_json()["sections"]["review"]["data"]
+    assert review["backlog"] == (len(escalated) + 1) // 2  # the undecided half
+    assert 0 < review["oldest_open_age_s"] <= 7 * 60
+    # On the served clock the same items would be ~180 days in the future: a negative age.
+    stale = build_report(config, moved, reviews, at_ms).to_json()["sections"]["review"]["data"]
+    assert stale["oldest_open_age_s"] < -170 * 86_400
