@@ -693,6 +693,10 @@ class GeneratorConfig(_Config):
     late_rate: Annotated[float, Field(ge=0, le=1)] = 0.0
     late_delay_s: Annotated[float, Field(gt=0)] = 6 * 3600.0  # how late a late event arrives (at least)
     out_of_range_rate: Annotated[float, Field(ge=0, le=1)] = 0.0
+    # A gateway outage with store and forward: nothing arrives from outage_at_day for outage_hours,
+    # then what was held back arrives at once.
+    outage_at_day: Annotated[float, Field(ge=0)] | None = None
+    outage_hours: Annotated[float, Field(gt=0)] = 6.0
 
 
 class GenerateDataConfig(StepConfig):

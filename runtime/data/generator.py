@@ -169,6 +169,10 @@ def generate(cfg: GeneratorConfig) -> GeneratedData:
     late = rng.random(n) < cfg.late_rate
     lag[late] = cfg.late_delay_s * rng.uniform(1.0, 2.0, size=int(late.sum())) * _US
     arrival = t + lag.astype(np.int64)
+    if cfg.outage_at_day is not None:  # after every draw: the outage changes no other value
+        down_us = int(cfg.outage_at_day * _DAY_US)
+        up_us = down_us + int(cfg.outage_hours * 3600 * _US)
+        arrival[(arrival >= down_us) & (arrival < up_us)] = up_us
 
     columns: dict[str, pa.Array] = {
         "asset_id": _strings([f"A{i:05d}" for i in range(n_assets)], asset),

@@ -45,6 +45,11 @@ SCENARIOS: tuple[Scenario, ...] = (
              {"null_rate": 0.08, "out_of_range_rate": 0.03, "duplicate_rate": 0.05, "late_rate": 0.02,
               "out_of_order_rate": 0.1},
              expect=()),
+    Scenario("gateway-outage",
+             "Every gateway goes silent four hours in and stays so for a day (store and forward: the held "
+             "readings arrive when it returns): features age past maxFeatureAge and the freshness objective.",
+             {"outage_at_day": 1 / 6, "outage_hours": 24.0},
+             expect=("feature_freshness",)),
     Scenario("failure-wave",
              "Five times the usual failure rate: more high scores, more escalations, a review backlog.",
              {"positive_rate": 0.15},
