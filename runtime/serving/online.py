@@ -157,10 +157,10 @@ class OnlineFeatures:
             at = at_us
         values: dict[str, FeatureValue] = {}
         ages = []
-        for reader, fs, state in zip(self._readers, self.definitions, states):
+        for reader, state in zip(self._readers, states):
             reader.read_into(state, at, values)  # every set into one dict: no per-set copy
             if state is not None:
-                ages.append((fs.name, (at - state.clock) / US))
+                ages.append((reader.fs.name, (at - state.clock) / US))
         return FeatureRead({f: values[f] for f in self.features}, tuple(ages), at)
 
     def close(self) -> None:
