@@ -18,8 +18,8 @@ What is measured
   policy rules, lineage hash, metrics; same run, same session as ``raw``.
   Target: p50 <= 2.5x raw;
 * ``http`` -- requests/s through the kserve ModelServer (quiet logging, the
-  in-process store filled at start; every answer committed to the
-  prediction log first) next to an empty
+  in-process store filled at start; every answer written to the prediction
+  log's journal first) next to an empty
   ``kserve.Model`` on the same server class and settings, with the same
   client (4 threads, keep-alive); every server is started first, then each
   is loaded in turn for 3 alternating rounds (the median is reported), the
@@ -307,8 +307,7 @@ def http_bench(root: Path, entities: list[str], at: str, seconds: float) -> dict
         for _ in range(ROUNDS):
             for name, _, _ in runs:
                 rounds[name].append(load(servers[name][1], bodies, seconds))
-        # Then at saturation: with 16 connections the server always has requests waiting, and
-        # the log's group commit takes several rows per transaction (4 connections: ~1.5).
+        # Then at saturation: with 16 connections the server always has requests waiting.
         for _ in range(ROUNDS):
             for name in SATURATED:
                 saturated[name].append(load(servers[name][1], bodies, seconds, threads=SATURATED_THREADS))

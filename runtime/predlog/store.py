@@ -1,10 +1,12 @@
 """The prediction log's write-ahead store: SQLite in WAL mode.
 
-The predictor appends every answered request (one row per prediction)
-before its response leaves -- on the server's v1 route the requests of one
-event-loop turn together, in one transaction (``runtime.predlog.group``) --
-and every failed request (one row, no score) from the HTTP edge.  ``seq`` is an AUTOINCREMENT key: SQLite
-has one writer, so commit order is seq order and any read snapshot holds a
+The predictor records every answered request (one row per prediction)
+before its response leaves, and every failed request (one row, no score)
+from the HTTP edge: into its process's journal (``runtime.predlog.journal``,
+one ``write()`` a request), which is ingested here in large transactions
+by a background thread and by every reader before it reads (``rows``,
+``records``, ``stats``).  ``append`` commits rows directly (tools, tests).
+``seq`` is an AUTOINCREMENT key: SQLite has one writer, so commit order is seq order and any read snapshot holds a
 prefix of the sequence (with gaps only where a transaction rolled back);
 compaction relies on both, and on seq never being reused after rows are
 deleted.
@@ -13,15 +15,16 @@ Checkpoints (copying the WAL back into the database file, with its fsyncs)
 run in a background thread (``runtime.predlog.checkpoint``), not inside a
 request's commit.
 
-Durability: a committed transaction is in the WAL file before ``append``
-returns, so it survives kill -9 of the process with ``synchronous=NORMAL``
-(the default: no fsync per request); ``synchronous=FULL`` adds an fsync per
-commit and survives power loss too (bench/predlog measures both).
+Durability: a journal write and a committed transaction both survive kill
+-9 of the process with ``synchronous=NORMAL`` (the default: no fsync per
+request); ``synchronous=FULL`` adds an fsync per journal write and per commit
+and survives power loss too (bench/predlog measures both).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 import sqlite3
 import threading
@@ -34,9 +37,13 @@ import orjson
 
 from runtime.contracts.monitoring import LOG_COLUMNS, PredictionRecord
 from runtime.predlog.checkpoint import WRITER_AUTOCHECKPOINT_PAGES, BackgroundCheckpoint
+from runtime.predlog.journal import (JOURNAL_DDL, Ingested, JournalError, JournalWriter, ingest_journals,
+                                     journal_dir)
 from runtime.sqlite_wal import connect_wal
 
-__all__ = ["FEATURE_TYPES", "LogError", "PredictionLog", "record_of"]
+__all__ = ["FEATURE_TYPES", "LogError", "PredictionLog", "journal_lines", "record_of"]
+
+log = logging.getLogger("runtime.predlog")
 
 FEATURE_TYPES = ("float64", "string")  # a feature's Parquet type in the ``features`` struct
 
@@ -53,8 +60,10 @@ _DDL = (
     # log_id names this log's Parquet parts (replicas each keep their own log);
     # feature_types fixes each model's ``features`` struct for every part.
     "CREATE TABLE IF NOT EXISTS log_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    *JOURNAL_DDL,
 )
 _VALUES = f"({', '.join('?' * (len(_FIELDS) + 1))})"
+_INSERT_ONE = f"INSERT INTO predictions ({', '.join(_FIELDS)}, features) VALUES {_VALUES}"
 _SELECT = f"SELECT {', '.join(LOG_COLUMNS)}, features FROM predictions"
 
 
@@ -80,6 +89,54 @@ def _row(r: PredictionRecord) -> tuple[Any, ...]:
             r.environment, r.spec_hash, r.score, r.threshold, None if r.decision is None else int(r.decision),
             r.confidence, r.action, r.rule, r.feature_vector_sha256, r.feature_age_s, r.latency_s, r.status, r.error,
             r.fallback, features)
+
+
+def journal_lines(records: Sequence[PredictionRecord]) -> bytes:
+    """``records`` as journal lines: each the INSERT's parameters as one JSON
+    array, the features already as their JSON text (ingest then binds a
+    decoded line as it is)."""
+    return b"".join([orjson.dumps(_row(r)) + b"\n" for r in records])
+
+
+# Per column (in _FIELDS order, then features): the types a journal line may hold there.
+_STR, _INT, _NUM = (str,), (int,), (int, float)
+_LINE_TYPES = (_STR, _STR, _INT, _INT, _STR, _STR, _STR, _STR, _STR, _STR, _STR, _NUM, _NUM, _INT, _NUM, _STR,
+               _STR, _STR, _NUM, _NUM, _INT, _STR, _STR)
+_NOT_NULL = frozenset(i for i, name in enumerate(_FIELDS) if name in (
+    "prediction_id", "request_id", "served_at_us", "at_us", "entity", "model", "version", "release", "role",
+    "environment", "spec_hash", "latency_s", "status"))
+assert len(_LINE_TYPES) == len(_FIELDS)
+
+
+def _journal_row_quick(line: Any) -> list[Any]:
+    """A decoded journal line as the INSERT's parameters, its shape checked
+    (SQLite checks the NOT NULL columns; ``_journal_row`` every value)."""
+    if type(line) is not list or len(line) != _WIDTH or type(line[-1]) is not str:
+        raise ValueError("not a journal line")
+    return line
+
+
+_WIDTH = len(_FIELDS) + 1
+
+
+def _journal_row(line: Any) -> tuple[Any, ...]:
+    """A decoded journal line as the INSERT's parameters; ValueError if it is
+    not one (a corrupt line must be rejected here, not fail the transaction)."""
+    if type(line) is not list or len(line) != _WIDTH or type(line[-1]) is not str:
+        raise ValueError(f"expected an array of {_WIDTH} values ending in the features' JSON text")
+    for i, (value, types) in enumerate(zip(line, _LINE_TYPES)):
+        if value is None:
+            if i in _NOT_NULL:
+                raise ValueError(f"{_FIELDS[i]} is null")
+        elif type(value) not in types:
+            raise ValueError(f"{_FIELDS[i]} is {type(value).__name__}")
+    try:
+        features = orjson.loads(line[-1])
+    except orjson.JSONDecodeError as exc:
+        raise ValueError(f"features: {exc}") from None
+    if type(features) is not dict:
+        raise ValueError("features is not an object")
+    return tuple(line)
 
 
 def record_of(row: Sequence[Any]) -> PredictionRecord:
@@ -109,8 +166,52 @@ class PredictionLog:
         self._conn = conn
         self._lock = threading.Lock()
         self._checkpoint: BackgroundCheckpoint | None = None  # started by the first append: readers need none
+        self.synchronous = synchronous
+        self.journals = journal_dir(self.path)
+        self._writer: JournalWriter | None = None
+        self._closed = False
 
     # ------------------------------------------------------------- writing
+
+    def writer(self) -> JournalWriter:
+        """This process's journal (created on first use), with the background
+        thread that ingests it and checkpoints the WAL."""
+        with self._lock:
+            if self._closed:
+                raise LogError(f"prediction log {self.path}: closed")
+            if self._writer is None:
+                try:
+                    self._writer = JournalWriter(self.journals, sync=self.synchronous == "full")
+                except JournalError as exc:
+                    raise LogError(str(exc)) from None
+                if self._checkpoint is None:
+                    self._checkpoint = BackgroundCheckpoint(self.path, every_s=0.5, ingest=self._ingest_with).start()
+            return self._writer
+
+    def record(self, records: Sequence[PredictionRecord]) -> None:
+        """Write ``records`` to this process's journal; durable (against kill
+        -9) when it returns, in the table after the next ingest."""
+        if not records:
+            raise LogError(f"prediction log {self.path}: nothing to record")
+        writer = self._writer or self.writer()
+        try:
+            writer.append(journal_lines(records))
+        except JournalError as exc:
+            raise LogError(str(exc)) from None
+
+    def ingest(self) -> Ingested:
+        """Move every journal's complete lines into the table (exactly once)."""
+        with self._lock:
+            return self._ingest_with(self._conn)
+
+    def _ingest_with(self, conn: sqlite3.Connection) -> Ingested:
+        try:
+            return ingest_journals(conn, self.journals, _INSERT_ONE, _journal_row_quick, _journal_row)
+        except (JournalError, OSError) as exc:
+            raise LogError(f"prediction log {self.path}: cannot ingest its journals: {exc}") from None
+        except sqlite3.Error as exc:
+            raise LogError(f"prediction log {self.path}: cannot ingest its journals: {exc}; the rows stay in "
+                           f"{self.journals} and are ingested once the database is writable") from None
 
     def append(self, records: Sequence[PredictionRecord]) -> tuple[int, int]:
         """Commit ``records`` in one transaction (their ``seq`` is ignored);
@@ -160,6 +261,7 @@ class PredictionLog:
                 where.append(clause)
                 args.append(value)
         sql = _SELECT + (f" WHERE {' AND '.join(where)}" if where else "") + " ORDER BY seq"
+        self.ingest()  # every answered request, also those still in a journal
         if limit is not None:
             sql += " LIMIT ?"
             args.append(limit)
@@ -170,14 +272,17 @@ class PredictionLog:
                 raise LogError(f"prediction log {self.path}: cannot read: {exc}") from None
 
     def stats(self) -> dict[str, Any]:
+        self.ingest()
         with self._lock:
             n, lo, hi, first, last, failed = self._conn.execute(
                 "SELECT COUNT(*), MIN(seq), MAX(seq), MIN(served_at_us), MAX(served_at_us), "
                 "COALESCE(SUM(status >= 400), 0) FROM predictions").fetchone()
             assigned = self._conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'predictions'").fetchone()
+            rejected = self._conn.execute("SELECT COUNT(*) FROM journal_rejected").fetchone()[0]
         return {"path": str(self.path), "log_id": self.log_id, "rows": n, "failed_rows": failed, "first_seq": lo,
                 "last_seq": hi, "last_assigned_seq": assigned[0] if assigned else 0, "first_served_at_us": first,
-                "last_served_at_us": last}
+                "last_served_at_us": last,
+                "journal_lines_rejected": rejected}
 
     def delete_through(self, last_seq: int) -> int:
         """Remove every row with seq <= ``last_seq`` (compaction's second half), in one transaction."""
@@ -188,8 +293,18 @@ class PredictionLog:
                 raise LogError(f"prediction log {self.path}: cannot delete compacted rows: {exc}") from None
 
     def close(self) -> None:
+        """Stop the background thread, close the journal and ingest it (a
+        journal left behind is ingested by the next reader or writer)."""
         with self._lock:
+            self._closed = True
             if self._checkpoint is not None:
                 self._checkpoint.stop()
                 self._checkpoint = None
+            if self._writer is not None:
+                self._writer.close()
+                self._writer = None
+                try:
+                    self._ingest_with(self._conn)
+                except LogError as exc:
+                    log.warning("%s", exc)
             self._conn.close()

@@ -110,9 +110,7 @@ async def _predict_v1(model: Any, scope: Scope, body: bytes, send: Send) -> None
         except orjson.JSONDecodeError as exc:
             raise InvalidInput(f"Unrecognized request format: {exc}") from None
         payload = model.validate(await _call(model.preprocess, payload, headers))
-        # The predictor's grouped predict: its log rows commit with those of the loop turn's other requests.
-        predict = getattr(model, "predict_grouped", None) or model.predict
-        result = await _call(model.postprocess, await _call(predict, payload, headers), headers)
+        result = await _call(model.postprocess, await _call(model.predict, payload, headers), headers)
         status, out = 200, orjson.dumps(result, option=_JSON_OPTIONS)
     except ServingError as exc:
         status, out = exc.status, orjson.dumps({"error": exc.message})

@@ -31,7 +31,6 @@ score is set at the threshold (its "failure predicted" side).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import math
@@ -51,7 +50,6 @@ from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
 from runtime.contracts.monitoring import PredictionRecord
 from runtime.contracts.policy import ModelInfo, PolicyBundle
 from runtime.contracts.steps import ServeConfig
-from runtime.predlog.group import GroupCommit
 from runtime.predlog.store import LogError, PredictionLog
 from runtime.serving.breaker import CLOSED, OPEN, CircuitBreaker
 from runtime.serving.canary import CanaryController
@@ -181,7 +179,6 @@ class SpecOpsPredictor(kserve.Model):
         self._given_control = control
         self._given_log = prediction_log
         self.prediction_log: PredictionLog | None = None
-        self._group: GroupCommit | None = None  # the server loop's group commit (predict_grouped)
         self._compactor: Any = None
         self._clock_us = clock_us or (lambda: time.time_ns() // 1000)
         self._breaker_clock = breaker_clock or time.monotonic
@@ -323,23 +320,6 @@ class SpecOpsPredictor(kserve.Model):
         self._log_answered(results, started)
         return self._response(payload, results, rid)
 
-    async def predict_grouped(self, payload: Any, headers: dict[str, str] | None = None) -> Any:
-        """``predict`` for the server's event loop (the guard's v1 route): the
-        answer waits for its log rows to be committed together with those of
-        the other requests answered in the same turn of the loop (``GroupCommit``)."""
-        started = time.perf_counter()
-        results, rid = self._predictions(payload, headers)
-        log = self.prediction_log
-        if log is not None:
-            group, loop = self._group, asyncio.get_running_loop()
-            if group is None or group.log is not log or group.loop is not loop:  # one per (log, loop)
-                group = self._group = GroupCommit(log, loop)
-            try:
-                await group.append(self._records(results, started))
-            except LogError as exc:
-                raise LogUnavailable(f"the prediction log cannot record this answer: {exc}") from None
-        return self._response(payload, results, rid)
-
     def _predictions(self, payload: Any, headers: dict[str, str] | None) -> tuple[list[Prediction], str]:
         deadline = time.monotonic() + self.config.timeout_s
         rid = request_id(headers)
@@ -371,12 +351,13 @@ class SpecOpsPredictor(kserve.Model):
             self._compactor = BackgroundCompactor(cfg.path, cfg.root, cfg.compact_every_s).start()
 
     def _log_answered(self, results: list[Prediction], started: float) -> None:
-        """One transaction per request, committed before the answer leaves."""
+        """The request's rows into this process's journal before the answer
+        leaves (one write; ingested into the log's table in the background)."""
         log = self.prediction_log
         if log is None:
             return
         try:
-            log.append(self._records(results, started))
+            log.record(self._records(results, started))
         except LogError as exc:
             raise LogUnavailable(f"the prediction log cannot record this answer: {exc}") from None
 
@@ -399,7 +380,7 @@ class SpecOpsPredictor(kserve.Model):
             return
         now = self._clock_us()
         served = self.served
-        log.append([PredictionRecord(
+        log.record([PredictionRecord(
             seq=0, prediction_id=f"{rid}/-", request_id=rid, served_at_us=now, at_us=now, entity="",
             model=self.config.model, version=served.version, release=served.release, role=self.config.role,
             environment=self.config.environment, spec_hash=self.config.spec_hash, score=None, threshold=None,
