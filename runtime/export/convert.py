@@ -32,8 +32,11 @@ INPUT = "input"
 OUTPUT = "probability"
 MIN_OPSET = 9
 _CONVERTER_MAX_OPSET = 15
-# Trees per TreeEnsembleRegressor node; the nodes are summed in float64.
-TREES_PER_NODE = 10
+# Trees per TreeEnsembleRegressor node; the nodes are summed in float64.  onnxruntime pays
+# ~0.6 µs per node and cast on every run: for the example's 400 trees, groups of 10 made
+# session.run 34 µs, groups of 100 12.9 µs, one node 9.7 µs; against groups of 10, groups of
+# 100 move no probability of the 6,042 training rows by more than 4.4e-8 (one node: 2.0e-7).
+TREES_PER_NODE = 100
 
 
 class ExportError(Exception):

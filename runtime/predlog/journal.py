@@ -335,7 +335,3 @@ def _prune(conn: sqlite3.Connection) -> None:
     if stale:
         conn.executemany("DELETE FROM log_meta WHERE key = ?", [(k,) for k in stale])
 
-
-def encode_lines(rows: Sequence[Sequence[Any]], option: int) -> bytes:
-    """JSON lines of ``rows`` for one ``append``."""
-    return b"".join([orjson.dumps(r, option=option) + b"\n" for r in rows])
