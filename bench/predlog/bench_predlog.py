@@ -17,7 +17,11 @@ What is measured (same run, same machine)
   the default: survives kill -9) and with ``synchronous=FULL`` (an fsync per
   request: survives power loss).  The variants run interleaved in rounds so
   drift in machine load hits them alike.  Ratios are to the no-log p50/p99.
-* ``append`` -- ``PredictionLog.append`` of one record alone.
+* ``append`` -- ``PredictionLog.append`` of one record alone (one SQLite
+  transaction: tools and tests write this way);
+* ``record`` -- ``PredictionLog.record`` of one record alone (the serving
+  path: one write to the process's journal), background ingest stopped;
+* ``ingest`` -- moving those journal lines into SQLite, per row.
 * ``http`` -- requests/s through `python -m runtime serve` (4 keep-alive
   client threads, ``--seconds`` after a 1 s warm-up), without and with the
   log, alternating, twice each; ratio of the medians.
@@ -136,6 +140,7 @@ def in_process(root: Path, calls: int, rounds: int) -> dict[str, Any]:
     for p in predictors.values():
         p.unload()
     out["append"] = append_bench(root / "append.db", record, calls)
+    out["record"], out["ingest"] = record_bench(root / "record.db", record, calls)
     out["compaction"] = compaction_bench(root, record)
     return out
 
@@ -144,6 +149,20 @@ def append_bench(path: Path, record: PredictionRecord, calls: int) -> dict[str, 
     log = PredictionLog(path)
     try:
         return bs.percentiles(bs.per_call(lambda i: log.append([record]), calls, warmup=100))
+    finally:
+        log.close()
+
+
+def record_bench(path: Path, record: PredictionRecord, calls: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    log = PredictionLog(path)
+    try:
+        log.writer()
+        assert log._checkpoint is not None
+        log._checkpoint.stop()  # ingest is timed on its own below
+        timed = bs.percentiles(bs.per_call(lambda i: log.record([record]), calls, warmup=100))
+        start = time.perf_counter_ns()
+        rows = log.ingest().rows
+        return timed, {"rows": rows, "us_per_row": (time.perf_counter_ns() - start) / 1000 / rows}
     finally:
         log.close()
 
@@ -220,6 +239,8 @@ def main(argv: list[str] | None = None) -> int:
         r = inproc[f"{name}_over_no_log"]
         print(f"{name + ' / no_log':<28} {r['p50_us']:>8.2f}x {r['p99_us']:>8.2f}x {r['cpu_us_per_call']:>8.2f}x")
     print(f"{'append alone':<28} {inproc['append']['p50_us']:>9.1f} {inproc['append']['p99_us']:>9.1f}")
+    print(f"{'record (journal) alone':<28} {inproc['record']['p50_us']:>9.1f} {inproc['record']['p99_us']:>9.1f}")
+    print(f"ingest: {inproc['ingest']['us_per_row']:.1f} us a row ({inproc['ingest']['rows']} rows)")
     print(f"compaction: {inproc['compaction']['rows_per_s']:.0f} rows/s")
     for store, h in http.items():
         print(f"http ({store}): no_log {h['no_log']['requests_per_s_median']:.0f}/s, "
