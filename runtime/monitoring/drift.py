@@ -178,6 +178,12 @@ def _feature_column(batch: pa.RecordBatch | pa.Table, name: str) -> pa.Array | p
 
 # Cells of the rank lookup per reference-sample value (see _RankIndex).
 _CELLS_PER_SAMPLE = 16
+# The served score comes from the ONNX graph, the reference's from LightGBM: they agree to
+# the export's parity (~1e-9 absolute, a few float32 steps of the margin: 2.4e-6 relative
+# measured).  A calibrated model's scores tie on plateaus, so a bin edge can sit on a value
+# that holds most of the reference (92 % of one profile's sample); a served score a hair
+# below it must land in the edge's bin, not the one below (it moved the PSI from ~0 to 8).
+SCORE_TIE_RELATIVE = 1e-5
 
 
 @dataclass(frozen=True)
@@ -309,7 +315,8 @@ def count_chunk(profile: ReferenceProfile, batch: pa.RecordBatch | pa.Table, win
             if isinstance(f, CategoricalReference)}
     score = None
     if profile.score is not None and prep.score_sample is not None and "score" in batch.schema.names:
-        score = _ranks_by_window(prep.score_sample, _numeric_values(batch.column("score"), "score"), local, k)[0]
+        served = _numeric_values(batch.column("score"), "score")
+        score = _ranks_by_window(prep.score_sample, served + np.abs(served) * SCORE_TIE_RELATIVE, local, k)[0]
     out = []
     for j in range(k):
         out.append(WindowCounts(

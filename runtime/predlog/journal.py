@@ -55,6 +55,7 @@ INGEST_CHUNK_BYTES = 8 << 20  # bytes read per transaction: a backlog is ingeste
 ROTATE_BYTES = 64 << 20  # a writer starts a new journal past this size; the ingested one is removed
 _DONE = "done"  # log_meta value of a journal ingested to its end (kept a day: see _prune)
 _KEEP_DONE_S = 86_400
+_ABANDONED_AFTER_S = 60.0
 _SUFFIX = ".jsonl"
 
 JOURNAL_DDL = ("""CREATE TABLE IF NOT EXISTS journal_rejected (
@@ -314,13 +315,16 @@ def _ingest_one(conn: sqlite3.Connection, path: Path, fd: int, insert: str, fast
 
 def _remove_abandoned(path: Path) -> None:
     """A hidden journal whose writer died between creating and naming it
-    (empty, unlocked) is removed; one being created right now is left."""
+    (empty, unlocked, older than a minute) is removed.  One being created
+    right now is left alone: between its creation and its lock it is empty
+    and unlocked too, for microseconds."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
         return
     try:
-        if _writer_gone(fd) and os.fstat(fd).st_size == 0:
+        st = os.fstat(fd)
+        if st.st_size == 0 and time.time() - st.st_mtime > _ABANDONED_AFTER_S and _writer_gone(fd):
             path.unlink(missing_ok=True)
     finally:
         os.close(fd)

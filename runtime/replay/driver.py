@@ -281,46 +281,59 @@ class _Ingester:
         self._log.close()
 
 
-async def _js_call(url: str, fn: Callable[[Any], Any]) -> Any:
-    import nats
+class _Stream:
+    """One NATS connection for the whole replay, on an event loop of its own:
+    a connection and a stream check per step cost more than the step's
+    publish (the tour's 2-day replay has 288 steps)."""
 
-    from runtime.stream.jetstream import connect_options
+    def __init__(self, config: IngestConfig) -> None:
+        assert config.source.stream_url is not None
+        self.config = config
+        self.loop = asyncio.new_event_loop()
+        self._nc: Any = None
+        self._js: Any = None
 
-    options = connect_options(url, name="specops-replay")
-    options.update(allow_reconnect=False)
-    nc = await nats.connect(**options)
-    try:
-        return await fn(nc.jetstream())
-    finally:
-        await nc.close()
+    def _run(self, coro: Any) -> Any:
+        return self.loop.run_until_complete(coro)
 
+    def _jetstream(self) -> Any:
+        if self._js is None:
+            import nats
 
-def _publish(config: IngestConfig, rows: list[dict[str, object]]) -> int:
-    from runtime.stream.jetstream import ensure_stream
-    from runtime.stream.publisher import publish_events
+            from runtime.stream.jetstream import connect_options, ensure_stream
 
-    async def go(js: Any) -> int:
-        await ensure_stream(js, config.source)
-        result = await publish_events(js, config.source, rows)
-        return int(result.published)
+            options = connect_options(self.config.source.stream_url or "", name="specops-replay")
+            options.update(allow_reconnect=False)
+            self._nc = self._run(nats.connect(**options))
+            self._js = self._nc.jetstream()
+            self._run(ensure_stream(self._js, self.config.source))
+        return self._js
 
-    assert config.source.stream_url is not None
-    return int(asyncio.run(_js_call(config.source.stream_url, go)))
+    def publish(self, rows: list[dict[str, object]]) -> int:
+        from runtime.stream.publisher import publish_events
 
+        js = self._jetstream()
+        return int(self._run(publish_events(js, self.config.source, rows)).published)
 
-def _delete_streams(config: IngestConfig) -> None:
-    async def go(js: Any) -> None:
-        for name in (config.source.stream, config.consumer.dead_letter_stream):
-            try:
-                await js.delete_stream(name)
-            except Exception:  # already gone
-                pass
-
-    assert config.source.stream_url is not None
-    try:
-        asyncio.run(_js_call(config.source.stream_url, go))
-    except Exception:
-        pass
+    def close(self, delete: bool = True) -> None:
+        """Delete the replay's streams (best effort: they may be gone) and disconnect."""
+        try:
+            if delete:
+                js = self._jetstream()
+                for name in (self.config.source.stream, self.config.consumer.dead_letter_stream):
+                    try:
+                        self._run(js.delete_stream(name))
+                    except Exception:  # noqa: BLE001 - already gone
+                        pass
+        except Exception:  # noqa: BLE001 - NATS itself is gone: nothing left to delete
+            pass
+        finally:
+            if self._nc is not None:
+                try:
+                    self._run(self._nc.close())
+                except Exception:  # noqa: BLE001
+                    pass
+            self.loop.close()
 
 
 def _chunks(events: pa.Table, start_us: int, step_us: int, steps: int) -> Iterator[tuple[int, list[dict[str, object]]]]:
@@ -334,12 +347,11 @@ def _chunks(events: pa.Table, start_us: int, step_us: int, steps: int) -> Iterat
         lo = hi
 
 
-def _predict_all(url: str, model: str, assets: Sequence[str], at_us: int, run_id: str, step: int,
+def _predict_all(client: Any, url: str, model: str, assets: Sequence[str], at_us: int, run_id: str, step: int,
                  pool: ThreadPoolExecutor) -> list[tuple[int, dict[str, Any] | None]]:
     import httpx
 
     at = _iso(datetime.fromtimestamp(at_us / US, tz=timezone.utc))
-    client = httpx.Client(timeout=10)
 
     def one(asset: str) -> tuple[int, dict[str, Any] | None]:
         try:
@@ -351,10 +363,7 @@ def _predict_all(url: str, model: str, assets: Sequence[str], at_us: int, run_id
             return r.status_code, r.json() if r.headers.get("content-type", "").startswith("application/json") else None
         return 200, r.json()["predictions"][0]
 
-    try:
-        return list(pool.map(one, assets))
-    finally:
-        client.close()
+    return list(pool.map(one, assets))
 
 
 def replay(plan: ReplayPlan, progress: Callable[[str], None] = lambda _: None) -> ReplayResult:
@@ -376,6 +385,7 @@ def replay(plan: ReplayPlan, progress: Callable[[str], None] = lambda _: None) -
     ingester = _Ingester(plan)
     # What the online path will have applied, for the live skew check (monitor --events).
     pq.write_table(accepted_events(ingester.config, events), plan.work_dir / "events.parquet")
+    stream = _Stream(ingester.config)
     published = 0
     actions: Counter[str] = Counter()
     errors: Counter[str] = Counter()
@@ -390,17 +400,21 @@ def replay(plan: ReplayPlan, progress: Callable[[str], None] = lambda _: None) -
                              sorted({str(a) for a in events["asset_id"].to_pylist()}))
         held_back: set[str] = set()  # assets not asked about at some step end because of held
         first_asked: dict[str, int] = {}
-        with ThreadPoolExecutor(plan.concurrency) as pool:
+        import httpx
+
+        # One client (its keep-alive connections) and one pool for every step.
+        with ThreadPoolExecutor(plan.concurrency) as pool, httpx.Client(timeout=10) as client:
             for k, (end_us, rows) in enumerate(_chunks(events, start_us, step_us, steps)):
                 if rows:
-                    published += _publish(ingester.config, rows)
+                    published += stream.publish(rows)
                     counts = ingester.wait_settled(published)
                     seen.update(str(r["asset_id"]) for r in rows)
                 ask = sorted(a for a in seen if held.get(a, end_us) <= end_us)
                 held_back.update(seen.difference(ask))
                 for a in ask:
                     first_asked.setdefault(a, end_us)
-                for status, body in _predict_all(plan.serve_url, plan.model, ask, end_us, plan.run_id, k, pool):
+                for status, body in _predict_all(client, plan.serve_url, plan.model, ask, end_us, plan.run_id, k,
+                                                 pool):
                     if status == 200 and body is not None:
                         actions[str(body.get("action"))] += 1
                         fallbacks += 1 if body.get("breaker") else 0
@@ -412,7 +426,7 @@ def replay(plan: ReplayPlan, progress: Callable[[str], None] = lambda _: None) -
         counts = ingester.counts()
     finally:
         ingester.stop()
-        _delete_streams(ingester.config)
+        stream.close()
     result = ReplayResult(
         scenario=plan.scenario.name, run_id=plan.run_id, start=_iso(start),
         end=_iso(start + timedelta(seconds=steps * plan.step_s)), steps=steps, published=published,

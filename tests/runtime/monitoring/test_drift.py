@@ -205,3 +205,27 @@ def test_a_feature_gone_missing_is_an_alert_not_no_data():
     assert [f.level for f in last.features] == ["alert", "alert"]
     assert last.drifted == ("x", "c") and last.drifted_share == 1.0
 
+
+
+def test_a_served_score_a_hair_off_a_tied_reference_edge_stays_in_its_bin(monkeypatch):
+    """The reference scores come from LightGBM, the served ones from the ONNX
+    graph (parity ~1e-9).  A calibrated model's scores tie on a plateau that
+    can hold most of the reference, and a bin edge then sits on that value:
+    served copies of it 2.4e-6 relative below (what one export gave) are the
+    same score and must not read as a shift."""
+    import runtime.monitoring.drift as drift
+
+    rng = np.random.default_rng(3)
+    plateau = 0.0006756615161088095
+    def scores(n: int, at_plateau: float) -> np.ndarray:  # 1 % below the plateau, 91 % on it, the rest above
+        u = rng.random(n)
+        return np.where(u < 0.01, rng.uniform(0, plateau, n), np.where(u < 0.92, at_plateau, rng.uniform(0.001, 0.9, n)))
+
+    ref_scores = scores(5000, plateau)
+    profile = build_profile(pa.table({"x": rng.normal(0, 1, 5000)}), ("x",), ref_scores, source="t")
+    served = scores(2000, plateau * (1 - 2.4e-6))
+    log = pa.table({"served_at_us": np.zeros(2000, dtype=np.int64), "x": rng.normal(0, 1, 2000), "score": served})
+    report = drift_by_window(profile, [log], window_s=HOUR_S, thresholds=SPEC)
+    assert report.windows[0].prediction_psi < 0.01
+    monkeypatch.setattr(drift, "SCORE_TIE_RELATIVE", 0.0)  # without the tolerance: the whole plateau moves a bin
+    assert drift_by_window(profile, [log], window_s=HOUR_S, thresholds=SPEC).windows[0].prediction_psi > 5

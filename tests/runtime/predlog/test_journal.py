@@ -200,3 +200,16 @@ def test_a_closed_log_refuses_to_record(log: PredictionLog) -> None:
     reopened = PredictionLog(log.path)
     assert _ids(reopened) == [rec(1).prediction_id]  # close ingested it
     reopened.close()
+
+
+def test_a_journal_being_created_is_not_taken_for_an_abandoned_one(log: PredictionLog) -> None:
+    log.journals.mkdir(parents=True, exist_ok=True)
+    fresh = log.journals / ".abc-000001.jsonl.tmp"
+    fresh.touch()  # what a writer's journal looks like between its creation and its lock
+    log.ingest()
+    assert fresh.exists()
+    old = log.journals / ".dead-000001.jsonl.tmp"
+    old.touch()
+    os.utime(old, (0, 0))  # a writer that died there long ago
+    log.ingest()
+    assert not old.exists() and fresh.exists()
