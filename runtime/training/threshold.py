@@ -28,6 +28,17 @@ def _candidates(p: np.ndarray) -> np.ndarray:
     return np.unique(np.concatenate([p, [1.0 + 1e-12]]))
 
 
+def _boundary(cand: np.ndarray, best: int) -> float:
+    """The threshold halfway between the chosen score and the next lower
+    distinct one: the same decisions on the validation scores, and a served
+    score that differs from the evaluated one by float noise (the ONNX graph
+    against LightGBM: ~1e-9) decides the same.  On the score itself, every
+    row of a calibrated plateau tied there would flip together."""
+    if best == 0:
+        return float(cand[0]) / 2  # every validation score is positive: so is anything above half the lowest
+    return float((cand[best - 1] + cand[best]) / 2)
+
+
 def choose_threshold(p: np.ndarray, y: np.ndarray, *, strategy: str, fn_cost: float | None = None,
                      fp_cost: float | None = None, target_precision: float | None = None,
                      value: float | None = None) -> Threshold:
@@ -46,8 +57,8 @@ def choose_threshold(p: np.ndarray, y: np.ndarray, *, strategy: str, fn_cost: fl
         assert fn_cost is not None and fp_cost is not None
         cost = fn * fn_cost + fp * fp_cost
         best = int(np.argmin(cost))  # ties: the lowest threshold (more recall)
-        return Threshold(float(cand[best]), "cost", (("false_negative_cost", fn_cost), ("false_positive_cost", fp_cost),
-                                                     ("validation_cost", float(cost[best]))))
+        return Threshold(_boundary(cand, best), "cost", (("false_negative_cost", fn_cost), ("false_positive_cost", fp_cost),
+                                                        ("validation_cost", float(cost[best]))))
     if strategy == "target_precision":
         assert target_precision is not None
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -58,6 +69,6 @@ def choose_threshold(p: np.ndarray, y: np.ndarray, *, strategy: str, fn_cost: fl
                                  f"window (best precision {precision[n_pred > 0].max():.3f}); lower targetPrecision "
                                  "or improve the model")
         best = int(np.flatnonzero(ok)[0])  # lowest such threshold: the most recall
-        return Threshold(float(cand[best]), "target_precision", (("target_precision", target_precision),
-                                                                  ("validation_precision", float(precision[best]))))
+        return Threshold(_boundary(cand, best), "target_precision", (("target_precision", target_precision),
+                                                                     ("validation_precision", float(precision[best]))))
     raise ThresholdError(f"unknown threshold strategy {strategy!r}")

@@ -193,3 +193,21 @@ def test_real_entry_point(trained: Path, tmp_path: Path):
                          text=True, cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     assert "train pump-failure: 3 folds" in res.stderr and (tmp_path / "model" / "model.txt").is_file()
+
+
+def test_the_threshold_lies_between_validation_scores_not_on_one():
+    """A calibrated model's scores tie on plateaus and the served score (ONNX)
+    differs from the evaluated one (LightGBM) by ~1e-9: a threshold on a tied
+    score would let that noise flip the whole plateau's decisions."""
+    rng = np.random.default_rng(2)
+    plateau = 0.2477
+    p = np.where(rng.random(3000) < 0.3, plateau, rng.uniform(0, 1, 3000))
+    y = ((p >= plateau) & (rng.random(3000) < 0.5)).astype(int)
+    for thr in (choose_threshold(p, y, strategy="cost", fn_cost=20, fp_cost=1),
+                choose_threshold(p, y, strategy="target_precision", target_precision=0.45)):
+        lowest_positive, highest_negative = p[p >= thr.value].min(), p[p < thr.value].max()
+        assert thr.value == (lowest_positive + highest_negative) / 2  # in the gap, not on a score
+    cost = choose_threshold(p, y, strategy="cost", fn_cost=20, fp_cost=1)
+    assert p[p < cost.value].max() < cost.value < plateau  # here the cost picks the plateau: the gap under it
+    served = np.array([plateau * (1 - 2.4e-6), plateau * (1 + 2.4e-6)])  # the plateau as ONNX serves it
+    assert (served >= cost.value).all()
