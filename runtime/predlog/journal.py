@@ -11,7 +11,7 @@ connections) cost the server 70-80 µs of CPU a request; the write costs a
 few (bench/serve).
 
 Ingest moves complete lines into the ``predictions`` table: the serving
-process's background thread does every 50 ms, and so does every reader of
+process's background thread does every 0.5 s, and so does every reader of
 the log before it reads, so a reader sees every answered request.  The
 journal's offset is stored in ``log_meta`` in the same transaction as its
 rows, under SQLite's write lock: rows are ingested exactly once, whoever
@@ -177,7 +177,7 @@ class Ingested:
         return Ingested(self.rows + other.rows, self.rejected + other.rejected, self.finished + other.finished)
 
 
-RowOf = Callable[[Any], tuple[Any, ...]]  # a decoded line -> the INSERT's parameters (ValueError if it is not a row)
+RowOf = Callable[[Any], Sequence[Any]]  # a decoded line -> the INSERT's parameters (ValueError if it is not a row)
 
 
 def ingest_journals(conn: sqlite3.Connection, directory: Path, insert: str, fast_row: RowOf, row_of: RowOf,

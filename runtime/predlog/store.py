@@ -6,8 +6,8 @@ from the HTTP edge: into its process's journal (``runtime.predlog.journal``,
 one ``write()`` a request), which is ingested here in large transactions
 by a background thread and by every reader before it reads (``rows``,
 ``records``, ``stats``).  ``append`` commits rows directly (tools, tests).
-``seq`` is an AUTOINCREMENT key: SQLite has one writer, so commit order is seq order and any read snapshot holds a
-prefix of the sequence (with gaps only where a transaction rolled back);
+``seq`` is an AUTOINCREMENT key: SQLite has one writer, so commit order is
+seq order and any read snapshot holds a prefix of the sequence (with gaps only where a transaction rolled back);
 compaction relies on both, and on seq never being reused after rows are
 deleted.
 
@@ -108,35 +108,34 @@ _NOT_NULL = frozenset(i for i, name in enumerate(_FIELDS) if name in (
 assert len(_LINE_TYPES) == len(_FIELDS)
 
 
+_WIDTH = len(_FIELDS) + 1
+
+
 def _journal_row_quick(line: Any) -> list[Any]:
     """A decoded journal line as the INSERT's parameters, its shape checked
     (SQLite checks the NOT NULL columns; ``_journal_row`` every value)."""
     if type(line) is not list or len(line) != _WIDTH or type(line[-1]) is not str:
-        raise ValueError("not a journal line")
+        raise ValueError(f"expected an array of {_WIDTH} values ending in the features' JSON text")
     return line
 
 
-_WIDTH = len(_FIELDS) + 1
-
-
-def _journal_row(line: Any) -> tuple[Any, ...]:
+def _journal_row(line: Any) -> list[Any]:
     """A decoded journal line as the INSERT's parameters; ValueError if it is
     not one (a corrupt line must be rejected here, not fail the transaction)."""
-    if type(line) is not list or len(line) != _WIDTH or type(line[-1]) is not str:
-        raise ValueError(f"expected an array of {_WIDTH} values ending in the features' JSON text")
-    for i, (value, types) in enumerate(zip(line, _LINE_TYPES)):
+    row = _journal_row_quick(line)
+    for i, (value, types) in enumerate(zip(row, _LINE_TYPES)):
         if value is None:
             if i in _NOT_NULL:
                 raise ValueError(f"{_FIELDS[i]} is null")
         elif type(value) not in types:
             raise ValueError(f"{_FIELDS[i]} is {type(value).__name__}")
     try:
-        features = orjson.loads(line[-1])
+        features = orjson.loads(row[-1])
     except orjson.JSONDecodeError as exc:
         raise ValueError(f"features: {exc}") from None
     if type(features) is not dict:
         raise ValueError("features is not an object")
-    return tuple(line)
+    return row
 
 
 def record_of(row: Sequence[Any]) -> PredictionRecord:

@@ -282,9 +282,8 @@ class _Ingester:
 
 
 class _Stream:
-    """One NATS connection for the whole replay, on an event loop of its own:
-    a connection and a stream check per step cost more than the step's
-    publish (the tour's 2-day replay has 288 steps)."""
+    """One NATS connection (and one stream check) for the whole replay, on an
+    event loop of its own, instead of one per step (a 2-day replay has 288)."""
 
     def __init__(self, config: IngestConfig) -> None:
         assert config.source.stream_url is not None
@@ -315,16 +314,15 @@ class _Stream:
         js = self._jetstream()
         return int(self._run(publish_events(js, self.config.source, rows)).published)
 
-    def close(self, delete: bool = True) -> None:
+    def close(self) -> None:
         """Delete the replay's streams (best effort: they may be gone) and disconnect."""
         try:
-            if delete:
-                js = self._jetstream()
-                for name in (self.config.source.stream, self.config.consumer.dead_letter_stream):
-                    try:
-                        self._run(js.delete_stream(name))
-                    except Exception:  # noqa: BLE001 - already gone
-                        pass
+            js = self._jetstream()
+            for name in (self.config.source.stream, self.config.consumer.dead_letter_stream):
+                try:
+                    self._run(js.delete_stream(name))
+                except Exception:  # noqa: BLE001 - already gone
+                    pass
         except Exception:  # noqa: BLE001 - NATS itself is gone: nothing left to delete
             pass
         finally:
