@@ -23,6 +23,7 @@ and survives power loss too (bench/predlog measures both).
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import secrets
@@ -41,7 +42,7 @@ from runtime.predlog.journal import (JOURNAL_DDL, Ingested, JournalError, Journa
                                      journal_dir)
 from runtime.sqlite_wal import connect_wal
 
-__all__ = ["FEATURE_TYPES", "LogError", "PredictionLog", "journal_lines", "record_of"]
+__all__ = ["FEATURE_TYPES", "LogError", "PredictionLog", "journal_line", "journal_lines", "record_of"]
 
 log = logging.getLogger("runtime.predlog")
 
@@ -81,14 +82,38 @@ def _insert(n: int) -> str:
             f"{', '.join([_VALUES] * n)} RETURNING seq")
 
 
-def _row(r: PredictionRecord) -> tuple[Any, ...]:
+def _row_values(prediction_id: str, request_id: str, served_at_us: int, at_us: int, entity: str, model: str,
+                version: str, release: str, role: str, environment: str, spec_hash: str, score: float | None,
+                threshold: float | None, decision: bool | None, confidence: float | None, action: str | None,
+                rule: str | None, feature_vector_sha256: str | None, feature_age_s: float | None, latency_s: float,
+                status: int, error: str | None, fallback: str | None, features: Mapping[str, Any]
+                ) -> tuple[Any, ...]:
+    """One row's INSERT parameters (the columns in ``_FIELDS`` order, then
+    the features as JSON text)."""
     # orjson writes NaN and +-inf as null (JSON has neither; the model reads both as missing), at a
     # tenth of json.dumps' cost: this runs on every answered request (bench/predlog).
-    features = orjson.dumps(r.features if type(r.features) is dict else dict(r.features), option=_NUMPY).decode()
-    return (r.prediction_id, r.request_id, r.served_at_us, r.at_us, r.entity, r.model, r.version, r.release, r.role,
-            r.environment, r.spec_hash, r.score, r.threshold, None if r.decision is None else int(r.decision),
-            r.confidence, r.action, r.rule, r.feature_vector_sha256, r.feature_age_s, r.latency_s, r.status, r.error,
-            r.fallback, features)
+    text = orjson.dumps(features if type(features) is dict else dict(features), option=_NUMPY).decode()
+    return (prediction_id, request_id, served_at_us, at_us, entity, model, version, release, role, environment,
+            spec_hash, score, threshold, None if decision is None else int(decision), confidence, action, rule,
+            feature_vector_sha256, feature_age_s, latency_s, status, error, fallback, text)
+
+
+# The parameters are the columns, in order: a renamed or reordered column fails here, not in a log.
+assert tuple(inspect.signature(_row_values).parameters) == (*_FIELDS, "features")
+
+
+def _row(r: PredictionRecord) -> tuple[Any, ...]:
+    return _row_values(r.prediction_id, r.request_id, r.served_at_us, r.at_us, r.entity, r.model, r.version,
+                       r.release, r.role, r.environment, r.spec_hash, r.score, r.threshold, r.decision, r.confidence,
+                       r.action, r.rule, r.feature_vector_sha256, r.feature_age_s, r.latency_s, r.status, r.error,
+                       r.fallback, r.features)
+
+
+def journal_line(*values: Any) -> bytes:
+    """One row as a journal line, from its values in ``LOG_COLUMNS`` order
+    without ``seq`` (the features last): what the predictor writes per
+    answer, without building a ``PredictionRecord`` first (bench/serve)."""
+    return orjson.dumps(_row_values(*values)) + b"\n"
 
 
 def journal_lines(records: Sequence[PredictionRecord]) -> bytes:
@@ -192,9 +217,15 @@ class PredictionLog:
         -9) when it returns, in the table after the next ingest."""
         if not records:
             raise LogError(f"prediction log {self.path}: nothing to record")
+        self.record_lines(journal_lines(records))
+
+    def record_lines(self, lines: bytes) -> None:
+        """``record`` of rows already made journal lines (``journal_line``)."""
+        if not lines:
+            raise LogError(f"prediction log {self.path}: nothing to record")
         writer = self._writer or self.writer()
         try:
-            writer.append(journal_lines(records))
+            writer.append(lines)
         except JournalError as exc:
             raise LogError(str(exc)) from None
 

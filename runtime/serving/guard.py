@@ -28,13 +28,13 @@ import json
 import logging
 import re
 import time
-import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from runtime.serving.errors import ServingError, reason_for_status
+from runtime.serving.request import new_request_id
 
 if TYPE_CHECKING:
     from runtime.serving.metrics import ServingMetrics
@@ -123,7 +123,10 @@ async def _predict_v1(model: Any, scope: Scope, body: bytes, send: Send) -> None
 
 
 def _cloudevent(scope: Scope) -> bool:
-    return any(name.startswith(b"ce-") for name, _ in scope["headers"])
+    for name, _ in scope["headers"]:  # a loop, not any(<generator>): this runs on every request
+        if name.startswith(b"ce-"):
+            return True
+    return False
 
 
 class PredictGuard:
@@ -200,12 +203,17 @@ class PredictGuard:
     def _request_id(scope: Scope) -> str:
         """The caller's x-request-id, or a new one handed to the predictor, so
         a failed request is logged under the id its answer would carry."""
-        for name, value in scope["headers"]:
-            if name == b"x-request-id" and _REQUEST_ID.match(value):
-                return value.decode()
-        rid = uuid.uuid4().hex
-        scope["headers"] = [*[(n, v) for n, v in scope["headers"] if n != b"x-request-id"],
-                            (b"x-request-id", rid.encode())]
+        headers = scope["headers"]
+        invalid = False
+        for name, value in headers:
+            if name == b"x-request-id":
+                if _REQUEST_ID.match(value):
+                    return value.decode()
+                invalid = True
+        rid = new_request_id()
+        if invalid:
+            headers = [(n, v) for n, v in headers if n != b"x-request-id"]
+        scope["headers"] = [*headers, (b"x-request-id", rid.encode())]
         return rid
 
     def _check_headers(self, scope: Scope) -> tuple[int, str] | None:

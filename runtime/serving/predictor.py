@@ -38,7 +38,6 @@ import re
 import sys
 import threading
 import time
-import uuid
 from collections import deque
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
@@ -50,7 +49,7 @@ from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
 from runtime.contracts.monitoring import PredictionRecord
 from runtime.contracts.policy import ModelInfo, PolicyBundle
 from runtime.contracts.steps import ServeConfig
-from runtime.predlog.store import LogError, PredictionLog
+from runtime.predlog.store import LogError, PredictionLog, journal_line
 from runtime.serving.breaker import CLOSED, OPEN, CircuitBreaker
 from runtime.serving.canary import CanaryController
 from runtime.control.channel import ControlChannel, FileChannel, open_channel
@@ -62,7 +61,7 @@ from runtime.serving.metrics import RolloutMetrics, ServingMetrics
 from runtime.serving.online import FeatureRead, OnlineFeatures
 from runtime.serving.policy import PolicyEngine, confidence
 from runtime.serving.release import ServedRelease, resolve_challenger, resolve_previous, resolve_releases
-from runtime.serving.request import PredictionInput, parse_v1, parse_v2
+from runtime.serving.request import PredictionInput, new_request_id, parse_v1, parse_v2
 from runtime.serving.review import InMemoryReviewQueue, ReviewHandoff, ReviewItem
 from runtime.serving.scoring import OnnxScorer
 
@@ -161,7 +160,7 @@ def _iso(us: int) -> str:
 
 def request_id(headers: Mapping[str, str] | None) -> str:
     given = (headers or {}).get("x-request-id", "")
-    return given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+    return given if _REQUEST_ID.match(given) else new_request_id()
 
 
 GOLDEN_ROWS = 16  # recent feature rows kept to warm a reloaded release with
@@ -352,26 +351,23 @@ class SpecOpsPredictor(kserve.Model):
 
     def _log_answered(self, results: list[Prediction], started: float) -> None:
         """The request's rows into this process's journal before the answer
-        leaves (one write; ingested into the log's table in the background)."""
+        leaves (one write; ingested into the log's table in the background).
+        The lines are made straight from the predictions: a ``PredictionRecord``
+        per answer cost ~3 µs more (bench/serve)."""
         log = self.prediction_log
         if log is None:
             return
-        try:
-            log.record(self._records(results, started))
-        except LogError as exc:
-            raise LogUnavailable(f"the prediction log cannot record this answer: {exc}") from None
-
-    def _records(self, results: list[Prediction], started: float) -> list[PredictionRecord]:
         latency = time.perf_counter() - started
         served = self._clock_us()
-        return [PredictionRecord(
-            seq=0, prediction_id=p.prediction_id, request_id=p.request_id, served_at_us=served, at_us=p.at_us,
-            entity=p.entity, model=p.model, version=p.version, release=p.release, role=p.role,
-            environment=p.environment, spec_hash=p.spec_hash, score=p.score, threshold=p.threshold,
-            decision=p.decision, confidence=p.confidence, action=p.action, rule=p.rule,
-            feature_vector_sha256=p.feature_vector_sha256, feature_age_s=p.feature_age_seconds,
-            latency_s=latency, status=200, error=None,
-            fallback=p.breaker.get("fallback") if p.breaker else None, features=p.features) for p in results]
+        lines = b"".join([journal_line(
+            p.prediction_id, p.request_id, served, p.at_us, p.entity, p.model, p.version, p.release, p.role,
+            p.environment, p.spec_hash, p.score, p.threshold, p.decision, p.confidence, p.action, p.rule,
+            p.feature_vector_sha256, p.feature_age_seconds, latency, 200, None,
+            p.breaker.get("fallback") if p.breaker else None, p.features) for p in results])
+        try:
+            log.record_lines(lines)
+        except LogError as exc:
+            raise LogUnavailable(f"the prediction log cannot record this answer: {exc}") from None
 
     def log_failure(self, rid: str, status: int, reason: str, latency_s: float) -> None:
         """A refused or failed request (the HTTP edge calls this with its final status)."""

@@ -14,7 +14,10 @@ from collections import Counter
 from pathlib import Path
 
 from runtime.predlog.journal import JournalWriter
-from runtime.predlog.store import PredictionLog, journal_lines
+import pytest
+
+from runtime.contracts.monitoring import LOG_COLUMNS
+from runtime.predlog.store import LogError, PredictionLog, journal_line, journal_lines
 from tests.runtime.predlog.test_predlog_store import rec
 
 REPO = Path(__file__).resolve().parents[3]
@@ -26,6 +29,17 @@ def _ids(log: PredictionLog) -> list[str]:
 
 def _journals(log: PredictionLog) -> list[str]:
     return sorted(p.name for p in log.journals.iterdir()) if log.journals.exists() else []
+
+
+def test_a_line_made_from_values_is_the_records_line_and_reads_back_as_it(log: PredictionLog) -> None:
+    # The predictor writes journal_line(values...) per answer, not records: both must be one format.
+    record = dataclasses.replace(rec(3), decision=True, fallback="human_review", features={"x": 1.5, "k": "a"})
+    values = [getattr(record, name) for name in LOG_COLUMNS[1:]] + [record.features]
+    assert journal_line(*values) == journal_lines([record])
+    log.record_lines(journal_line(*values))
+    assert next(log.records()) == dataclasses.replace(record, seq=1)
+    with pytest.raises(LogError, match="nothing to record"):
+        log.record_lines(b"")
 
 
 def test_recorded_rows_reach_the_table_once_and_in_order(log: PredictionLog) -> None:
