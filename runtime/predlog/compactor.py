@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from pathlib import Path
 
 from runtime.predlog.parquet import compact
 from runtime.predlog.store import PredictionLog
@@ -17,7 +18,8 @@ log = logging.getLogger("runtime.predlog")
 
 class BackgroundCompactor:
     def __init__(self, path: str, root: str, every_s: float) -> None:
-        self.path, self.root, self.every_s = path, root, every_s
+        # Absolute now: the thread runs later, after the process may have changed directory.
+        self.path, self.root, self.every_s = str(Path(path).absolute()), str(Path(root).absolute()), every_s
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="predlog-compactor", daemon=True)
 

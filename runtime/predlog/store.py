@@ -176,7 +176,9 @@ class PredictionLog:
     connection, serialised by a lock) and between processes (SQLite's lock)."""
 
     def __init__(self, path: str | Path, synchronous: Literal["normal", "full"] = "normal") -> None:
-        self.path = Path(path)
+        # Absolute at open: the background thread and the journals are resolved later, and a process
+        # that changes directory meanwhile must not send them to another log's files (seen in tests).
+        self.path = Path(path).absolute()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = connect_wal(self.path, synchronous=synchronous, timeout=60.0)

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -227,3 +228,33 @@ def test_a_journal_being_created_is_not_taken_for_an_abandoned_one(log: Predicti
     os.utime(old, (0, 0))  # a writer that died there long ago
     log.ingest()
     assert not old.exists() and fresh.exists()
+
+
+def test_a_log_opened_by_a_relative_path_keeps_to_its_own_files_after_a_chdir(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Seen in the test suite: a log opened as ".specops/.../local.db" whose background thread
+    # resolved that path again after the process had moved to another project took that
+    # project's journal into its own table (and finished it there): the rows left their log.
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    monkeypatch.chdir(tmp_path / "a")
+    first = PredictionLog("wal/log.db")
+    first.record([rec(1)])  # its writer and background thread start (ingest every 0.5 s)
+    monkeypatch.chdir(tmp_path / "b")
+    writer = JournalWriter(Path("wal/log.db.journals"))  # another process's journal, finished
+    writer.append(journal_lines([rec(2), rec(3)]))
+    writer.close()
+    journal = writer.directory.absolute()
+    deadline = time.monotonic() + 1.6  # three of the first log's rounds
+    while time.monotonic() < deadline:
+        assert sorted(p.name for p in journal.iterdir()), "the other project's journal was taken"
+        time.sleep(0.05)
+    try:
+        assert _ids(first) == [rec(1).prediction_id]
+    finally:
+        first.close()
+    second = PredictionLog(tmp_path / "b" / "wal" / "log.db")
+    try:
+        assert _ids(second) == [rec(2).prediction_id, rec(3).prediction_id]
+    finally:
+        second.close()
