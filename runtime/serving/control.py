@@ -36,7 +36,7 @@ class ControlReader:
     """The current ``RuntimeControl`` of one predictor, re-read when the file changes."""
 
     def __init__(self, path: str, *, interval_s: float = 1.0, clock: Callable[[], float] = time.monotonic) -> None:
-        self.path = path
+        self.path = os.path.abspath(path)  # read later, on requests: not after a change of directory
         self.interval_s = interval_s
         self._clock = clock
         self._lock = threading.Lock()

@@ -57,6 +57,19 @@ def test_reread_when_changed_at_most_once_per_interval(tmp_path: Path) -> None:
     assert reader.current() == RuntimeControl()
 
 
+def test_a_reader_opened_by_a_relative_path_keeps_reading_its_file_after_a_chdir(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for project, percent in (("a", 10), ("b", 90)):
+        path = tmp_path / project / "control.json"
+        path.parent.mkdir()
+        write(path, {"canary_percent": percent, "updated_at_us": 1})
+    monkeypatch.chdir(tmp_path / "a")
+    clock = Clock()
+    reader = ControlReader("control.json", clock=clock)
+    monkeypatch.chdir(tmp_path / "b")  # another project's file of the same name is here now
+    assert reader.canary_percent() == 10.0
+
+
 @pytest.mark.parametrize("bad,why", [
     ("{not json", "Expecting property name"),
     ('["a list"]', "not a JSON object"),
