@@ -21,7 +21,8 @@ What is measured (same run, same machine)
   transaction: tools and tests write this way);
 * ``record`` -- ``PredictionLog.record`` of one record alone (the serving
   path: one write to the process's journal), background ingest stopped;
-* ``ingest`` -- moving those journal lines into SQLite, per row.
+* ``ingest`` -- moving those journal lines into SQLite, per row, and the
+  decode of one ingest chunk (one orjson call: it holds the GIL that long).
 * ``http`` -- requests/s through `python -m runtime serve` (4 keep-alive
   client threads, ``--seconds`` after a 1 s warm-up), without and with the
   log, alternating, twice each; ratio of the medians.
@@ -48,11 +49,14 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from runtime.contracts.monitoring import PredictionRecord  # noqa: E402
 from runtime.contracts.steps import PredictionLogConfig  # noqa: E402
+from runtime.predlog.journal import INGEST_CHUNK_BYTES  # noqa: E402
 from runtime.predlog.parquet import compact  # noqa: E402
 from runtime.predlog.store import PredictionLog  # noqa: E402
 from runtime.serving.predictor import SpecOpsPredictor  # noqa: E402
@@ -160,9 +164,16 @@ def record_bench(path: Path, record: PredictionRecord, calls: int) -> tuple[dict
         assert log._checkpoint is not None
         log._checkpoint.stop()  # ingest is timed on its own below
         timed = bs.percentiles(bs.per_call(lambda i: log.record([record]), calls, warmup=100))
+        # One chunk's decode is one orjson call holding the GIL: how long the serving thread can wait.
+        first = b"".join(p.read_bytes() for p in sorted(log.journals.glob("*.jsonl")))[:INGEST_CHUNK_BYTES]
+        first = first[:first.rfind(b"\n")]
+        start = time.perf_counter_ns()
+        orjson.loads(b"[" + first.replace(b"\n", b",") + b"]")
+        decode_ms = (time.perf_counter_ns() - start) / 1e6
         start = time.perf_counter_ns()
         rows = log.ingest().rows
-        return timed, {"rows": rows, "us_per_row": (time.perf_counter_ns() - start) / 1000 / rows}
+        return timed, {"rows": rows, "us_per_row": (time.perf_counter_ns() - start) / 1000 / rows,
+                       "chunk_bytes": INGEST_CHUNK_BYTES, "chunk_decode_ms": decode_ms}
     finally:
         log.close()
 
@@ -240,7 +251,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name + ' / no_log':<28} {r['p50_us']:>8.2f}x {r['p99_us']:>8.2f}x {r['cpu_us_per_call']:>8.2f}x")
     print(f"{'append alone':<28} {inproc['append']['p50_us']:>9.1f} {inproc['append']['p99_us']:>9.1f}")
     print(f"{'record (journal) alone':<28} {inproc['record']['p50_us']:>9.1f} {inproc['record']['p99_us']:>9.1f}")
-    print(f"ingest: {inproc['ingest']['us_per_row']:.1f} us a row ({inproc['ingest']['rows']} rows)")
+    print(f"ingest: {inproc['ingest']['us_per_row']:.1f} us a row ({inproc['ingest']['rows']} rows); one "
+          f"{inproc['ingest']['chunk_bytes'] >> 10} KB chunk's decode holds the GIL {inproc['ingest']['chunk_decode_ms']:.1f} ms")
     print(f"compaction: {inproc['compaction']['rows_per_s']:.0f} rows/s")
     for store, h in http.items():
         print(f"http ({store}): no_log {h['no_log']['requests_per_s_median']:.0f}/s, "
