@@ -33,6 +33,8 @@ __all__ = ["MAX_INSTANCES", "EventValue", "Instance", "PredictionInput", "V1Requ
 
 MAX_INSTANCES = 64
 _MAX_EVENT_FIELDS = 64
+_MAX_ENTITY_CHARS = 256  # Instance.entity and _plain_v1 share these limits
+_MAX_AT_CHARS = 64
 _MIN_US = 0  # 1970-01-01
 _MAX_US = 4_102_444_800_000_000  # 2100-01-01
 
@@ -44,10 +46,10 @@ class Instance(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
-    entity: Annotated[StrictStr, Field(min_length=1, max_length=256)]
+    entity: Annotated[StrictStr, Field(min_length=1, max_length=_MAX_ENTITY_CHARS)]
     event: Annotated[dict[Annotated[str, Field(min_length=1, max_length=128)], EventValue],
                      Field(max_length=_MAX_EVENT_FIELDS)] | None = None
-    at: Annotated[StrictStr, Field(min_length=1, max_length=64,
+    at: Annotated[StrictStr, Field(min_length=1, max_length=_MAX_AT_CHARS,
                                    description="prediction time, ISO 8601 (default: now)")] | None = None
 
 
@@ -151,8 +153,9 @@ def _plain_v1(body: dict[str, Any]) -> tuple[PredictionInput, ...] | None:
         if type(inst) is not dict:
             return None
         entity, at = inst.get("entity"), inst.get("at")
-        if (type(entity) is not str or not 1 <= len(entity) <= 256 or len(inst) != (1 if at is None else 2)
-                or (at is not None and (type(at) is not str or not 1 <= len(at) <= 64))):
+        if (type(entity) is not str or not 1 <= len(entity) <= _MAX_ENTITY_CHARS
+                or len(inst) != (1 if at is None else 2)
+                or (at is not None and (type(at) is not str or not 1 <= len(at) <= _MAX_AT_CHARS))):
             return None  # an explicit null ``at`` (len 2, at None) also goes to V1Request
         pairs.append((entity, at))
     return tuple(PredictionInput(entity=entity, event=None,
