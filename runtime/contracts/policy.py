@@ -11,6 +11,7 @@ from pydantic.alias_generators import to_camel
 
 __all__ = [
     "PREDICTION_VARIABLES",
+    "PREDICTION_VARIABLE_TYPES",
     "Decision",
     "PolicyBundle",
     "PredictionContext",
@@ -71,6 +72,17 @@ class PredictionContext(_Contract):
 PREDICTION_VARIABLES = frozenset(
     (f.alias or n) for n, f in PredictionContext.model_fields.items()
 )
+
+# Each variable's CEL type, for the rules the serving path lowers to Python
+# (runtime.contracts.cel_lowering); ``features`` (values of any type) is left out,
+# so a rule reading it stays with the CEL engine.  Kept equal to PredictionContext
+# by tests/runtime/contracts/test_cel_lowering.py.
+PREDICTION_VARIABLE_TYPES: dict[str, Any] = {
+    "score": "double", "threshold": "double", "decision": "bool", "confidence": "double",
+    "featureAgeSeconds": "double", "environment": "string",
+    "model": {"name": "string", "version": "string", "release": "string", "riskTier": "string"},
+    "entity": {"id": "string", "type": "string", "criticality": "string"},
+}
 
 
 class PredictionRule(_Contract):
