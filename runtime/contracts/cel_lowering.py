@@ -35,6 +35,7 @@ function against the engine over generated contexts and expressions.
 from __future__ import annotations
 
 import math
+from functools import cache
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Union
 
@@ -62,11 +63,10 @@ def lower_rules(rules: Sequence[tuple[str, str | None]], types: Mapping[str, Var
     fired (its ``when`` true, or absent, and its expression true); ``None`` if
     any expression or guard is outside the subset."""
     try:
-        from celpy.celparser import CELParseError, CELParser
-
-        parser = CELParser()
+        from celpy.celparser import CELParseError
     except ImportError:  # the engine alone still evaluates every rule
         return None
+    parser = _parser()
     reads: dict[str, str] = {}  # local name -> its guard and read, in first-use order
     flags = []
     try:
@@ -85,6 +85,14 @@ def lower_rules(rules: Sequence[tuple[str, str | None]], types: Mapping[str, Var
     function: LoweredRules = namespace["rules"]
     function.source = source  # type: ignore[attr-defined]  # for a reader (and the tests)
     return function
+
+
+@cache
+def _parser() -> Any:
+    """CEL's grammar, built once per process (~0.1 s)."""
+    from celpy.celparser import CELParser
+
+    return CELParser()
 
 
 class _Lowering:
