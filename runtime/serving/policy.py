@@ -9,6 +9,11 @@ act on this score at all) beats ``human_review``, which beats ``auto``;
 among rules of one action the bundle's order (by id) decides which one is
 reported.  A rule that cannot be evaluated sends the prediction to a human:
 an error never lets a prediction through unreviewed.
+
+Where every rule is in CEL's typed subset that cannot fail, they run as one
+plain Python function instead (``runtime.contracts.cel_lowering``: ~1 µs
+against the engine's ~17 µs in a request's sequence, bench/serve); a context
+of other types, or a NaN, still goes to the engine.
 """
 
 from __future__ import annotations
