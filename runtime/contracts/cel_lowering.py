@@ -3,12 +3,12 @@
 The prediction rules run on every prediction, and through the CEL engine
 (``runtime.contracts.cel``, Rust bindings) they cost ~17 µs of a ~68 µs
 prediction in one request's sequence, though 2 µs in a tight loop
-(bench/serve, ``policy_engine`` below; the engine's code and data are cold
-by the time a request reaches it).  Rules are mostly comparisons of typed
+(bench/serve and its README; the engine's code and data are cold by the
+time a request reaches it).  Rules are mostly comparisons of typed
 scalars joined by ``&&``/``||``, and for those the answer is fixed by types
 alone: no CEL error can occur, so Python computes the same value.
 
-``lower`` accepts an expression only when every part is in the subset, with
+``lower_rules`` accepts an expression only when every part is in the subset, with
 its operand types known from the declared variable types:
 
 * literals: ``true``, ``false``, decimal and hex ints, doubles, quoted
@@ -35,11 +35,11 @@ function against the engine over generated contexts and expressions.
 from __future__ import annotations
 
 import math
-from functools import cache
 from collections.abc import Callable, Mapping, Sequence
+from functools import cache
 from typing import Any, Union
 
-__all__ = ["BOOL", "DOUBLE", "INT", "STRING", "LoweredRules", "lower_rules"]
+__all__ = ["BOOL", "DOUBLE", "INT", "STRING", "LoweredRules", "VarType", "lower_rules"]
 
 BOOL, INT, DOUBLE, STRING = "bool", "int", "double", "string"
 _PY_TYPE = {BOOL: "bool", DOUBLE: "float", STRING: "str", INT: "int"}
@@ -50,7 +50,7 @@ _EXACT = 2**53
 
 # A declared variable: a scalar type, or a map of field -> scalar type.
 VarType = Union[str, Mapping[str, str]]
-# (the rules' fired flags) from the variables; None: a value's type is not the declared one.
+# (the rules' fired flags) from the variables; None: a value is not of its declared type, or a NaN.
 LoweredRules = Callable[[Mapping[str, Any]], Union[tuple[bool, ...], None]]
 
 
@@ -130,8 +130,6 @@ class _Lowering:
             return self.variable(str(kids[0]))
         if name == "member_dot":
             return self.field(kids[0], str(kids[1]))
-        if name == "primary" and len(kids) == 1 and getattr(kids[0], "type", None) is not None:
-            return _literal(str(kids[0]))  # a literal token
         if name == "literal":
             return _literal(str(kids[0]))
         raise _Unsupported(str(name))
