@@ -40,6 +40,10 @@ class ControlChannel(Protocol):
         """Set ``changes`` (RuntimeControl fields) and ``updated_at_us``, keeping the other fields."""
         ...
 
+    def close(self) -> None:
+        """Release what the channel holds (a database connection); reads may not follow."""
+        ...
+
 
 class FileChannel:
     def __init__(self, path: str) -> None:
@@ -79,6 +83,9 @@ class FileChannel:
             Path(tmp).unlink(missing_ok=True)
             raise
         return control
+
+    def close(self) -> None:
+        """Nothing held between reads: each opens the file."""
 
 
 def _table(big: str) -> str:

@@ -666,6 +666,13 @@ class SpecOpsPredictor(kserve.Model):
             ])
 
     def unload(self) -> None:
+        control = getattr(self, "control", None)
+        if isinstance(control, ControlRefresher) and self._given_control is None:
+            control.stop()  # its thread would read the channel after it is closed
+        channel = getattr(self, "control_channel", None)
+        if channel is not None:
+            channel.close()  # opened by load() whoever reads it: a review store's connection
+            self.control_channel = None
         features = getattr(self, "features", None)
         if features is not None and self._given_features is None:
             features.close()

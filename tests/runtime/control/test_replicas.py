@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -162,10 +163,11 @@ def test_store_down_mid_traffic_fails_no_request(tmp_path: Path, schema: str,
         while forced(ask()):
             assert time.monotonic() < deadline, "the release never arrived after the store came back"
             time.sleep(0.02)
+        p.unload()
+        assert not [t for t in threading.enumerate() if t.name == f"control {refresher.path}"], \
+            "unload leaves the control refresher's thread running"
     finally:
-        if isinstance(getattr(p, "control", None), ControlRefresher):
-            p.control.stop()
-            p.control.channel.close()
+        p.unload()  # stops the refresher and closes its channel (asserted below)
         proxy.down()
         writer.db.close()
 
