@@ -118,9 +118,9 @@ def test_several_rules_with_guards_fire_as_the_engine_fires_them(rules: list[tup
     assert got == tuple(expected)
 
 
-def test_the_generated_expressions_are_mostly_lowered() -> None:
+def test_typical_rules_are_lowered() -> None:
     """The differential tests above prove nothing if the subset declines
-    everything they generate."""
+    the rules people write."""
     assert lowered("decision && entity.criticality == 'critical'") is not None
     assert lowered("confidence < 0.1 || featureAgeSeconds >= 7200") is not None
     assert lowered("!(environment in ['prod', 'staging']) && model.riskTier != 'low'") is not None
